@@ -1,0 +1,73 @@
+"""The agreement score, Eq. 1 (Sec. 3.1).
+
+AS(τ) = E_{w1,w2 ~ A(X_tr, τ)} E_{x ~ X_te} [argmax f_w1(x) == argmax f_w2(x)]
+
+Two networks are trained on the same labelled train set, differing only in the sources of
+stochasticity we let vary (Sec. 3.2, Fig. 2-right): ``"init"``, ``"order"`` and ``"cuda"``. The
+AS is the fraction of held-out images on which their predictions agree; it needs no test labels.
+We also report each network's accuracy w.r.t. the task's labels on X_te and X_tr.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .config import Profile, get_profile
+from .train import predict, train_classifier
+
+ALL_SOURCES = ("init", "order", "cuda")
+
+
+def agreement(pred1, pred2) -> float:
+    """Fraction of images on which two prediction vectors agree (the inner expectation of Eq. 1)."""
+    pred1, pred2 = np.asarray(pred1), np.asarray(pred2)
+    return float(np.mean(pred1 == pred2))
+
+
+def run_seeds(seed: int, vary=ALL_SOURCES) -> list[dict]:
+    """Seeds of the two networks: sources in ``vary`` differ between them, the others are shared."""
+    bad = set(vary) - set(ALL_SOURCES)
+    if bad:
+        raise ValueError(f"unknown stochasticity source(s) {sorted(bad)}; choose from {ALL_SOURCES}")
+    runs = []
+    for k in range(2):
+        runs.append({"init_seed": seed * 2 + (k if "init" in vary else 0),
+                     "order_seed": seed * 2 + (k if "order" in vary else 0) + 7919,
+                     "deterministic": "cuda" not in vary})
+    return runs
+
+
+def agreement_score(ds, labels, profile: "Profile | str" = "smoke", *, arch=None, width=None,
+                    train_idx=None, test_idx=None, seed: int = 0, vary=ALL_SOURCES, device=None,
+                    return_predictions: bool = False, progress=None) -> dict:
+    """AS of the task ``labels`` (over the pool of ``ds``) with the profile's training recipe.
+
+    ``train_idx``/``test_idx`` default to the dataset's X_tr / X_te (Sec. 3.2); pass others for
+    smaller training sets (Fig. 2-center) or adversarial splits (App. F). Returns a dict with
+    ``agreement``, ``test_acc`` and ``train_acc`` (means over the two networks) and ``seconds``."""
+    p = get_profile(profile)
+    arch, width = arch or p.arch, width or p.width
+    labels = np.asarray(labels, dtype=np.int64)
+    if labels.shape != (len(ds),):
+        raise ValueError(f"labels must have one entry per image of the pool ({len(ds)}), got {labels.shape}")
+    tr = ds.train_idx if train_idx is None else np.asarray(train_idx)
+    te = ds.test_idx if test_idx is None else np.asarray(test_idx)
+    num_classes = int(labels.max()) + 1 if labels.max() > 1 else 2
+    t0 = time.perf_counter()
+    preds_te, accs_te, accs_tr = [], [], []
+    for run in run_seeds(seed, vary):
+        model = train_classifier(ds.x[tr], labels[tr], arch=arch, width=width, num_classes=num_classes,
+                                 epochs=p.epochs, batch_size=p.batch_size, lr=p.lr, device=device,
+                                 amp=p.amp, progress=progress, **run)
+        pte = predict(model, ds.x[te], amp=p.amp)
+        ptr = predict(model, ds.x[tr], amp=p.amp)
+        preds_te.append(pte)
+        accs_te.append(float(np.mean(pte == labels[te])))
+        accs_tr.append(float(np.mean(ptr == labels[tr])))
+    out = {"agreement": agreement(*preds_te), "test_acc": float(np.mean(accs_te)),
+           "train_acc": float(np.mean(accs_tr)), "seconds": round(time.perf_counter() - t0, 2),
+           "arch": arch, "n_train": int(len(tr)), "n_test": int(len(te))}
+    if return_predictions:
+        out["predictions"] = [p_.tolist() for p_ in preds_te]
+    return out

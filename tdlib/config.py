@@ -1,0 +1,101 @@
+"""Profiles: the one home for every default (paper Sec. 3.2, 4.4, App. I).
+
+Three profiles share one code path and differ only in these numbers:
+
+- ``smoke``: CI on 2 CPU cores, the built-in generated data (``synthetic``), seconds per notebook.
+- ``cpu``: a real CIFAR-10 subset and a small CNN, minutes on 2 cores.
+- ``paper``: one GPU, the paper's settings.
+
+Every field says where its value comes from. Functions take a :class:`Profile` (or a profile
+name) and read their defaults from it; papermill parameters and CLI flags override fields with
+:func:`get_profile` (``get_profile("cpu", epochs=5)``).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    # ---- data (Sec. 3.2) ----------------------------------------------------------------
+    dataset: str = "cifar10"        # Sec. 3.2: CIFAR-10 images; "synthetic" = built-in planted-cue data
+    n_train: int = 45_000           # Sec. 3.2: X_tr = 45K images of CIFAR-10's train set
+    n_test: int = 5_000             # Sec. 3.2: X_te = the other 5K (held out, seeded)
+    split_seed: int = 0             # our choice: seed of the 45K/5K split
+    # ---- agreement score training (Sec. 3.2; numbers.md: reference config) ----------------
+    arch: str = "resnet18"          # Sec. 3.2: ResNet-18 (CIFAR variant, App. I.3)
+    width: int = 64                 # ResNet-18's base width (standard); smaller for cheap profiles
+    epochs: int = 100               # Sec. 3.2: 100 epochs, enough for zero train error
+    batch_size: int = 512           # numbers.md: batch 512
+    lr: float = 1e-3                # numbers.md: Adam, lr 1e-3
+    optimizer: str = "adam"         # Sec. 3.2: Adam
+    amp: bool = True                # ours: bf16 autocast on CUDA (ignored on CPU)
+    # ---- experiments (Sec. 3.2) ----------------------------------------------------------
+    n_human: int = 20               # Sec. 3.2: 20 of the 126 human 5-vs-5 tasks
+    n_random: int = 20              # Sec. 3.2: 20 random-labelled tasks
+    task_seed: int = 0              # our choice: which 20 human tasks, which random labels
+    train_sizes: tuple = (1_000, 5_000, 15_000, 45_000)   # Fig. 2-center: AS vs |X_tr|
+    archs: tuple = ("resnet18", "mlp", "vit")             # Fig. 2-left, App. I.3
+    n_ablation: int = 20            # tasks of each kind in Fig. 2 center/right (paper: all 20)
+    # ---- discovery (Sec. 4, App. I.1-I.2) ------------------------------------------------
+    emb_dim: int = 32               # Sec. 4.4: d = 32 in the main setting
+    n_tasks: int = 32               # Sec. 4.4: 32 tasks from 32 orthogonal hyperplanes
+    inner_steps: int = 50           # App. I.1: at most 50 inner SGD steps
+    inner_lr: float = 1e-2          # App. I.2: inner SGD lr 1e-2
+    inner_batch: int = 512          # numbers.md: inner batch 512
+    meta_lr: float = 1e-3           # App. I.2: Adam lr 1e-3 for the encoder
+    meta_steps: int = 100_000       # numbers.md: 1e5 meta-steps (~24 h in the paper)
+    uniformity_weight: float = 1.0  # App. I.2: λ (value lost in extraction; tuned, see App. E)
+    temperature: float = 5.0        # numbers.md: task-network softmax temperature 5
+    early_stop_agreement: float = 0.95   # App. I.2: stop when agreement above this (value lost) ...
+    early_stop_patience: int = 3         # ... for more than three consecutive steps
+
+    def replace(self, **overrides) -> "Profile":
+        """A copy with some fields changed; unknown names raise a clear error."""
+        known = {f.name for f in fields(self)}
+        bad = sorted(set(overrides) - known)
+        if bad:
+            raise ValueError(f"unknown profile field(s) {bad}; known fields: {sorted(known)}")
+        return dataclasses.replace(self, **overrides)
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+PROFILES: dict[str, Profile] = {
+    "paper": Profile(name="paper"),
+    "cpu": Profile(
+        name="cpu",
+        n_train=4_000, n_test=1_000,      # a CIFAR-10 subset small enough for 2 cores
+        arch="cnn", width=16, epochs=15, batch_size=128,   # ~23 s per task on 2 cores
+        n_human=10, n_random=10, n_ablation=3,
+        train_sizes=(250, 1_000, 4_000),
+        archs=("cnn", "mlp", "vit"),
+        emb_dim=8, n_tasks=8, inner_steps=20, inner_batch=128, meta_steps=150,
+    ),
+    "smoke": Profile(
+        name="smoke",
+        dataset="synthetic", n_train=800, n_test=200,
+        arch="cnn", width=8, epochs=4, batch_size=100,
+        n_human=3, n_random=3, n_ablation=2,
+        train_sizes=(200, 800),
+        archs=("cnn", "mlp", "vit"),
+        emb_dim=4, n_tasks=4, inner_steps=5, inner_batch=64, meta_steps=4,
+    ),
+}
+
+
+def get_profile(profile: "str | Profile" = "smoke", **overrides) -> Profile:
+    """Look up a profile by name and apply overrides (``None`` values are ignored)."""
+    if isinstance(profile, Profile):
+        base = profile
+    else:
+        if profile not in PROFILES:
+            raise ValueError(
+                f"unknown profile {profile!r}; choose one of {sorted(PROFILES)} "
+                "(smoke: CI seconds, cpu: CIFAR-10 subset on 2 cores, paper: one GPU)")
+        base = PROFILES[profile]
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    return base.replace(**overrides) if overrides else base

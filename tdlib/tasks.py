@@ -1,0 +1,117 @@
+"""Tasks (labellings of the image pool) and task similarity (Sec. 3.2, Eq. 2).
+
+A task is an ``int64`` label vector over the whole pool of a :class:`~tdlib.data.Dataset`.
+
+- Human-labelled tasks (Sec. 3.2): split the 10 classes into two sets of 5; the 252 ordered
+  splits give 126 distinct tasks up to flipping the labels. We enumerate them with class 0 always
+  in the "0" group, so ``human:i`` for ``i`` in ``0..125`` names each distinct task once.
+- Random-labelled tasks (Sec. 3.2): i.i.d. balanced coin flips per image, fixed by a seed.
+- Planted-cue tasks of the synthetic data (``cue:warm`` ...), for tests.
+- Task names: ``human:3``, ``random:0``, ``cue:position``; :func:`task_by_name` resolves them.
+  Other modules register more kinds (``randnet:``, ``discovered:``) with :func:`register_task_kind`.
+"""
+from __future__ import annotations
+
+import itertools
+from typing import Callable
+
+import numpy as np
+
+N_HUMAN_TASKS = 126
+
+
+def human_class_splits(num_classes: int = 10) -> list[tuple[int, ...]]:
+    """All distinct 5-vs-5 class splits: the classes labelled 1, as sorted tuples (126 of them).
+
+    Class 0 is always labelled 0, which picks one of each flip-pair."""
+    rest = range(1, num_classes)
+    return [c for c in itertools.combinations(rest, num_classes // 2)]
+
+
+def human_task(classes: np.ndarray, index: int) -> np.ndarray:
+    """Label 1 for images whose class is in the ``index``-th split (Sec. 3.2)."""
+    splits = human_class_splits()
+    if not 0 <= index < len(splits):
+        raise ValueError(f"human task index must be in 0..{len(splits) - 1}, got {index}")
+    return np.isin(classes, splits[index]).astype(np.int64)
+
+
+def sample_human_indices(n: int = 20, seed: int = 0) -> list[int]:
+    """A seeded sample of ``n`` distinct human tasks out of 126 (Sec. 3.2: 20)."""
+    if not 0 < n <= N_HUMAN_TASKS:
+        raise ValueError(f"n must be in 1..{N_HUMAN_TASKS}, got {n}")
+    return sorted(np.random.default_rng(seed).choice(N_HUMAN_TASKS, n, replace=False).tolist())
+
+
+def random_task(n_images: int, seed: int) -> np.ndarray:
+    """Random labels, exactly balanced, fixed by ``seed`` (Sec. 3.2)."""
+    labels = np.zeros(n_images, dtype=np.int64)
+    labels[np.random.default_rng(10_000 + seed).permutation(n_images)[: n_images // 2]] = 1
+    return labels
+
+
+def similarity(t1, t2) -> float:
+    """Task similarity, Eq. 2: ``max(mean[t1 == t2], mean[t1 == 1 - t2])`` in [0.5, 1].
+
+    Flipping a task's labels gives the same task, hence the max."""
+    t1, t2 = np.asarray(t1), np.asarray(t2)
+    if t1.shape != t2.shape:
+        raise ValueError(f"tasks must label the same images: shapes {t1.shape} vs {t2.shape}")
+    agree = float(np.mean(t1 == t2))
+    return max(agree, 1.0 - agree)
+
+
+def similarity_matrix(tasks) -> np.ndarray:
+    """Pairwise Eq. 2 similarity of binary tasks; ``tasks`` is (K, N). Returns (K, K)."""
+    t = np.asarray(tasks).astype(np.float64)              # (K,N)
+    n = t.shape[1]
+    agree = (t @ t.T + (1 - t) @ (1 - t).T) / n          # (K,K) fraction of equal labels
+    return np.maximum(agree, 1 - agree)
+
+
+def mean_pairwise_similarity(tasks) -> float:
+    s = similarity_matrix(tasks)
+    k = len(s)
+    return float((s.sum() - np.trace(s)) / (k * (k - 1))) if k > 1 else float("nan")
+
+
+# ----------------------------------------------------------------------------------------------
+# names
+# ----------------------------------------------------------------------------------------------
+_KINDS: dict[str, Callable] = {}
+
+
+def register_task_kind(kind: str, fn: Callable) -> None:
+    """``fn(dataset, arg: str) -> labels`` makes tasks named ``kind:arg``."""
+    _KINDS[kind] = fn
+
+
+def _cue(ds, arg):
+    if arg not in ds.attrs or arg == "cifar_index":
+        raise ValueError(f"dataset {ds.name!r} has no planted cue {arg!r}; "
+                         f"it has {sorted(k for k in ds.attrs if k != 'cifar_index')}")
+    v = ds.attrs[arg]
+    return (v > np.median(v)).astype(np.int64) if v.max() > 1 else v.astype(np.int64)
+
+
+register_task_kind("human", lambda ds, arg: human_task(ds.classes, int(arg)))
+register_task_kind("random", lambda ds, arg: random_task(len(ds), int(arg)))
+register_task_kind("cue", _cue)
+
+
+def task_by_name(ds, name: str) -> np.ndarray:
+    """Resolve ``kind:arg`` (e.g. ``human:3``, ``random:0``, ``cue:warm``) to labels over ``ds``."""
+    kind, sep, arg = name.partition(":")
+    if not sep or kind not in _KINDS:
+        raise ValueError(f"bad task name {name!r}; use one of "
+                         f"{', '.join(k + ':<arg>' for k in sorted(_KINDS))} (e.g. human:3, random:0)")
+    try:
+        return _KINDS[kind](ds, arg)
+    except ValueError as e:
+        raise ValueError(f"task {name!r}: {e}") from None
+
+
+def default_task_names(profile) -> dict[str, list[str]]:
+    """The human and random task names of an experiment (Sec. 3.2: 20 + 20)."""
+    return {"human": [f"human:{i}" for i in sample_human_indices(profile.n_human, profile.task_seed)],
+            "random": [f"random:{profile.task_seed * 1000 + i}" for i in range(profile.n_random)]}
