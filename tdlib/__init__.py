@@ -1,2 +1,4 @@
 """tdlib: the machinery of *Task Discovery* (Atanov et al., NeurIPS 2022)."""
 __version__ = "0.1.0"
+
+from . import randnet as _randnet  # noqa: F401,E402  (registers the ``randnet:`` task kind)
