@@ -78,7 +78,7 @@ PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         name="smoke",
         dataset="synthetic", n_train=500, n_test=200,
-        arch="cnn", width=8, epochs=3, batch_size=100,
+        arch="cnn", width=8, epochs=6, batch_size=50,
         n_human=2, n_random=2, n_ablation=1,
         train_sizes=(100, 500),
         archs=("cnn", "mlp", "vit"),
