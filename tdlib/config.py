@@ -91,7 +91,7 @@ PROFILES: dict[str, Profile] = {
         train_sizes=(200, 800),
         archs=("cnn", "mlp", "vit"),
         emb_dim=4, n_tasks=4, inner_steps=5, inner_batch=64, meta_steps=4,
-        adv_targets=2, adv_by=("cue:warm", "randnet:0"), adv_multiclass_by=1, adv_seeds=1,
+        adv_targets=1, adv_by=("cue:warm", "randnet:0"), adv_multiclass_by=1, adv_seeds=1,
     ),
 }
 

@@ -150,8 +150,9 @@ def random_split_like(split: Split, target, seed: int = 0) -> Split:
         train.append(rng.permutation(members)[:n_tr])
     train = np.sort(np.concatenate(train)).astype(np.int64)
     test = np.setdiff1d(pool, train).astype(np.int64)
-    return Split(train, test, "random", split.target, "",
-                 {"seed": seed, "like": split.kind, "like_by": split.by})
+    meta = {"seed": seed, "like": split.kind, "like_by": split.by}
+    meta.update({k: split.meta[k] for k in ("C1", "C0") if k in split.meta})   # to compare with Eq. 7
+    return Split(train, test, "random", split.target, "", meta)
 
 
 def class_counts(labels, idx, num_classes: int) -> list:
@@ -172,9 +173,11 @@ def summarize(split: Split, target, by=None, num_classes: int | None = None) -> 
     out["test_balance"] = [c / max(1, n_te) for c in out["test_counts"]]
     if by is not None:
         b = _check(by, "by", binary=True)
-        if k == 2:
-            out["agree_train"] = float(np.mean(t[split.train_idx] == b[split.train_idx])) if n_tr else float("nan")
-            out["agree_test"] = float(np.mean(t[split.test_idx] == b[split.test_idx])) if n_te else float("nan")
+        # Eq. 6 compares τ with τ'; Eq. 7 compares the indicator [τ ∈ C1] with τ'
+        t_bin = np.isin(t, split.meta["C1"]).astype(np.int64) if "C1" in split.meta else t
+        if "C1" in split.meta or k == 2:
+            out["agree_train"] = float(np.mean(t_bin[split.train_idx] == b[split.train_idx])) if n_tr else float("nan")
+            out["agree_test"] = float(np.mean(t_bin[split.test_idx] == b[split.test_idx])) if n_te else float("nan")
     out.update({k_: v for k_, v in split.meta.items() if k_ in ("flipped", "C1", "C0", "equation", "seed")})
     return out
 
@@ -191,7 +194,8 @@ def format_summary(s: dict, class_names=None) -> str:
         lines.append(f"  C1 = {s['C1']}, C0 = {s['C0']}")
     if "agree_train" in s:
         flip = " (τ' flipped)" if s.get("flipped") else ""
-        lines.append(f"  τ == τ' on train: {s['agree_train']:.3f}, on test: {s['agree_test']:.3f}{flip}")
+        lhs = "[τ ∈ C1]" if "C1" in s else "τ"
+        lines.append(f"  {lhs} == τ' on train: {s['agree_train']:.3f}, on test: {s['agree_test']:.3f}{flip}")
     width = max(len(n) for n in names)
     lines.append(f"  {'class':<{width}}  train (frac)      test (frac)")
     for i, n in enumerate(names):
