@@ -181,3 +181,27 @@ def e19_as_on_adversarial_split(p, data_path=None):
 
     items[f"reference/random:{p.task_seed}|{t_name}|{b_name}"] = reference
     return run_items("e19", p, items, desc="E19 AS on adversarial splits")
+
+
+def example_split(profile="auto", data_path=None, pair=None):
+    """The adversarial split of one E13 pair (default: the first) for pictures (App. D-like).
+
+    ``profile="auto"``: the profile of E13's best stored result, else ``smoke``; when that
+    profile's data are not here, the built-in data (``smoke``) with a note. Returns
+    ``(dataset, split, target labels, by labels)``."""
+    from ..config import get_profile
+    from ..data import DataNotFoundError
+    from ..results import best_stored
+    if profile == "auto":
+        stored = best_stored("e13")
+        profile = stored.data["profile"] if stored is not None else "smoke"
+    p = get_profile(profile)
+    try:
+        ds = dataset(p, data_path)
+    except DataNotFoundError as e:
+        print(f"{e}\n-> showing the built-in data (profile smoke) instead")
+        p = get_profile("smoke")
+        ds = dataset(p)
+    t_name, b_name = pair or e13_pairs(p)[0]
+    t, b = labels(ds, t_name), labels(ds, b_name)
+    return ds, adversarial_split(t, b, target_name=t_name, by_name=b_name), t, b
