@@ -139,3 +139,37 @@ def test_planted_cue_split_fools_a_small_model():
     acc_rnd = float(np.mean(predict(net, ds.x[rnd.test_idx]) == t[rnd.test_idx]))
     assert acc_rnd > 0.6, acc_rnd
     assert r_adv["test_acc"] < acc_rnd - 0.3, (r_adv, acc_rnd)
+
+
+def test_e16_without_data_explains_and_with_data_runs(tmp_path, monkeypatch, capsys):
+    """E16 (Sec. 6.3): absent datasets print what to download and where, and store nothing; a
+    stand-in for torchvision's CelebA runs the whole pipeline."""
+    import torch
+    from PIL import Image
+
+    from tdlib.experiments import sec6
+    monkeypatch.setenv("TDLIB_RESULTS", str(tmp_path / "results"))
+    prof = get_profile("smoke", n_train=120, n_test=40, epochs=1, adv_seeds=1)
+    store = sec6.e16_celeba_imagenet(prof, root=tmp_path)
+    out = capsys.readouterr().out
+    assert "celeba skipped" in out and "img_align_celeba" in out and "ILSVRC2012_img_train.tar" in out
+    assert store.entries == {} and not store.path.exists()
+
+    class FakeCelebA:                      # the parts of torchvision's CelebA that E16 uses
+        attr_names = ["Smiling", "Male"]
+
+        def __init__(self):
+            self.images = load_dataset("synthetic", 150, 50).images
+
+        def __len__(self):
+            return len(self.images)
+
+        def __getitem__(self, i):
+            img = Image.fromarray(self.images[i]).resize((40, 48))
+            return img, torch.tensor([0, int(self.images[i].mean() > 90)])
+
+    monkeypatch.setattr(sec6, "_open_extra", lambda name, root: FakeCelebA() if name == "celeba" else None)
+    store = sec6.e16_celeba_imagenet(prof, root=tmp_path)
+    e = store.entries["celeba|randnet:0"]
+    assert e["target"] == "celeba:Male" and e["adversarial"]["n_train"] + e["adversarial"]["n_test"] == 160
+    assert e["random"]["n_train"] == e["adversarial"]["n_train"] and store.path.exists()

@@ -134,6 +134,25 @@ def e14_points(store) -> list:
     return pts
 
 
+def compare_splits(ds, p, t, b, t_name, b_name, multiclass: bool) -> dict:
+    """Adversarial split (Eq. 6, or Eq. 7 with ``multiclass``) of target labels ``t`` by ``b``
+    and a random split of the same sizes and class counts, each evaluated with the profile's
+    recipe; returns both results and ``drop`` = random - adversarial test accuracy."""
+    k = max(2, int(t.max()) + 1)
+    if multiclass:
+        adv = multiclass_adversarial_split(t, b, num_classes=k, target_name=t_name, by_name=b_name)
+    else:
+        adv = adversarial_split(t, b, target_name=t_name, by_name=b_name)
+    rnd = random_split_like(adv, t, seed=p.split_seed)
+    keep = ("n_train", "n_test", "train_counts", "test_counts", "agree_train", "agree_test", "C1", "C0", "flipped")
+    res = {"target": t_name, "by": b_name}
+    for name, sp in (("adversarial", adv), ("random", rnd)):
+        s = summarize(sp, t, b, num_classes=k)
+        res[name] = {**evaluate_split(ds, t, sp, p, seeds=p.adv_seeds), **{x: s[x] for x in keep if x in s}}
+    res["drop"] = res["random"]["test_acc"] - res["adversarial"]["test_acc"]
+    return res
+
+
 @register("e15")
 def e15_multiclass(p, data_path=None):
     """E15: the 10-way class task with a partial correlation to a binary high-AS task (Eq. 7;
@@ -142,23 +161,104 @@ def e15_multiclass(p, data_path=None):
     ds = dataset(p, data_path)
 
     def item(b_name):
-        def run():
-            t, b = labels(ds, "classes:all"), labels(ds, b_name)
-            adv = multiclass_adversarial_split(t, b, num_classes=ds.num_classes,
-                                               target_name="classes:all", by_name=b_name)
-            rnd = random_split_like(adv, t, seed=p.split_seed)
-            keep = ("n_train", "n_test", "train_counts", "test_counts", "C1", "C0", "flipped")
-            res = {"target": "classes:all", "by": b_name}
-            for name, sp in (("adversarial", adv), ("random", rnd)):
-                s = summarize(sp, t, num_classes=ds.num_classes)
-                res[name] = {**evaluate_split(ds, t, sp, p, seeds=p.adv_seeds),
-                             **{k: s[k] for k in keep if k in s}}
-            res["drop"] = res["random"]["test_acc"] - res["adversarial"]["test_acc"]
-            return res
-        return run
+        return lambda: compare_splits(ds, p, labels(ds, "classes:all"), labels(ds, b_name),
+                                      "classes:all", b_name, multiclass=True)
 
     items = {f"classes:all|{b}": item(b) for b in p.adv_by[: p.adv_multiclass_by]}
     return run_items("e15", p, items, desc="E15 10-way adversarial split")
+
+
+# ---- E16: CelebA and ImageNet (Sec. 6.3, Tab. 1, App. D), only when their files are here ----------
+E16_CELEBA_TARGET = "Male"     # ours: the CelebA attribute of Tab. 1 was lost in extraction
+E16_BY = "randnet:0"           # Sec. 6.3: the task of a randomly initialized network
+E16_HOWTO = {
+    "celeba": "CelebA for torchvision.datasets.CelebA: ROOT/celeba/ holding img_align_celeba/ (the aligned "
+              "JPEGs) and list_attr_celeba.txt, identity_CelebA.txt, list_bbox_celeba.txt, "
+              "list_landmarks_align_celeba.txt, list_eval_partition.txt (from the CelebA site / Google Drive)",
+    "imagenet": "ImageNet-1k for torchvision.datasets.ImageNet: ROOT/imagenet/ holding ILSVRC2012_img_train.tar "
+                "and ILSVRC2012_devkit_t12.tar.gz (from image-net.org, after registering)",
+}
+
+
+def extra_root():
+    """Where E16 looks for torchvision's CelebA / ImageNet files: ``$TDLIB_CACHE`` (as for CIFAR-10's
+    torchvision files), default ``~/.cache/tdlib``."""
+    import os
+    from pathlib import Path
+    return Path(os.environ.get("TDLIB_CACHE", "~/.cache/tdlib")).expanduser()
+
+
+def _open_extra(name: str, root):
+    """The torchvision dataset (train split), or None when its files are not there."""
+    import torchvision
+    try:
+        if name == "celeba":
+            return torchvision.datasets.CelebA(str(root), split="train", target_type="attr", download=False)
+        return torchvision.datasets.ImageNet(str(root / "imagenet"), split="train")
+    except (RuntimeError, OSError, ValueError):
+        return None
+
+
+def load_extra(name: str, p, root=None):
+    """A pool of ``n_train + n_test`` seeded images of CelebA / ImageNet's train set, resized to
+    32x32 (ours: the CIFAR-sized architectures of App. I.3; the paper used full-size images and a
+    ResNet-50 for ImageNet), as a :class:`~tdlib.data.Dataset`; None when the files are absent."""
+    from PIL import Image
+
+    from ..data import Dataset, _standardize
+    tv = _open_extra(name, root or extra_root())
+    if tv is None:
+        return None
+    n = min(len(tv), p.n_train + p.n_test)
+    pick = np.sort(np.random.default_rng(p.split_seed).permutation(len(tv))[:n])
+    images, classes = np.zeros((n, 32, 32, 3), np.uint8), np.zeros(n, np.int64)
+    if name == "celeba":
+        attr = tv.attr_names.index(E16_CELEBA_TARGET)
+        class_names = [f"not {E16_CELEBA_TARGET}", E16_CELEBA_TARGET]
+    else:
+        class_names = [c[0] for c in tv.classes]
+    for j, i in enumerate(pick):
+        img, y = tv[int(i)]
+        w, h = img.size
+        s = min(w, h)                                          # center crop, then resize
+        img = img.convert("RGB").crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
+        images[j] = np.asarray(img.resize((32, 32), Image.BILINEAR))
+        classes[j] = int(y[attr]) if name == "celeba" else int(y)
+    train_idx, test_idx = np.arange(min(p.n_train, n - 1)), np.arange(min(p.n_train, n - 1), n)
+    return Dataset(name=name, images=images, x=_standardize(images, train_idx), classes=classes,
+                   class_names=class_names, train_idx=train_idx, test_idx=test_idx,
+                   attrs={"source_index": pick.astype(np.int64)})
+
+
+@register("e16")
+def e16_celeba_imagenet(p, data_path=None, root=None):
+    """E16: adversarial splits of CelebA (binary attribute, Eq. 6) and ImageNet (1000-way, Eq. 7)
+    by a random-network task vs random splits of the same sizes (Sec. 6.3, Tab. 1), no
+    augmentation. Runs only for the datasets whose files are present (see :data:`E16_HOWTO`);
+    for the others it prints what to download and where, and stores nothing."""
+    from ..randnet import random_network_task
+    from ..results import ResultStore
+    root = root or extra_root()
+    params = {"celeba_target": E16_CELEBA_TARGET, "by": E16_BY}
+    items, missing = {}, []
+    for name in ("celeba", "imagenet"):
+        if _open_extra(name, root) is None:
+            missing.append(name)
+            continue
+
+        def run(name=name):
+            ds = load_extra(name, p, root)
+            b = random_network_task(ds.x, int(E16_BY.split(":")[1]))
+            t_name = f"celeba:{E16_CELEBA_TARGET}" if name == "celeba" else "imagenet:classes"
+            return {"dataset": name, **compare_splits(ds, p, ds.classes, b, t_name, E16_BY,
+                                                      multiclass=name == "imagenet")}
+        items[f"{name}|{E16_BY}"] = run
+    for name in missing:
+        print(f"E16: {name} skipped, its files are not under {root}. To run it, download {E16_HOWTO[name]} "
+              f"(ROOT = {root}; set TDLIB_CACHE to use another folder).")
+    if not items:
+        return ResultStore("e16", p.name, {**p.as_dict(), **params})     # empty, not written
+    return run_items("e16", p, items, params=params, desc="E16 CelebA / ImageNet")
 
 
 @register("e19")

@@ -116,10 +116,14 @@ def report_e14(store) -> str:
 
 # ---- E15: Tab. 1, CIFAR-10 row --------------------------------------------------------------
 def table_multiclass(store) -> str:
-    """Tab. 1 (CIFAR-10 column): a text table of random vs adversarial test accuracy."""
+    """Tab. 1: a text table of random vs adversarial test accuracy (E15's CIFAR-10 row, E16's
+    CelebA / ImageNet rows)."""
+    if not store.entries:
+        return f"nothing stored for {store.data['experiment']} at profile {store.data['profile']} (see above)"
     head = "τ'"
     lines = [f"{'split':<12} {head:<12} {'train':>6} {'test':>6}  accuracy", "-" * 50]
     for e in store.entries.values():
+        lines.append(f"target {e['target']}")
         for side in ("random", "adversarial"):
             r = e[side]
             lines.append(f"{side:<12} {e['by']:<12} {r['n_train']:>6} {r['n_test']:>6}  {r['test_acc']:.3f}")
