@@ -200,6 +200,6 @@ def show_split_examples(ds, split, target, by, n: int = 8, seed: int = 0, title:
                 ax.imshow(ds.images[pick[j]])
         axes[r, 0].set_title(label, fontsize=8, loc="left")
     note = " (τ' flipped: train where τ != τ' as given)" if flipped else ""
-    fig.suptitle(title or f"{split.describe()}{note}", fontsize=9)
+    fig.suptitle(f"{title or split.describe()}{note}", fontsize=9)
     fig.tight_layout()
     return fig
