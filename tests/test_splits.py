@@ -173,3 +173,20 @@ def test_e16_without_data_explains_and_with_data_runs(tmp_path, monkeypatch, cap
     e = store.entries["celeba|randnet:0"]
     assert e["target"] == "celeba:Male" and e["adversarial"]["n_train"] + e["adversarial"]["n_test"] == 160
     assert e["random"]["n_train"] == e["adversarial"]["n_train"] and store.path.exists()
+
+
+def test_e14_points_mirror_each_pair():
+    """Fig. 7-right: one adversarial split per unordered pair gives both orders; on the test part
+    τ' = 1 - τ, so the accuracy w.r.t. τ' is 1 - that w.r.t. τ, at the opposite AS difference."""
+    from types import SimpleNamespace
+
+    from tdlib.experiments.sec6 import e14_points
+    store = SimpleNamespace(entries={
+        "as/human:2": {"agreement": 0.6}, "as/randnet:0": {"agreement": 0.95},
+        "pair/human:2|randnet:0": {"target": "human:2", "by": "randnet:0", "test_acc": 0.2, "agreement": 0.9}})
+    pts = {(q["target"], q["by"]): q for q in e14_points(store)}
+    assert pts[("human:2", "randnet:0")]["delta_as"] == pytest.approx(0.35)
+    assert pts[("human:2", "randnet:0")]["test_acc"] == pytest.approx(0.2)
+    assert pts[("randnet:0", "human:2")]["delta_as"] == pytest.approx(-0.35)
+    assert pts[("randnet:0", "human:2")]["test_acc"] == pytest.approx(0.8)
+    assert pts[("randnet:0", "human:2")]["as_split"] == 0.9
