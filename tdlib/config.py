@@ -51,6 +51,13 @@ class Profile:
     temperature: float = 5.0        # numbers.md: task-network softmax temperature 5
     early_stop_agreement: float = 0.95   # App. I.2: stop when agreement above this (value lost) ...
     early_stop_patience: int = 3         # ... for more than three consecutive steps
+    # ---- adversarial splits (Sec. 6, App. D, F) -----------------------------------------
+    adv_targets: int = 4            # Sec. 6.1, Fig. 7-right: 4 human-labelled targets (first of the E1 sample)
+    adv_by: tuple = tuple(f"randnet:{i}" for i in range(10))   # Fig. 7-right: 10 high-AS tasks τ'; the paper
+    #                                 used discovered tasks; random-network tasks (Sec. 6.3) stand in until
+    #                                 `discovered:K` tasks exist (any task names work here)
+    adv_multiclass_by: int = 3      # Tab. 1 (CIFAR-10 10-way, Eq. 7): how many of adv_by to average (ours)
+    adv_seeds: int = 3              # ours: network pairs per split, 2 networks each (the paper does not say)
 
     def replace(self, **overrides) -> "Profile":
         """A copy with some fields changed; unknown names raise a clear error."""
@@ -74,6 +81,7 @@ PROFILES: dict[str, Profile] = {
         train_sizes=(250, 1_000, 4_000),
         archs=("cnn", "mlp", "vit"),
         emb_dim=8, n_tasks=8, inner_steps=20, inner_batch=128, meta_steps=150,
+        adv_targets=2, adv_by=("randnet:0", "randnet:1"), adv_multiclass_by=1, adv_seeds=1,
     ),
     "smoke": Profile(
         name="smoke",
@@ -83,6 +91,7 @@ PROFILES: dict[str, Profile] = {
         train_sizes=(100, 500),
         archs=("cnn", "mlp", "vit"),
         emb_dim=4, n_tasks=4, inner_steps=5, inner_batch=64, meta_steps=4,
+        adv_targets=1, adv_by=("cue:warm", "randnet:0"), adv_multiclass_by=1, adv_seeds=1,
     ),
 }
 
