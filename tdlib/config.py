@@ -51,6 +51,15 @@ class Profile:
     temperature: float = 5.0        # numbers.md: task-network softmax temperature 5
     early_stop_agreement: float = 0.95   # App. I.2: stop when agreement above this (value lost) ...
     early_stop_patience: int = 3         # ... for more than three consecutive steps
+    # ---- empirical study of tasks (Sec. 5, App. B, G) -------------------------------------
+    green_pixel: tuple = (0, 0)     # Sec. 5.4: "a fixed position" (not given); ours: the top-left corner
+    study_group_size: int = 20      # Sec. 5.2-5.3: tasks per group (20 human, 20 random; paper's discovered: 32)
+    study_n_train: int = 45_000     # Sec. 5.2-5.3: the Sec. 3.2 setting (X_tr = 45K); smaller on CPU
+    domain_archs: tuple = ("resnet18", "mlp", "vit")   # Sec. 5.3, Fig. 5: every architecture
+    domain_n_images: int = 2_000    # ours: test images per other domain (paper: not stated)
+    prop1_arch: str = "resnet18"    # App. G: any learning algorithm; the Sec. 3.2 one by default
+    prop1_models: int = 4           # App. G: networks per task to estimate the distribution over w
+    grid_k: int = 8                 # Sec. 5.1, App. B: images shown per class (most discriminative)
 
     def replace(self, **overrides) -> "Profile":
         """A copy with some fields changed; unknown names raise a clear error."""
@@ -74,6 +83,8 @@ PROFILES: dict[str, Profile] = {
         train_sizes=(250, 1_000, 4_000),
         archs=("cnn", "mlp", "vit"),
         emb_dim=8, n_tasks=8, inner_steps=20, inner_batch=128, meta_steps=150,
+        study_group_size=2, study_n_train=500, domain_archs=("cnn",), domain_n_images=500,
+        prop1_arch="mlp", prop1_models=3, grid_k=6,     # e9-e11, e20: ~15 min on 2 shared cores
     ),
     "smoke": Profile(
         name="smoke",
@@ -83,6 +94,8 @@ PROFILES: dict[str, Profile] = {
         train_sizes=(200, 800),
         archs=("cnn", "mlp", "vit"),
         emb_dim=4, n_tasks=4, inner_steps=5, inner_batch=64, meta_steps=4,
+        study_group_size=1, study_n_train=200, domain_archs=("cnn",), domain_n_images=100,
+        prop1_arch="mlp", prop1_models=3, grid_k=4,
     ),
 }
 
