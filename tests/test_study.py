@@ -58,11 +58,13 @@ def test_noise_functions_touch_the_right_pixels():
     assert (noise_pixel(x, (1, 2), "marginal", pool=torch.zeros(5, 3, 4, 4) - 7)[:, :, 1, 2] == -7).all()
 
 
-def _iid_noise_dataset(n_train=1500, n_test=500, seed=0):
-    """Images of i.i.d. uniform pixels: only the planted pixel carries the label."""
+def _iid_noise_dataset(pixel, n_train=1000, n_test=400, seed=0, sigma=10.0):
+    """Gray images with i.i.d. pixel noise (sd ``sigma``), except the planted pixel, whose colour is
+    uniform on 0..255: that pixel carries the label and nothing else correlates with it."""
     rng = np.random.default_rng(seed)
     n = n_train + n_test
-    images = rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
+    images = np.clip(rng.normal(128, sigma, (n, 32, 32, 3)), 0, 255).astype(np.uint8)
+    images[:, pixel[0], pixel[1], :] = rng.integers(0, 256, (n, 3), dtype=np.uint8)
     tr, te = np.arange(n_train), np.arange(n_train, n)
     return Dataset(name="iid-noise", images=images, x=_standardize(images, tr),
                    classes=np.zeros(n, dtype=np.int64), class_names=["-"], train_idx=tr, test_idx=te)
@@ -73,13 +75,14 @@ def test_planted_pixel_cue_is_what_the_network_reads():
     collapses to chance when it is noised, and stays when every other pixel is noised."""
     from tdlib.config import get_profile
     from tdlib.greenpixel import green_pixel_study
-    ds = _iid_noise_dataset()
-    p = get_profile("smoke", epochs=20, batch_size=100, width=8, green_pixel=(4, 9))
+    pixel = (4, 9)
+    ds = _iid_noise_dataset(pixel)
+    p = get_profile("smoke", epochs=10, batch_size=100, width=8, green_pixel=pixel)
     r = green_pixel_study(ds, p, arch="mlp")
     assert r["clean"]["acc"] > 0.8, r
     assert r["others_noised"]["acc"] > 0.75, r
     assert r["pixel_noised"]["acc"] < 0.62, r
-    assert r["pixel_noised_gaussian"]["acc"] < 0.7, r
+    assert r["pixel_noised_gaussian"]["acc"] < 0.65, r
     assert r["clean"]["agreement"] > 0.75
 
 

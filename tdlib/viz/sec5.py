@@ -23,28 +23,29 @@ def _title(fig, store, text):
 # ----------------------------------------------------------------------------------------------
 def green_pixel_table(store) -> str:
     """E11 as text: AS and accuracy on X_te as is, with the other pixels noised, with the pixel noised."""
-    rows = ["condition                      AS      accuracy"]
+    rows = [f"{'setting':<36} {'condition':<22} {'AS':>6} {'accuracy':>9}"]
     for key, e in store.entries.items():
         for cond in ("clean", "others_noised", "pixel_noised", "pixel_noised_gaussian"):
-            rows.append(f"{key:>14} {cond:<22} {e[cond]['agreement']:.3f}   {e[cond]['acc']:.3f}")
+            rows.append(f"{key:<36} {cond:<22} {e[cond]['agreement']:>6.3f} {e[cond]['acc']:>9.3f}")
     return "\n".join(rows)
 
 
 def plot_green_pixel(store):
-    """E11: bars of accuracy (and AS) per input condition, chance level at 0.5."""
-    e = next(iter(store.entries.values()))
+    """E11: accuracy and AS per input condition (one panel per trained setting), chance at 0.5."""
     conds = ["clean", "others_noised", "pixel_noised", "pixel_noised_gaussian"]
-    labels = ["pixel kept", "all other pixels\n= noise", "that pixel\n= marginal noise",
-              "that pixel\n= N(0,1) noise"]
-    fig, ax = plt.subplots(figsize=(7, 3.2))
-    xs = np.arange(len(conds))
-    ax.bar(xs - 0.18, [e[c]["acc"] for c in conds], 0.36, label="test accuracy")
-    ax.bar(xs + 0.18, [e[c]["agreement"] for c in conds], 0.36, label="AS (agreement)")
-    ax.axhline(0.5, color="gray", ls="--", lw=1, label="chance")
-    ax.set_xticks(xs, labels, fontsize=8)
-    ax.set_ylim(0, 1.05)
-    ax.legend(fontsize=8, loc="lower left")
-    _title(fig, store, f"Green pixel task, pixel {tuple(e['pixel'])}, {e['arch']}")
+    labels = ["pixel kept", "other pixels\n= noise", "that pixel =\nmarginal noise", "that pixel\n= N(0,1)"]
+    es = list(store.entries.items())
+    fig, axes = plt.subplots(1, len(es), figsize=(5.2 * len(es), 3.4), squeeze=False)
+    for ax, (key, e) in zip(axes[0], es):
+        xs = np.arange(len(conds))
+        ax.bar(xs - 0.18, [e[c]["acc"] for c in conds], 0.36, label="test accuracy")
+        ax.bar(xs + 0.18, [e[c]["agreement"] for c in conds], 0.36, label="AS (agreement)")
+        ax.axhline(0.5, color="gray", ls="--", lw=1, label="chance")
+        ax.set_xticks(xs, labels, fontsize=7)
+        ax.set_ylim(0, 1.05)
+        ax.set_title(f"{e['arch']}, {e.get('n_train', '?')} training images", fontsize=9)
+        ax.legend(fontsize=7, loc="lower left")
+    _title(fig, store, f"Green pixel task, pixel {tuple(es[0][1]['pixel'])} (Sec. 5.4)")
     fig.tight_layout()
     return fig
 
@@ -65,7 +66,7 @@ def prop1_table(store) -> str:
 def plot_prop1(store):
     """E20: per task, AS <= Acc* <= g^-1(AS), with the task's own test accuracy for reference."""
     es = list(store.entries.values())
-    fig, ax = plt.subplots(figsize=(7, 3.2))
+    fig, ax = plt.subplots(figsize=(9, 3.4))
     xs = np.arange(len(es))
     for x, e in zip(xs, es):
         ax.plot([x, x], [e["as_v"], e["upper_bound_on_best"]], color="lightgray", lw=6, zorder=0)
@@ -78,7 +79,7 @@ def plot_prop1(store):
                label="Acc(τ) (task's test labels)", zorder=3)
     ax.set_xticks(xs, [e["task"] for e in es], fontsize=8)
     ax.set_ylim(0.4, 1.02)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     _title(fig, store, f"Proposition 1 (App. G) on {es[0]['n_models']} trained {es[0]['arch']} networks per task")
     fig.tight_layout()
     return fig
@@ -98,17 +99,16 @@ def plot_domains(store):
     """E10 (Fig. 5): AS per test domain, one panel per architecture, one marker per task."""
     rows, domains, m = domain_table(store)
     archs = list(dict.fromkeys(r[0] for r in rows))
-    fig, axes = plt.subplots(1, len(archs), figsize=(max(6, 1.0 * len(domains)) * len(archs), 3.4),
+    groups = list(dict.fromkeys(r[1] for r in rows))
+    fig, axes = plt.subplots(1, len(archs), figsize=(max(7.0, 0.9 * len(domains) + 2) * len(archs), 3.6),
                              squeeze=False)
     for ax, arch in zip(axes[0], archs):
-        seen = set()
-        for i, (a, g, t) in enumerate(rows):
-            if a != arch:
-                continue
-            jitter = (hash(t) % 7 - 3) * 0.03
-            ax.scatter(np.arange(len(domains)) + jitter, m[i], color=_color(g), s=18,
-                       label=None if g in seen else g)
-            seen.add(g)
+        for gi, g in enumerate(groups):
+            sel = [i for i, r in enumerate(rows) if r[0] == arch and r[1] == g]
+            off = (gi - (len(groups) - 1) / 2) * 0.12
+            for n, i in enumerate(sel):
+                ax.scatter(np.arange(len(domains)) + off, m[i], color=_color(g), s=18,
+                           label=g if n == 0 else None)
         ax.axhline(0.5, color="gray", ls="--", lw=1)
         ax.set_xticks(range(len(domains)), domains, rotation=30, ha="right", fontsize=8)
         ax.set_ylim(-0.02, 1.02)
@@ -207,7 +207,7 @@ def summary(store) -> str:
     if exp == "e11":
         lines = []
         for k, e in es.items():
-            lines.append(f"{k} [{e['arch']}]: AS {e['clean']['agreement']:.3f}, test acc {e['clean']['acc']:.3f}; "
+            lines.append(f"{k}: AS {e['clean']['agreement']:.3f}, test acc {e['clean']['acc']:.3f}; "
                          f"others noised {e['others_noised']['acc']:.3f}; pixel noised "
                          f"{e['pixel_noised']['acc']:.3f} (marginal) / {e['pixel_noised_gaussian']['acc']:.3f} (N(0,1))")
         run = "; ".join(lines)
