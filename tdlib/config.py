@@ -98,7 +98,7 @@ PROFILES: dict[str, Profile] = {
         train_sizes=(200, 800),
         archs=("cnn", "mlp", "vit"),
         emb_dim=4, n_tasks=4, inner_steps=5, inner_batch=64, meta_steps=4,
-        study_group_size=1, study_n_train=800, domain_archs=("cnn",), domain_n_images=100,
+        study_group_size=1, study_n_train=400, domain_archs=("cnn",), domain_n_images=100,
         prop1_arch="mlp", prop1_models=3, grid_k=4, green_arch="mlp", green_n_train=800, green_epochs=4,
     ),
 }

@@ -20,11 +20,16 @@ import numpy as np
 import torch
 
 _SCORERS: dict[str, Callable] = {}
+_MEDIAN_SPLIT: set = set()
 
 
-def register_task_scorer(kind: str, fn: Callable) -> None:
-    """``fn(dataset, arg: str) -> scores (N,)``; larger = more class 1, for tasks named ``kind:arg``."""
+def register_task_scorer(kind: str, fn: Callable, median_split: bool = False) -> None:
+    """``fn(dataset, arg: str) -> scores (N,)``; larger = more class 1, for tasks named ``kind:arg``.
+    ``median_split=True``: the task's labels are exactly the median split of these scores (Sec. 4.4),
+    so they are not computed a second time."""
     _SCORERS[kind] = fn
+    if median_split:
+        _MEDIAN_SPLIT.add(kind)
 
 
 @torch.no_grad()
@@ -43,7 +48,7 @@ def _greenpixel_scores(ds, arg):
     return green_pixel_scores(ds.images, parse_pixel(arg))
 
 
-register_task_scorer("randnet", _randnet_scores)
+register_task_scorer("randnet", _randnet_scores, median_split=True)
 register_task_scorer("greenpixel", _greenpixel_scores)
 
 
@@ -80,9 +85,10 @@ def decode_images(d: dict) -> np.ndarray:
 def top_images(ds, name: str, k: int = 8) -> dict:
     """For task ``name``: the ``k`` most discriminative images of each class of the pool, with their
     indices and scores, the images themselves (base64 uint8, so stored results draw without data)."""
+    from .randnet import median_split
     from .tasks import task_by_name
-    labels = task_by_name(ds, name)
     scores = task_scores(ds, name)
+    labels = median_split(scores) if name.partition(":")[0] in _MEDIAN_SPLIT else task_by_name(ds, name)
     top = top_images_from_scores(ds.images, labels, scores, k)
     return {"task": name, "balance": float(labels.mean()),
             "index": {str(c): v.tolist() for c, v in top.items()},
