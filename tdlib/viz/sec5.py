@@ -23,10 +23,10 @@ def _title(fig, store, text):
 # ----------------------------------------------------------------------------------------------
 def green_pixel_table(store) -> str:
     """E11 as text: AS and accuracy on X_te as is, with the other pixels noised, with the pixel noised."""
-    rows = [f"{'setting':<36} {'condition':<22} {'AS':>6} {'accuracy':>9}"]
+    rows = [f"{'setting':<42} {'condition':<22} {'AS':>6} {'accuracy':>9}"]
     for key, e in store.entries.items():
         for cond in ("clean", "others_noised", "pixel_noised", "pixel_noised_gaussian"):
-            rows.append(f"{key:<36} {cond:<22} {e[cond]['agreement']:>6.3f} {e[cond]['acc']:>9.3f}")
+            rows.append(f"{key:<42} {cond:<22} {e[cond]['agreement']:>6.3f} {e[cond]['acc']:>9.3f}")
     return "\n".join(rows)
 
 
