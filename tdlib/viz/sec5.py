@@ -43,7 +43,8 @@ def plot_green_pixel(store):
         ax.axhline(0.5, color="gray", ls="--", lw=1, label="chance")
         ax.set_xticks(xs, labels, fontsize=7)
         ax.set_ylim(0, 1.05)
-        ax.set_title(f"{e['arch']}, {e.get('n_train', '?')} training images", fontsize=9)
+        ax.set_title(f"{e['arch']}, {e.get('n_train', '?')} training images, {e.get('epochs', '?')} epochs",
+                     fontsize=9)
         ax.legend(fontsize=7, loc="lower left")
     _title(fig, store, f"Green pixel task, pixel {tuple(es[0][1]['pixel'])} (Sec. 5.4)")
     fig.tight_layout()
