@@ -58,6 +58,18 @@ class Profile:
     #                                 `discovered:K` tasks exist (any task names work here)
     adv_multiclass_by: int = 3      # Tab. 1 (CIFAR-10 10-way, Eq. 7): how many of adv_by to average (ours)
     adv_seeds: int = 3              # ours: network pairs per split, 2 networks each (the paper does not say)
+    # ---- empirical study of tasks (Sec. 5, App. B, G) -------------------------------------
+    green_pixel: tuple = (0, 0)     # Sec. 5.4: "a fixed position" (not given); ours: the top-left corner
+    green_arch: str = "resnet18"    # Sec. 5.4 with the Sec. 3.2 recipe; e11 adds this arch ...
+    green_n_train: int = 45_000     # ... trained on this many images (Sec. 3.2's X_tr) ...
+    green_epochs: int = 100         # ... for this many epochs (Sec. 3.2: 100, "enough for zero train error")
+    study_group_size: int = 20      # Sec. 5.2-5.3: tasks per group (20 human, 20 random; paper's discovered: 32)
+    study_n_train: int = 45_000     # Sec. 5.2-5.3: the Sec. 3.2 setting (X_tr = 45K); smaller on CPU
+    domain_archs: tuple = ("resnet18", "mlp", "vit")   # Sec. 5.3, Fig. 5: every architecture
+    domain_n_images: int = 2_000    # ours: test images per other domain (paper: not stated)
+    prop1_arch: str = "resnet18"    # App. G: any learning algorithm; the Sec. 3.2 one by default
+    prop1_models: int = 4           # App. G: networks per task to estimate the distribution over w
+    grid_k: int = 8                 # Sec. 5.1, App. B: images shown per class (most discriminative)
 
     def replace(self, **overrides) -> "Profile":
         """A copy with some fields changed; unknown names raise a clear error."""
@@ -82,6 +94,9 @@ PROFILES: dict[str, Profile] = {
         archs=("cnn", "mlp", "vit"),
         emb_dim=8, n_tasks=8, inner_steps=20, inner_batch=128, meta_steps=150,
         adv_targets=2, adv_by=("randnet:0", "randnet:1"), adv_multiclass_by=1, adv_seeds=1,
+        study_group_size=2, study_n_train=500, domain_archs=("cnn",), domain_n_images=500,
+        prop1_arch="mlp", prop1_models=3, grid_k=6,     # e9-e11, e20: ~15 min on 2 shared cores
+        green_arch="mlp", green_n_train=45_000, green_epochs=30,   # e11: the paper's X_tr size, MLP only
     ),
     "smoke": Profile(
         name="smoke",
@@ -92,6 +107,8 @@ PROFILES: dict[str, Profile] = {
         archs=("cnn", "mlp", "vit"),
         emb_dim=4, n_tasks=4, inner_steps=5, inner_batch=64, meta_steps=4,
         adv_targets=1, adv_by=("cue:warm", "randnet:0"), adv_multiclass_by=1, adv_seeds=1,
+        study_group_size=1, study_n_train=400, domain_archs=("cnn",), domain_n_images=100,
+        prop1_arch="mlp", prop1_models=3, grid_k=4, green_arch="mlp", green_n_train=800, green_epochs=4,
     ),
 }
 
