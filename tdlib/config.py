@@ -108,7 +108,7 @@ PROFILES: dict[str, Profile] = {
         emb_dim=4, n_tasks=4, inner_steps=5, inner_batch=64, meta_steps=4,
         adv_targets=1, adv_by=("cue:warm", "randnet:0"), adv_multiclass_by=1, adv_seeds=1,
         study_group_size=1, study_n_train=400, domain_archs=("cnn",), domain_n_images=100,
-        prop1_arch="mlp", prop1_models=3, grid_k=4, green_arch="mlp", green_n_train=800, green_epochs=4,
+        prop1_arch="mlp", prop1_models=3, grid_k=4, green_arch="mlp", green_n_train=500, green_epochs=4,
     ),
 }
 
