@@ -15,8 +15,15 @@ def _by_kind(entries: dict, prefix: str = "") -> dict:
 
 
 def as_table(store) -> dict:
-    """{kind: 'mean ± std (n)'} of the agreement scores of one stored experiment."""
-    return {k: summarize(v) for k, v in _by_kind(store.entries).items()}
+    """{kind: {AS, train accuracy, test accuracy}} as 'mean ± std (n)' for one stored experiment."""
+    out = {}
+    for key in ("agreement", "train_acc", "test_acc"):
+        groups = {}
+        for e in store.entries.values():
+            groups.setdefault(e["kind"], []).append(e[key])
+        for kind, vals in groups.items():
+            out.setdefault(kind, {})[key] = summarize(vals)
+    return out
 
 
 def plot_human_vs_random(store):
