@@ -51,6 +51,14 @@ class Profile:
     temperature: float = 5.0        # numbers.md: task-network softmax temperature 5
     early_stop_agreement: float = 0.95   # App. I.2: stop when agreement above this (value lost) ...
     early_stop_patience: int = 3         # ... for more than three consecutive steps
+    disc_width: int = 64                 # App. I.2: encoder and inner nets = the AS backbone (ResNet-18, w 64)
+    inner_checkpoint: bool = True        # numbers.md: every inner step checkpointed (memory); off on CPU
+    sweep_weights: tuple = (0.0, 1.0, 5.0, 20.0)   # App. E, Fig. 13: λ values of the trade-off sweep
+    sweep_dims: tuple = (8, 32, 128)               # App. E, Fig. 13: embedding sizes d of the sweep
+    sweep_meta_steps: int = 20_000                 # ours: shorter discovery runs for each sweep point
+    sweep_n_tasks: int = 8                         # ours: tasks per sweep point whose AS is measured
+    naive_threshold: float = 0.6         # App. H.2: keep a random-network task if max sim below this
+    naive_max_draws: int = 1000          # App. H.2: give up after this many random networks
 
     def replace(self, **overrides) -> "Profile":
         """A copy with some fields changed; unknown names raise a clear error."""
@@ -73,7 +81,12 @@ PROFILES: dict[str, Profile] = {
         n_human=10, n_random=10, n_ablation=3,
         train_sizes=(250, 1_000, 4_000),
         archs=("cnn", "mlp", "vit"),
+        # discovery: a narrow CNN encoder / inner nets (~4.7 s per meta-step on 1 core); 20 inner
+        # steps instead of 50, so a larger inner step (0.1) lets the networks learn something
         emb_dim=8, n_tasks=8, inner_steps=20, inner_batch=128, meta_steps=150,
+        disc_width=8, inner_lr=0.1, inner_checkpoint=False,
+        sweep_weights=(0.0, 1.0, 5.0), sweep_dims=(8,), sweep_meta_steps=40, sweep_n_tasks=4,
+        naive_max_draws=300,
     ),
     "smoke": Profile(
         name="smoke",
@@ -83,6 +96,9 @@ PROFILES: dict[str, Profile] = {
         train_sizes=(200, 800),
         archs=("cnn", "mlp", "vit"),
         emb_dim=4, n_tasks=4, inner_steps=5, inner_batch=64, meta_steps=4,
+        disc_width=4, inner_lr=0.1, inner_checkpoint=False,
+        sweep_weights=(0.0, 5.0), sweep_dims=(2, 4), sweep_meta_steps=2, sweep_n_tasks=2,
+        naive_max_draws=40,
     ),
 }
 
