@@ -98,6 +98,7 @@ def _atomic_torch_save(obj, path: Path) -> None:
     os.close(fd)
     try:
         torch.save(obj, tmp)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -287,6 +288,7 @@ def discover(ds, profile="smoke", *, steps=None, out_dir=None, resume: bool = Tr
     os.close(fd)
     np.savez_compressed(tmp, tasks=tasks.astype(np.uint8), scores=scores.astype(np.float16),
                         signature=json.dumps(sig), profile=p.name, step=state["step"], balance=balance)
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)
     return {"step": state["step"], "history": state["history"], "tasks_path": str(path),
             "n_tasks": int(len(tasks)), "mean_similarity": mean_pairwise_similarity(tasks),
