@@ -57,16 +57,16 @@ def similarity(t1, t2) -> float:
     t1, t2 = np.asarray(t1), np.asarray(t2)
     if t1.shape != t2.shape:
         raise ValueError(f"tasks must label the same images: shapes {t1.shape} vs {t2.shape}")
-    agree = float(np.mean(t1 == t2))
-    return max(agree, 1.0 - agree)
+    n_equal = int(np.sum(t1 == t2))                     # integer counts keep it exactly symmetric
+    return max(n_equal, t1.size - n_equal) / t1.size
 
 
 def similarity_matrix(tasks) -> np.ndarray:
     """Pairwise Eq. 2 similarity of binary tasks; ``tasks`` is (K, N). Returns (K, K)."""
     t = np.asarray(tasks).astype(np.float64)              # (K,N)
     n = t.shape[1]
-    agree = (t @ t.T + (1 - t) @ (1 - t).T) / n          # (K,K) fraction of equal labels
-    return np.maximum(agree, 1 - agree)
+    n_equal = t @ t.T + (1 - t) @ (1 - t).T               # (K,K) number of equal labels
+    return np.maximum(n_equal, n - n_equal) / n
 
 
 def mean_pairwise_similarity(tasks) -> float:

@@ -1,0 +1,73 @@
+"""Figures of Sec. 3.2 (Fig. 1-center, Fig. 2) from stored E1-E4 results."""
+from __future__ import annotations
+
+import numpy as np
+
+from .common import KIND_COLORS, caption, new_fig, summarize
+
+
+def _by_kind(entries: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, e in entries.items():
+        if key.startswith(prefix):
+            out.setdefault(e["kind"], []).append(e["agreement"])
+    return out
+
+
+def as_table(store) -> dict:
+    """{kind: 'mean ± std (n)'} of the agreement scores of one stored experiment."""
+    return {k: summarize(v) for k, v in _by_kind(store.entries).items()}
+
+
+def plot_human_vs_random(store):
+    """Fig. 1-center / 2-left: histogram of AS for human- vs random-labelled tasks."""
+    fig, (ax,) = new_fig()
+    groups = _by_kind(store.entries)
+    bins = np.linspace(0.4, 1.0, 31)
+    for kind, vals in groups.items():
+        ax.hist(vals, bins=bins, alpha=0.7, color=KIND_COLORS.get(kind), label=f"{kind} (mean {np.mean(vals):.2f})")
+    ax.axvline(0.5, ls=":", c="k", lw=1)
+    ax.set(xlabel="agreement score", ylabel="tasks", title="AS: human vs random tasks")
+    ax.legend()
+    caption(fig, store)
+    return fig
+
+
+def _grouped(store, order=None):
+    """{group: {kind: [AS]}} for keys 'group/task'."""
+    out = {}
+    for key, e in store.entries.items():
+        group = key.split("/")[0]
+        out.setdefault(group, {}).setdefault(e["kind"], []).append(e["agreement"])
+    if order:
+        out = {g: out[g] for g in order if g in out}
+    return out
+
+
+def plot_grouped(store, title: str, xlabel: str, order=None, numeric: bool = False):
+    """AS per group (architecture, train size, stochasticity) for each kind of task: mean and points."""
+    groups = _grouped(store, order)
+    if numeric:
+        groups = dict(sorted(groups.items(), key=lambda kv: int(kv[0])))
+    fig, (ax,) = new_fig(width=max(4.5, 1.1 * len(groups)))
+    xs = np.arange(len(groups))
+    kinds = sorted({k for g in groups.values() for k in g})
+    for j, kind in enumerate(kinds):
+        off = (j - (len(kinds) - 1) / 2) * 0.2
+        means = [np.mean(g.get(kind, [np.nan])) for g in groups.values()]
+        for x, g in zip(xs, groups.values()):
+            vals = g.get(kind, [])
+            ax.scatter(np.full(len(vals), x + off), vals, s=12, color=KIND_COLORS.get(kind), alpha=0.6)
+        ax.plot(xs + off, means, "o-" if numeric else "o", color=KIND_COLORS.get(kind), label=kind, ms=7)
+    ax.set_xticks(xs, list(groups))
+    ax.axhline(0.5, ls=":", c="k", lw=1)
+    ax.set(xlabel=xlabel, ylabel="agreement score", title=title, ylim=(0.4, 1.02))
+    ax.legend()
+    caption(fig, store)
+    return fig
+
+
+def gap(store, prefix: str = "") -> float:
+    """Mean AS of human tasks minus mean AS of random tasks."""
+    g = _by_kind(store.entries, prefix)
+    return float(np.mean(g["human"]) - np.mean(g["random"]))
