@@ -97,7 +97,7 @@ PROFILES: dict[str, Profile] = {
         archs=("cnn", "mlp", "vit"),
         emb_dim=4, n_tasks=4, inner_steps=5, inner_batch=64, meta_steps=4,
         disc_width=4, inner_lr=0.1, inner_checkpoint=False,
-        sweep_weights=(0.0, 5.0), sweep_dims=(2, 4), sweep_meta_steps=2, sweep_n_tasks=2,
+        sweep_weights=(0.0, 5.0), sweep_dims=(4,), sweep_meta_steps=2, sweep_n_tasks=2,
         naive_max_draws=40,
     ),
 }

@@ -74,7 +74,7 @@ def inner_loop_curve(ds, labels, p, seed: int = 0, eval_every: int | None = None
     with torch.enable_grad():
         res = proxy_agreement(nets, [ds.x[i] for i in idx], lambda x: (next(targets), torch.zeros(())),
                               p.inner_lr, create_graph=False, step_callback=callback)
-    return {"proxy_as": float(res.proxy_as), "batch_agreement": res.agreement01,
+    return {"proxy_as": float(res.proxy_as.detach()), "batch_agreement": res.agreement01,
             "steps": steps, "test_agreement": test_agree}
 
 
