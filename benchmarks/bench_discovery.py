@@ -52,11 +52,9 @@ def _higher_meta_loss(encoder, u, batches, p, seeds, device):
 def _worker(args, q):
     import torch
 
-    from tdlib.config import get_profile
     from tdlib.discovery import build_encoder, meta_step_loss, orthogonal_hyperplanes
-    profile, variant, steps, device = args
-    p = get_profile(profile)
-    if profile == "paper":
+    p, variant, steps, device = args
+    if p.name == "paper":
         p = p.replace(early_stop_agreement=2.0)            # time the full 50-step unroll
     dev = torch.device(device)
     torch.manual_seed(0)
@@ -108,6 +106,8 @@ def main(argv=None):
                     help="profile(s) to time (default: cpu, plus paper when CUDA is present)")
     ap.add_argument("--steps", type=int, default=3, help="timed meta-steps per variant (after 1 warm-up)")
     ap.add_argument("--variants", default="ours,ours+checkpoint,higher")
+    ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                    help="override a profile field, e.g. --set disc_width=16 (repeatable)")
     args = ap.parse_args(argv)
     import torch
     cuda = torch.cuda.is_available()
@@ -115,10 +115,10 @@ def main(argv=None):
     device = "cuda" if cuda else "cpu"
     rows = []
     for prof in profiles:
-        from tdlib.config import get_profile
-        p = get_profile(prof)
+        from tdlib.cli import profile_from_args
+        p = profile_from_args(argparse.Namespace(profile=prof, set=args.set))
         for variant in args.variants.split(","):
-            r = run(prof, variant, args.steps, device)
+            r = run(p, variant, args.steps, device)
             row = {"profile": prof, "device": device, "arch": p.arch, "width": p.disc_width,
                    "inner_steps": p.inner_steps, "inner_batch": p.inner_batch, "variant": variant,
                    "threads": torch.get_num_threads(), **r}
