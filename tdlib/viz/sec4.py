@@ -83,6 +83,7 @@ def plot_random_networks(e7, e5=None):
     """Fig. 15: random-network tasks have a high AS but are similar to each other."""
     sim = e7.entries["similarity"]
     fig, axes = new_fig(2, width=4.3, height=3.6)
+    fig.subplots_adjust(wspace=0.5)
     m = np.asarray(sim["similarity_matrix"])
     im = axes[0].imshow(m, vmin=0.5, vmax=1.0, cmap="viridis")
     axes[0].set(title=f"random-network tasks: similarity\n(mean {sim['mean_similarity']:.3f})",
