@@ -136,7 +136,8 @@ def meta_step_loss(encoder: nn.Module, u: torch.Tensor, batches, p, net_seeds, *
     res = proxy_agreement(nets, batches, target_fn, p.inner_lr,
                           early_stop_agreement=p.early_stop_agreement,
                           early_stop_patience=p.early_stop_patience,
-                          checkpoint=checkpoint, create_graph=create_graph)
+                          checkpoint=checkpoint, create_graph=create_graph,
+                          meta_params=[q for q in encoder.parameters() if q.requires_grad])
     loss = -res.proxy_as + p.uniformity_weight * res.extra
     return loss, res
 

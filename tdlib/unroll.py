@@ -11,12 +11,15 @@ running statistics are carried functionally: every step works on a *clone* of th
 BatchNorm updates in place, and returns it as the new buffers. Recomputing a step (activation
 checkpointing) therefore cannot update the statistics twice.
 
-Memory: with ``checkpoint=True`` every inner step runs under ``torch.utils.checkpoint``
-(non-reentrant, which supports the ``autograd.grad`` inside the step), so the graph keeps only each
-step's inputs (the parameters) and recomputes a step's activations during the meta-backward: the
-memory of ResNet-18 at the paper setting (50 steps, batch 512, two networks) drops from
-50 steps x activations to 50 x parameters + one step's activations (numbers.md: every inner step
-checkpointed).
+Memory: with ``checkpoint=True`` the forward keeps no graph, only each inner step's input state
+(the parameters and buffers of both networks), and the meta-backward walks the steps in reverse,
+recomputing one step with its double-backward graph at a time and carrying the adjoint of the state
+(:class:`_CheckpointedUnroll`, plain ``torch.autograd.grad`` with ``grad_outputs``). The memory of
+ResNet-18 at the paper setting (50 steps, batch 512, two networks) drops from 50 steps x activations
+to 50 x parameters + one step's graph (numbers.md: every inner step checkpointed). We tried
+``torch.utils.checkpoint`` (non-reentrant) around each step first: it gives the same gradients but
+saved almost no memory, because the ``autograd.grad`` inside the step unpacks (recomputes) the
+saved activations already during the forward.
 
 Proxy-AS (Algorithm 1): both networks see the same fresh batch at every step; *before* the update
 on it we add the agreement term, the negative symmetrised cross-entropy between their predicted
@@ -33,7 +36,6 @@ from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 from torch.func import functional_call
-from torch.utils.checkpoint import checkpoint as _checkpoint
 
 
 @dataclass
@@ -89,9 +91,50 @@ class ProxyASResult:
     nets: list = field(default_factory=list)          # final (params, buffers) of each network
 
 
+class _CheckpointedUnroll(torch.autograd.Function):
+    """Checkpointed backprop through the unroll: the forward keeps only each step's input state
+    (parameters and buffers of both networks); the backward walks the steps in reverse, recomputes
+    one step at a time with its double-backward graph and propagates the adjoint of the state
+    (``torch.autograd.grad`` with ``grad_outputs``). Memory: steps x parameters + one step's graph."""
+
+    @staticmethod
+    def forward(ctx, run, *meta_params):
+        ctx.run = run
+        return run["proxy"].detach().clone(), run["extra"].detach().clone()
+
+    @staticmethod
+    def backward(ctx, g_proxy, g_extra):
+        run = ctx.run
+        meta = run["meta_params"]
+        n_par, k_run = run["n_params"], len(run["states"])
+        adj = None
+        meta_grads = [torch.zeros_like(m) for m in meta]
+        with torch.enable_grad():
+            for k in reversed(range(k_run)):
+                state = run["states"][k]
+                inputs = [t.detach().requires_grad_() for t in state[:n_par]]
+                out = run["step"](run["batches"][k], *inputs, *state[n_par:])
+                agree, extra = out[0], out[1]
+                new_params = out[4:4 + n_par]
+                objective = (g_proxy * agree + g_extra * extra) / k_run
+                if adj is not None:
+                    objective = objective + sum((a * q).sum() for a, q in zip(adj, new_params))
+                wrt = inputs + [m for m in meta if m.requires_grad]
+                grads = torch.autograd.grad(objective, wrt, allow_unused=True)
+                adj = [g if g is not None else torch.zeros_like(t) for g, t in zip(grads[:n_par], inputs)]
+                it = iter(grads[n_par:])
+                for i, m in enumerate(meta):
+                    if m.requires_grad:
+                        g = next(it)
+                        if g is not None:
+                            meta_grads[i] += g
+        ctx.run = None
+        return (None, *meta_grads)
+
+
 def proxy_agreement(nets: Sequence[FunctionalNet], batches: Sequence[torch.Tensor],
                     target_fn: Callable, lr: float, *, early_stop_agreement: float = 2.0,
-                    early_stop_patience: int = 3, checkpoint: bool = False,
+                    early_stop_patience: int = 3, checkpoint: bool = False, meta_params=None,
                     create_graph: bool = True, step_callback: Callable | None = None) -> ProxyASResult:
     """Algorithm 1: train two networks on ``target_fn``'s soft labels, batch after batch, and
     accumulate their agreement on each batch before the update on it.
@@ -99,25 +142,35 @@ def proxy_agreement(nets: Sequence[FunctionalNet], batches: Sequence[torch.Tenso
     ``batches``: a sequence of input tensors (B,...) (one per inner step; its length is the step
     budget). ``target_fn(x) -> (probs (B,K), extra scalar)``: the task's soft labels and an extra
     loss averaged over the steps (the discovery encoder's uniformity loss; return a zero tensor if
-    none); it may depend on parameters we differentiate w.r.t. ``step_callback(k, logits1, logits2, states)``
-    is called after every step with the networks' current ``[(params, buffers), ...]``, e.g. to record AS over inner steps (Fig. 16).
-    ``create_graph=False`` gives the same forward numbers without a meta-graph (evaluation)."""
+    none); it may depend on parameters we differentiate w.r.t. ``step_callback(k, logits1,
+    logits2, states)`` is called after every step with the networks' current
+    ``[(params, buffers), ...]``, e.g. to record AS over inner steps (Fig. 16).
+    ``create_graph=False`` gives the same forward numbers without a meta-graph (evaluation).
+    ``checkpoint=True`` (needs ``meta_params``, the tensors ``target_fn`` depends on) keeps no graph
+    in the forward and recomputes each step in the backward (:class:`_CheckpointedUnroll`)."""
     if len(nets) != 2:
         raise ValueError(f"proxy-AS needs exactly two networks, got {len(nets)}")
+    use_ck = checkpoint and create_graph and torch.is_grad_enabled()
+    if use_ck and meta_params is None:
+        raise ValueError("checkpoint=True needs meta_params: the tensors the targets depend on")
     net1, net2 = nets
     names1, names2 = list(net1.params), list(net2.params)
     bnames1, bnames2 = list(net1.buffers), list(net2.buffers)
     n1, n2, nb1 = len(names1), len(names2), len(bnames1)
 
-    def step(x, *flat):
+    def step(x, *flat, graph=create_graph):
         p1 = dict(zip(names1, flat[:n1]))
         p2 = dict(zip(names2, flat[n1:n1 + n2]))
         b1 = dict(zip(bnames1, flat[n1 + n2:n1 + n2 + nb1]))
         b2 = dict(zip(bnames2, flat[n1 + n2 + nb1:]))
         probs, extra = target_fn(x)
-        l1, q1, c1 = sgd_step(net1, p1, b1, x, probs, lr, create_graph)
-        l2, q2, c2 = sgd_step(net2, p2, b2, x, probs, lr, create_graph)
+        if not graph:
+            probs, extra = probs.detach(), extra.detach()
+        l1, q1, c1 = sgd_step(net1, p1, b1, x, probs, lr, graph)
+        l2, q2, c2 = sgd_step(net2, p2, b2, x, probs, lr, graph)
         agree = agreement_term(l1, l2)
+        if not graph:
+            agree = agree.detach()
         return (agree, extra, l1.detach(), l2.detach(), *q1.values(), *q2.values(), *c1.values(), *c2.values())
 
     def unflatten(flat):
@@ -126,11 +179,12 @@ def proxy_agreement(nets: Sequence[FunctionalNet], batches: Sequence[torch.Tenso
 
     flat = (*net1.params.values(), *net2.params.values(), *net1.buffers.values(), *net2.buffers.values())
     total, extra_total = 0.0, 0.0
-    agreement01, above = [], 0
+    agreement01, above, states = [], 0, []
     k = 0
     for k, x in enumerate(batches, start=1):
-        if checkpoint and torch.is_grad_enabled():
-            out = _checkpoint(step, x, *flat, use_reentrant=False)
+        if use_ck:
+            states.append(tuple(t.detach() for t in flat))
+            out = step(x, *flat, graph=False)
         else:
             out = step(x, *flat)
         agree, extra, l1, l2 = out[:4]
@@ -144,5 +198,11 @@ def proxy_agreement(nets: Sequence[FunctionalNet], batches: Sequence[torch.Tenso
         above = above + 1 if a01 > early_stop_agreement else 0
         if above > early_stop_patience:          # "for more than three consecutive steps"
             break
-    return ProxyASResult(proxy_as=total / max(k, 1), extra=extra_total / max(k, 1),
+    proxy, extra_mean = total / max(k, 1), extra_total / max(k, 1)
+    if use_ck:
+        meta = list(meta_params)
+        run = {"proxy": torch.as_tensor(proxy), "extra": torch.as_tensor(extra_mean), "states": states,
+               "batches": list(batches)[:k], "step": step, "n_params": n1 + n2, "meta_params": meta}
+        proxy, extra_mean = _CheckpointedUnroll.apply(run, *meta)
+    return ProxyASResult(proxy_as=proxy, extra=extra_mean,
                          agreement01=agreement01, steps=k, nets=unflatten(flat))

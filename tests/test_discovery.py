@@ -36,7 +36,8 @@ def _small_problem(act=nn.ReLU, steps=4, seed=0):
 
 def _ours(theta, batches, nets, target_fn, checkpoint=False, th=None):
     fnets = [FunctionalNet.from_module(n) for n in nets]
-    res = proxy_agreement(fnets, batches, lambda x: target_fn(x, th), LR, checkpoint=checkpoint)
+    res = proxy_agreement(fnets, batches, lambda x: target_fn(x, th), LR, checkpoint=checkpoint,
+                          meta_params=[theta])
     return res.proxy_as + 0.5 * res.extra
 
 
