@@ -52,6 +52,7 @@ def plot_discovery_curve(e5, window: int = 10):
     hist = e5.entries["discovery"]["history"]
     steps = np.array([h["step"] for h in hist])
     fig, axes = new_fig(2, width=4.2)
+    fig.subplots_adjust(wspace=0.35)
     for ax, key, label in zip(axes, ("proxy_as", "uniformity"), ("proxy-AS (-CE)", "uniformity loss")):
         v = np.array([h[key] for h in hist])
         w = min(window, len(v))
