@@ -53,7 +53,7 @@ def _worker(args, q):
     import torch
 
     from tdlib.discovery import build_encoder, meta_step_loss, orthogonal_hyperplanes
-    p, variant, steps, device = args
+    p, variant, steps, device, warmup = args
     if p.name == "paper":
         p = p.replace(early_stop_agreement=2.0)            # time the full 50-step unroll
     dev = torch.device(device)
@@ -66,7 +66,7 @@ def _worker(args, q):
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
     try:
-        for k in range(steps + 1):                           # the first step is a warm-up
+        for k in range(steps + warmup):                      # warm-up steps are not timed
             batches = [x[torch.randint(len(x), (p.inner_batch,), device=dev)] for _ in range(p.inner_steps)]
             if dev.type == "cuda":
                 torch.cuda.synchronize()
@@ -81,7 +81,7 @@ def _worker(args, q):
             opt.step()
             if dev.type == "cuda":
                 torch.cuda.synchronize()
-            if k:
+            if k >= warmup:
                 times.append(time.perf_counter() - t0)
         peak = (torch.cuda.max_memory_allocated() / 2 ** 30 if dev.type == "cuda"
                 else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20)
@@ -90,10 +90,49 @@ def _worker(args, q):
         q.put({"s_per_meta_step": None, "peak_gib": None, "error": "out of memory"})
 
 
-def run(profile, variant, steps, device):
+def saved_graph_bytes(p, batch: int, steps: int = 2) -> int:
+    """Bytes of the distinct tensors the plain (uncheckpointed) unroll saves for the meta-backward."""
+    import torch
+
+    from tdlib.discovery import build_encoder, meta_step_loss, orthogonal_hyperplanes
+    p = p.replace(inner_batch=batch, inner_steps=steps, early_stop_agreement=2.0)
+    torch.manual_seed(0)
+    enc = build_encoder(p.arch, p.emb_dim, p.disc_width)
+    seen = {}
+
+    def pack(t):
+        s = t.untyped_storage()
+        seen[(s.data_ptr(), s.nbytes())] = s.nbytes()
+        return t
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        meta_step_loss(enc, orthogonal_hyperplanes(p.emb_dim, 1)[0],
+                       [torch.randn(batch, 3, 32, 32) for _ in range(steps)], p, [1, 2])
+    return sum(seen.values())
+
+
+def estimate_paper_memory():
+    """Extrapolate the paper setting's meta-graph memory from two small batches on the CPU: the graph
+    grows linearly with the batch; checkpointed, only one step's graph plus every step's state live."""
+    from tdlib.config import get_profile
+    from tdlib.models import build_model
+    p = get_profile("paper")
+    b1, b2 = 8, 16
+    m1, m2 = (saved_graph_bytes(p, b) / 2 for b in (b1, b2))          # per inner step
+    per_img = (m2 - m1) / (b2 - b1)
+    step = m1 + per_img * (p.inner_batch - b1)
+    n_par = sum(q.numel() for q in build_model(p.arch, 2, p.disc_width).parameters())
+    state = 2 * n_par * 4                                             # two nets' fp32 parameters
+    gib = 2 ** 30
+    print(f"paper ({p.arch} w{p.disc_width}, {p.inner_steps} steps x {p.inner_batch}, fp32), from saved-tensor "
+          f"bytes at batch {b1}/{b2}: {step / gib:.1f} GiB of graph per inner step; plain unroll "
+          f"~{p.inner_steps * step / gib:.0f} GiB; checkpointed ~{(step + p.inner_steps * state) / gib:.1f} GiB "
+          f"(one step's graph + {p.inner_steps} states of {state / gib:.2f} GiB)", flush=True)
+
+
+def run(profile, variant, steps, device, warmup=1):
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
-    proc = ctx.Process(target=_worker, args=((profile, variant, steps, device), q))
+    proc = ctx.Process(target=_worker, args=((profile, variant, steps, device, warmup), q))
     proc.start()
     out = q.get()
     proc.join()
@@ -105,6 +144,9 @@ def main(argv=None):
     ap.add_argument("--profile", action="append", default=None,
                     help="profile(s) to time (default: cpu, plus paper when CUDA is present)")
     ap.add_argument("--steps", type=int, default=3, help="timed meta-steps per variant (after 1 warm-up)")
+    ap.add_argument("--estimate-paper-memory", action="store_true",
+                    help="also extrapolate the paper setting's meta-graph memory from small CPU batches")
+    ap.add_argument("--warmup", type=int, default=1, help="untimed meta-steps first")
     ap.add_argument("--variants", default="ours,ours+checkpoint,higher")
     ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                     help="override a profile field, e.g. --set disc_width=16 (repeatable)")
@@ -118,7 +160,7 @@ def main(argv=None):
         from tdlib.cli import profile_from_args
         p = profile_from_args(argparse.Namespace(profile=prof, set=args.set))
         for variant in args.variants.split(","):
-            r = run(p, variant, args.steps, device)
+            r = run(p, variant, args.steps, device, args.warmup)
             row = {"profile": prof, "device": device, "arch": p.arch, "width": p.disc_width,
                    "inner_steps": p.inner_steps, "inner_batch": p.inner_batch, "variant": variant,
                    "threads": torch.get_num_threads(), **r}
@@ -129,6 +171,8 @@ def main(argv=None):
             print(f"{prof:6s} {variant:16s} {p.arch} w{p.disc_width} {p.inner_steps} steps x {p.inner_batch}: "
                   f"{secs}, {peak} ({mem})", flush=True)
     print(json.dumps(rows))
+    if args.estimate_paper_memory:
+        estimate_paper_memory()
     return 0
 
 
