@@ -8,7 +8,7 @@ import torch
 
 from ..agreement import agreement_score
 from ..data import dataset_for
-from ..discovery import discover, discovery_dir, load_tasks
+from ..discovery import _new_state, discover, discovery_dir, load_tasks, orthogonal_hyperplanes, sample_tasks
 from ..models import build_model
 from ..randnet import naive_discovery, random_network_task
 from ..results import load_store, run_items
@@ -33,11 +33,24 @@ def _discovery_entry(ds, p, **kw):
 @register("e5")
 def e5_discovery(p, data_path=None):
     """E5: discover tasks with the shared encoder, then their AS as in E1 and their similarity
-    (Sec. 4.1-4.4, Fig. 1-center)."""
+    (Sec. 4.1-4.4, Fig. 1-center). Control (ours): tasks of the same hyperplanes on the untrained
+    encoder, to separate what the meta-optimization adds from what the architecture gives."""
     ds = dataset_for(p, data_path)
     items = {"discovery": _discovery_entry(ds, p)}
     for i in range(p.n_tasks):
         items[f"discovered:{i}"] = (lambda i=i: _as_entry(ds, f"discovered:{i}", load_tasks(ds, p.name)[i], p))
+    # control: the same hyperplanes on the *untrained* encoder (meta-step 0), for n_ablation tasks
+    cache = {}
+
+    def untrained():
+        if "t" not in cache:
+            planes = orthogonal_hyperplanes(p.emb_dim, p.n_tasks, p.task_seed)
+            cache["t"] = sample_tasks(_new_state(p, "cpu")["encoder"], ds, planes)[0]
+        return cache["t"]
+    items["untrained"] = lambda: {"mean_similarity": mean_pairwise_similarity(untrained()),
+                                  "similarity_matrix": np.round(similarity_matrix(untrained()), 4).tolist()}
+    for i in range(min(p.n_ablation, p.n_tasks)):
+        items[f"untrained:{i}"] = (lambda i=i: _as_entry(ds, f"untrained:{i}", untrained()[i], p))
     return run_items("e5", p, items, desc="E5 discovery")
 
 

@@ -21,6 +21,8 @@ def summary(e1, e5) -> dict:
     out = {f"AS {k}": summarize(v) for k, v in g.items()}
     disc = e5.entries.get("discovery", {})
     out["mean similarity (discovered)"] = round(disc.get("mean_similarity", float("nan")), 3)
+    if "untrained" in e5.entries:
+        out["mean similarity (untrained encoder)"] = round(e5.entries["untrained"]["mean_similarity"], 3)
     if "discovered" in g and "random" in g:
         out["discovered minus random"] = round(float(np.mean(g["discovered"]) - np.mean(g["random"])), 3)
     if "discovered" in g and "human" in g:
@@ -35,10 +37,10 @@ def plot_as_comparison(e1, e5):
     groups.update(_as_by_kind(e5))
     fig, (ax,) = new_fig(width=5.5)
     bins = np.linspace(0.4, 1.0, 31)
-    for kind in ("random", "human", "discovered"):
+    for kind in ("random", "human", "untrained", "discovered"):
         if kind in groups:
             v = groups[kind]
-            ax.hist(v, bins=bins, alpha=0.65, color=KIND_COLORS.get(kind),
+            ax.hist(v, bins=bins, alpha=0.65, color=KIND_COLORS.get(kind, "tab:purple"),
                     label=f"{kind} (mean {np.mean(v):.2f}, n={len(v)})")
     ax.axvline(0.5, ls=":", c="k", lw=1)
     ax.set(xlabel="agreement score", ylabel="tasks", title="AS: discovered vs human vs random")
