@@ -212,7 +212,7 @@ def train_encoder(ds, profile="smoke", *, steps: int | None = None, out_dir=None
         if not torch.isfinite(loss):
             bar.close()
             raise DiscoveryDiverged(
-                f"non-finite meta-loss ({float(loss)}) at meta-step {state['step']}; stopped. The last good "
+                f"non-finite meta-loss ({float(loss.detach())}) at meta-step {state['step']}; stopped. The last good "
                 f"checkpoint (step {last_good}) is kept in {ck_path}. Fix: lower meta_lr / inner_lr "
                 f"(--set meta_lr=...), or resume from it.")
         opt.zero_grad(set_to_none=True)
