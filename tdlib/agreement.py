@@ -47,27 +47,65 @@ def agreement_score(ds, labels, profile: "Profile | str" = "smoke", *, arch=None
     smaller training sets (Fig. 2-center) or adversarial splits (App. F). Returns a dict with
     ``agreement``, ``test_acc`` and ``train_acc`` (means over the two networks) and ``seconds``."""
     p = get_profile(profile)
+    t0 = time.perf_counter()
+    pair = train_pair(ds, labels, p, arch=arch, width=width, train_idx=train_idx, seed=seed, vary=vary,
+                      device=device, progress=progress)
+    labels = np.asarray(labels, dtype=np.int64)
+    te = ds.test_idx if test_idx is None else np.asarray(test_idx)
+    preds_te = [predict(m, ds.x[te], amp=p.amp) for m in pair["models"]]
+    out = {"agreement": agreement(*preds_te),
+           "test_acc": float(np.mean([np.mean(pr == labels[te]) for pr in preds_te])),
+           "train_acc": pair["train_acc"], "seconds": round(time.perf_counter() - t0, 2),
+           "arch": pair["arch"], "n_train": pair["n_train"], "n_test": int(len(te))}
+    if return_predictions:
+        out["predictions"] = [p_.tolist() for p_ in preds_te]
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# one trained pair, many test sets (Sec. 5.3 domains, Sec. 5.4 noised inputs, App. G)
+# ----------------------------------------------------------------------------------------------
+def train_pair(ds, labels, profile: "Profile | str" = "smoke", *, arch=None, width=None, train_idx=None,
+               seed: int = 0, vary=ALL_SOURCES, device=None, n_models: int = 2, epochs=None,
+               progress=None) -> dict:
+    """Train the networks of Eq. 1 once (same recipe and seeds as :func:`agreement_score`), so they
+    can be evaluated on several test sets. ``n_models > 2`` adds networks (App. G needs more than a
+    pair); the first two are exactly those of ``agreement_score(..., seed=seed)``.
+
+    Returns ``{"models": [...], "arch", "train_acc", "n_train", "seconds"}``."""
+    p = get_profile(profile)
     arch, width = arch or p.arch, width or p.width
     labels = np.asarray(labels, dtype=np.int64)
     if labels.shape != (len(ds),):
         raise ValueError(f"labels must have one entry per image of the pool ({len(ds)}), got {labels.shape}")
     tr = ds.train_idx if train_idx is None else np.asarray(train_idx)
-    te = ds.test_idx if test_idx is None else np.asarray(test_idx)
     num_classes = int(labels.max()) + 1 if labels.max() > 1 else 2
+    runs = run_seeds(seed, vary)
+    for k in range(2, n_models):        # extra networks: the pair's pattern with more seeds
+        extra = run_seeds(seed + 100_003 * k, vary)[1]
+        runs.append(extra)
     t0 = time.perf_counter()
-    preds_te, accs_te, accs_tr = [], [], []
-    for run in run_seeds(seed, vary):
-        model = train_classifier(ds.x[tr], labels[tr], arch=arch, width=width, num_classes=num_classes,
-                                 epochs=p.epochs, batch_size=p.batch_size, lr=p.lr, device=device,
-                                 amp=p.amp, progress=progress, **run)
-        pte = predict(model, ds.x[te], amp=p.amp)
-        ptr = predict(model, ds.x[tr], amp=p.amp)
-        preds_te.append(pte)
-        accs_te.append(float(np.mean(pte == labels[te])))
-        accs_tr.append(float(np.mean(ptr == labels[tr])))
-    out = {"agreement": agreement(*preds_te), "test_acc": float(np.mean(accs_te)),
-           "train_acc": float(np.mean(accs_tr)), "seconds": round(time.perf_counter() - t0, 2),
-           "arch": arch, "n_train": int(len(tr)), "n_test": int(len(te))}
-    if return_predictions:
-        out["predictions"] = [p_.tolist() for p_ in preds_te]
+    models, accs = [], []
+    for run in runs:
+        m = train_classifier(ds.x[tr], labels[tr], arch=arch, width=width, num_classes=num_classes,
+                             epochs=epochs or p.epochs, batch_size=p.batch_size, lr=p.lr, device=device,
+                             amp=p.amp, progress=progress, **run)
+        models.append(m)
+        accs.append(float(np.mean(predict(m, ds.x[tr], amp=p.amp) == labels[tr])))
+    return {"models": models, "arch": arch, "amp": p.amp, "train_acc": float(np.mean(accs)),
+            "n_train": int(len(tr)), "seconds": round(time.perf_counter() - t0, 2)}
+
+
+def pair_agreements(pair: dict, test_sets: dict) -> dict:
+    """AS (Eq. 1) of a trained pair on each test set. ``test_sets``: name -> ``x`` (N,3,32,32), or
+    name -> ``(x, y)`` to also get the mean accuracy w.r.t. labels ``y``.
+    Returns name -> ``{"agreement", "n"[, "acc"]}`` (AS over the first two networks)."""
+    out = {}
+    for name, item in test_sets.items():
+        x, y = item if isinstance(item, tuple) else (item, None)
+        preds = [predict(m, x, amp=pair.get("amp", True)) for m in pair["models"]]
+        r = {"agreement": agreement(preds[0], preds[1]), "n": int(len(x))}
+        if y is not None:
+            r["acc"] = float(np.mean([np.mean(pr == np.asarray(y)) for pr in preds]))
+        out[name] = r
     return out

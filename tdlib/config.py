@@ -51,6 +51,25 @@ class Profile:
     temperature: float = 5.0        # numbers.md: task-network softmax temperature 5
     early_stop_agreement: float = 0.95   # App. I.2: stop when agreement above this (value lost) ...
     early_stop_patience: int = 3         # ... for more than three consecutive steps
+    # ---- adversarial splits (Sec. 6, App. D, F) -----------------------------------------
+    adv_targets: int = 4            # Sec. 6.1, Fig. 7-right: 4 human-labelled targets (first of the E1 sample)
+    adv_by: tuple = tuple(f"randnet:{i}" for i in range(10))   # Fig. 7-right: 10 high-AS tasks τ'; the paper
+    #                                 used discovered tasks; random-network tasks (Sec. 6.3) stand in until
+    #                                 `discovered:K` tasks exist (any task names work here)
+    adv_multiclass_by: int = 3      # Tab. 1 (CIFAR-10 10-way, Eq. 7): how many of adv_by to average (ours)
+    adv_seeds: int = 3              # ours: network pairs per split, 2 networks each (the paper does not say)
+    # ---- empirical study of tasks (Sec. 5, App. B, G) -------------------------------------
+    green_pixel: tuple = (0, 0)     # Sec. 5.4: "a fixed position" (not given); ours: the top-left corner
+    green_arch: str = "resnet18"    # Sec. 5.4 with the Sec. 3.2 recipe; e11 adds this arch ...
+    green_n_train: int = 45_000     # ... trained on this many images (Sec. 3.2's X_tr) ...
+    green_epochs: int = 100         # ... for this many epochs (Sec. 3.2: 100, "enough for zero train error")
+    study_group_size: int = 20      # Sec. 5.2-5.3: tasks per group (20 human, 20 random; paper's discovered: 32)
+    study_n_train: int = 45_000     # Sec. 5.2-5.3: the Sec. 3.2 setting (X_tr = 45K); smaller on CPU
+    domain_archs: tuple = ("resnet18", "mlp", "vit")   # Sec. 5.3, Fig. 5: every architecture
+    domain_n_images: int = 2_000    # ours: test images per other domain (paper: not stated)
+    prop1_arch: str = "resnet18"    # App. G: any learning algorithm; the Sec. 3.2 one by default
+    prop1_models: int = 4           # App. G: networks per task to estimate the distribution over w
+    grid_k: int = 8                 # Sec. 5.1, App. B: images shown per class (most discriminative)
     disc_width: int = 64                 # App. I.2: encoder and inner nets = the AS backbone (ResNet-18, w 64)
     inner_checkpoint: bool = True        # numbers.md: every inner step checkpointed (memory); off on CPU
     sweep_weights: tuple = (0.0, 1.0, 5.0, 20.0)   # App. E, Fig. 13: λ values of the trade-off sweep
@@ -84,6 +103,10 @@ PROFILES: dict[str, Profile] = {
         # discovery: a narrow CNN encoder / inner nets (~4.7 s per meta-step on 1 core); 20 inner
         # steps instead of 50, so a larger inner step (0.1) lets the networks learn something
         emb_dim=8, n_tasks=8, inner_steps=20, inner_batch=128, meta_steps=150,
+        adv_targets=2, adv_by=("randnet:0", "randnet:1"), adv_multiclass_by=1, adv_seeds=1,
+        study_group_size=2, study_n_train=500, domain_archs=("cnn",), domain_n_images=500,
+        prop1_arch="mlp", prop1_models=3, grid_k=6,     # e9-e11, e20: ~15 min on 2 shared cores
+        green_arch="mlp", green_n_train=45_000, green_epochs=30,   # e11: the paper's X_tr size, MLP only
         disc_width=8, inner_lr=0.1, inner_checkpoint=False,
         sweep_weights=(0.0, 1.0, 5.0), sweep_dims=(8,), sweep_meta_steps=40, sweep_n_tasks=4,
         naive_max_draws=300,
@@ -96,6 +119,9 @@ PROFILES: dict[str, Profile] = {
         train_sizes=(100, 500),
         archs=("cnn", "mlp", "vit"),
         emb_dim=4, n_tasks=4, inner_steps=5, inner_batch=64, meta_steps=4,
+        adv_targets=1, adv_by=("cue:warm", "randnet:0"), adv_multiclass_by=1, adv_seeds=1,
+        study_group_size=1, study_n_train=400, domain_archs=("cnn",), domain_n_images=100,
+        prop1_arch="mlp", prop1_models=3, grid_k=4, green_arch="mlp", green_n_train=500, green_epochs=4,
         disc_width=4, inner_lr=0.1, inner_checkpoint=False,
         sweep_weights=(0.0, 5.0), sweep_dims=(4,), sweep_meta_steps=2, sweep_n_tasks=2,
         naive_max_draws=40,

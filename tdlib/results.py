@@ -86,12 +86,17 @@ class ResultStore:
                      "complete": False, "wall_seconds": 0.0, "provenance": {}, "entries": {}}
         if self.path.is_file():
             old = json.loads(self.path.read_text())
-            if params is not None and old.get("params") != self.data["params"]:
-                diff = sorted(k for k in set(old.get("params", {})) | set(self.data["params"])
-                              if old.get("params", {}).get(k) != self.data["params"].get(k))
+            # fields added to Profile after a file was made are taken to have had their value
+            # (new fields default to the old behaviour); fields present in both must agree
+            oldp = old.get("params", {})
+            diff = [] if params is None else sorted(
+                k for k in set(oldp) & set(self.data["params"]) if oldp[k] != self.data["params"][k])
+            if diff:
                 raise ValueError(
                     f"{self.path} was made with other parameters (differ in {diff}). Fix: delete it, "
                     f"or set TDLIB_RESULTS to another folder for this run.")
+            if params is not None:
+                old["params"] = {**self.data["params"], **oldp}
             self.data = old
 
     @property

@@ -7,6 +7,7 @@ A task is an ``int64`` label vector over the whole pool of a :class:`~tdlib.data
   in the "0" group, so ``human:i`` for ``i`` in ``0..125`` names each distinct task once.
 - Random-labelled tasks (Sec. 3.2): i.i.d. balanced coin flips per image, fixed by a seed.
 - Planted-cue tasks of the synthetic data (``cue:warm`` ...), for tests.
+- The dataset's own K-way classes (``classes:all``), the multi-class target of Sec. 6.2.
 - Task names: ``human:3``, ``random:0``, ``cue:position``; :func:`task_by_name` resolves them.
   Other modules register more kinds (``randnet:``, ``discovered:``) with :func:`register_task_kind`.
 """
@@ -97,6 +98,7 @@ def _cue(ds, arg):
 register_task_kind("human", lambda ds, arg: human_task(ds.classes, int(arg)))
 register_task_kind("random", lambda ds, arg: random_task(len(ds), int(arg)))
 register_task_kind("cue", _cue)
+register_task_kind("classes", lambda ds, arg: np.asarray(ds.classes, dtype=np.int64))
 
 
 def task_by_name(ds, name: str) -> np.ndarray:

@@ -40,13 +40,13 @@ def _autocast(device: torch.device, amp: bool):
 
 
 def train_classifier(x: torch.Tensor, y, *, arch: str = "cnn", width: int = 16, num_classes: int = 2,
-                     epochs: int = 10, batch_size: int = 512, lr: float = 1e-3,
+                     epochs: int = 10, batch_size: int = 512, lr: float = 1e-3, lr_schedule: str = "constant",
                      init_seed: int = 0, order_seed: int = 0, deterministic: bool = True,
                      device=None, amp: bool = True, progress=None) -> torch.nn.Module:
     """Train ``arch`` on ``(x, y)`` with Adam and cross-entropy; returns the model in eval mode.
 
-    ``x``: (N,3,32,32) float; ``y``: (N,) int labels. ``progress``: an optional tqdm bar that is
-    advanced once per epoch."""
+    ``x``: (N,3,32,32) float; ``y``: (N,) int labels. ``lr_schedule``: ``"constant"`` (the paper) or
+    ``"linear"`` (decay to 0 over the run). ``progress``: an optional tqdm bar advanced per epoch."""
     device = torch.device(device) if device is not None else default_device()
     if len(x) != len(y):
         raise ValueError(f"x and y differ in length: {len(x)} vs {len(y)}")
@@ -58,6 +58,12 @@ def train_classifier(x: torch.Tensor, y, *, arch: str = "cnn", width: int = 16, 
     torch.manual_seed(init_seed)                                     # source 1: initialization
     model = build_model(arch, num_classes, width).to(device).to(memory_format=mem)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
+    if lr_schedule not in ("constant", "linear"):
+        raise ValueError(f"lr_schedule must be 'constant' or 'linear', got {lr_schedule!r}")
+    steps_per_epoch = sum(1 for s in range(0, len(x), batch_size) if len(x) - s >= 2)
+    total = max(1, epochs * steps_per_epoch)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, (lambda i: 1.0 - i / total) if lr_schedule == "linear" else (lambda i: 1.0))
     order = torch.Generator().manual_seed(order_seed)                # source 2: data order
     n = len(x)
     with cuda_determinism(deterministic):                            # source 3: CUDA kernels
@@ -73,6 +79,7 @@ def train_classifier(x: torch.Tensor, y, *, arch: str = "cnn", width: int = 16, 
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
+                sched.step()
             if progress is not None:
                 progress.update(1)
     return model.eval()

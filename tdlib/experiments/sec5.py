@@ -1,0 +1,181 @@
+"""Sec. 5 (empirical study of tasks) and App. G experiments:
+
+- E11 (Sec. 5.4): the green pixel task: AS, test accuracy, accuracy with the other pixels / that pixel noised.
+- E20 (App. G, Prop. 1): the inequalities between AS and best-case accuracy on trained networks.
+- E10 (Sec. 5.3, Fig. 5): AS measured on test images of other domains (+ Gaussian noise).
+- E9 (Sec. 5.2, Fig. 4-left): AS of task groups on each architecture; correlations between them.
+- E8 (Sec. 5.1, Fig. 4-right, App. B): the most discriminative images of each class of a task.
+
+Discovered tasks plug in by name: :func:`study_groups` adds a group per name pattern given in
+``extra``; until they exist, random-network tasks (``randnet:SEED[:ARCH]``, Sec. 4.4) stand in as the
+high-AS group (they have a high AS but are very similar to each other, App. H).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..agreement import pair_agreements, train_pair
+from ..data import dataset_for
+from ..results import run_items
+from ..tasks import default_task_names, task_by_name
+from . import register
+
+# the stand-in for "tasks discovered with architecture A" (Sec. 5.2) until discovery lands
+HIGH_AS_STANDIN = "randnet"
+
+
+def study_groups(p, extra: "dict | None" = None) -> dict:
+    """Task groups of Sec. 5.2-5.3: ``human``, ``random`` and the high-AS stand-in ``randnet``
+    (``p.study_group_size`` each), plus ``extra`` (group -> task names, e.g. discovered tasks)."""
+    k = p.study_group_size
+    names = default_task_names(p.replace(n_human=max(k, 1), n_random=max(k, 1)))
+    groups = {"human": names["human"][:k], "random": names["random"][:k],
+              HIGH_AS_STANDIN: [f"randnet:{s}" for s in range(k)]}
+    groups.update(extra or {})
+    return groups
+
+
+def _study_train_idx(ds, p):
+    return ds.train_idx[: min(p.study_n_train, len(ds.train_idx))]
+
+
+# ----------------------------------------------------------------------------------------------
+@register("e11")
+def e11_green_pixel(p, data_path=None):
+    """E11: the green pixel task (Sec. 5.4). One entry with the profile's recipe (``p.arch`` on X_tr for
+    ``p.epochs``), and, where they differ from it, one with ``p.green_arch`` trained on
+    ``p.green_n_train`` images for ``p.green_epochs`` (Sec. 3.2: 45K images, trained to ~zero train
+    error). On CPU the 4K-image CNN learns the colour of the pixel's *neighbourhood* rather than the
+    pixel itself; reliance on the pixel grows with the training set and with training length."""
+    from ..data import load_dataset
+    from ..greenpixel import green_pixel_study
+    task = "greenpixel:{},{}".format(*p.green_pixel)
+    ds = dataset_for(p, data_path)
+    configs = {f"{task} [{p.arch}, {len(ds.train_idx)} train, {p.epochs} ep]": (p.arch, None, p.epochs)}
+    if (p.green_arch, p.green_n_train, p.green_epochs) != (p.arch, p.n_train, p.epochs):
+        configs[f"{task} [{p.green_arch}, {p.green_n_train} train, {p.green_epochs} ep]"] = (
+            p.green_arch, p.green_n_train, p.green_epochs)
+
+    def item(arch, n_train, epochs):
+        def run():
+            d = ds if n_train is None else load_dataset(p.dataset, n_train, p.n_test, p.split_seed,
+                                                         data_path=data_path)
+            return {"task": task, "n_train": int(len(d.train_idx)), "epochs": epochs,
+                    **green_pixel_study(d, p.replace(epochs=epochs), arch=arch)}
+        return run
+    return run_items("e11", p, {k: item(*v) for k, v in configs.items()}, desc="E11 green pixel")
+
+
+# ----------------------------------------------------------------------------------------------
+def prop1_tasks(p) -> list:
+    names = default_task_names(p.replace(n_human=1, n_random=1))
+    return [names["human"][0], names["random"][0], "greenpixel:{},{}".format(*p.green_pixel), "randnet:0"]
+
+
+@register("e20")
+def e20_proposition1(p, data_path=None):
+    """E20: App. G, Prop. 1 checked on ``p.prop1_models`` networks per task (``p.prop1_arch``)."""
+    from ..bounds import check_proposition1
+    from ..train import predict
+    ds = dataset_for(p, data_path)
+
+    def item(name):
+        def run():
+            labels = task_by_name(ds, name)
+            pair = train_pair(ds, labels, p, arch=p.prop1_arch, n_models=p.prop1_models)
+            preds = np.stack([predict(m, ds.x[ds.test_idx], amp=p.amp) for m in pair["models"]])
+            return {"task": name, "kind": name.split(":")[0], "arch": pair["arch"],
+                    "train_acc": pair["train_acc"], "seconds": pair["seconds"],
+                    **check_proposition1(preds, labels[ds.test_idx])}
+        return run
+    return run_items("e20", p, {n: item(n) for n in prop1_tasks(p)}, desc="E20 Prop. 1")
+
+
+# ----------------------------------------------------------------------------------------------
+@register("e10")
+def e10_domains(p, data_path=None, root=None):
+    """E10: AS on test images of other domains (Sec. 5.3, Fig. 5), for ``p.domain_archs``; X_tr is the
+    first ``p.study_n_train`` training images. Missing datasets are listed in the ``domains`` entry."""
+    from ..domains import load_domains
+    ds = dataset_for(p, data_path)
+    tr = _study_train_idx(ds, p)
+    dom = load_domains(n=p.domain_n_images, root=root, data_path=data_path, seed=p.split_seed)
+    test_sets = {"cifar10 (X_te)": ds.x[ds.test_idx], **dom["sets"]}
+    groups = study_groups(p)
+
+    def item(arch, name, group):
+        def run():
+            pair = train_pair(ds, task_by_name(ds, name), p, arch=arch, train_idx=tr)
+            res = pair_agreements(pair, test_sets)
+            return {"task": name, "group": group, "arch": arch, "n_train": len(tr),
+                    "agreement": {k: v["agreement"] for k, v in res.items()}, "seconds": pair["seconds"]}
+        return run
+    items = {"domains": lambda: {"present": dom["present"], "missing": dom["missing"]}}
+    items.update({f"{a}/{n}": item(a, n, g) for a in p.domain_archs for g, ns in groups.items() for n in ns})
+    return run_items("e10", p, items, desc="E10 domains")
+
+
+# ----------------------------------------------------------------------------------------------
+@register("e9")
+def e9_architectures(p, data_path=None, extra_groups=None):
+    """E9: AS of each group's tasks measured with each architecture of ``p.archs`` (Sec. 5.2); X_tr is
+    the first ``p.study_n_train`` training images. ``extra_groups`` adds discovered task groups."""
+    ds = dataset_for(p, data_path)
+    tr = _study_train_idx(ds, p)
+    groups = study_groups(p, extra_groups)
+
+    def item(arch, name, group):
+        def run():
+            pair = train_pair(ds, task_by_name(ds, name), p, arch=arch, train_idx=tr)
+            res = pair_agreements(pair, {"X_te": ds.x[ds.test_idx]})["X_te"]
+            return {"task": name, "group": group, "arch": arch, "agreement": res["agreement"],
+                    "n_train": len(tr), "train_acc": pair["train_acc"], "seconds": pair["seconds"]}
+        return run
+    items = {f"{a}/{n}": item(a, n, g) for g, ns in groups.items() for n in ns for a in p.archs}
+    return run_items("e9", p, items, desc="E9 architecture matrix")
+
+
+def arch_matrix(store) -> dict:
+    """From an E9 store: ``{"tasks": [...], "groups": [...], "archs": [...], "as": (T, A) array}``."""
+    entries = [e for e in store.entries.values()]
+    archs = list(dict.fromkeys(e["arch"] for e in entries))
+    tasks = list(dict.fromkeys(e["task"] for e in entries))
+    group = {e["task"]: e["group"] for e in entries}
+    table = np.full((len(tasks), len(archs)), np.nan)
+    for e in entries:
+        table[tasks.index(e["task"]), archs.index(e["arch"])] = e["agreement"]
+    return {"tasks": tasks, "groups": [group[t] for t in tasks], "archs": archs, "as": table}
+
+
+def arch_correlations(store, groups=None) -> dict:
+    """Pearson correlation of the AS between each pair of architectures (Sec. 5.2), over all tasks
+    (``"all"``) and within each group. NaN where fewer than 3 tasks or no spread."""
+    m = arch_matrix(store)
+    sel = {"all": list(range(len(m["tasks"])))}
+    for g in dict.fromkeys(m["groups"]):
+        if groups is None or g in groups:
+            sel[g] = [i for i, gg in enumerate(m["groups"]) if gg == g]
+    out = {}
+    for name, idx in sel.items():
+        for i, a in enumerate(m["archs"]):
+            for j, b in enumerate(m["archs"]):
+                if j <= i:
+                    continue
+                u, v = m["as"][idx, i], m["as"][idx, j]
+                ok = ~(np.isnan(u) | np.isnan(v))
+                r = (float(np.corrcoef(u[ok], v[ok])[0, 1])
+                     if ok.sum() >= 3 and u[ok].std() > 0 and v[ok].std() > 0 else float("nan"))
+                out[(name, a, b)] = r
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+@register("e8")
+def e8_grids(p, data_path=None, tasks=None):
+    """E8: the ``p.grid_k`` most discriminative images of each class (Sec. 5.1, App. B) for tasks with a
+    score (default: random-network tasks as the stand-in for discovered ones, plus the green pixel)."""
+    from ..taskviz import top_images
+    ds = dataset_for(p, data_path)
+    names = tasks or [f"randnet:{s}" for s in range(3)] + ["greenpixel:{},{}".format(*p.green_pixel)]
+    return run_items("e8", p, {n: (lambda n=n: top_images(ds, n, p.grid_k)) for n in names},
+                     params={"tasks": names}, desc="E8 grids")
