@@ -70,6 +70,14 @@ class Profile:
     prop1_arch: str = "resnet18"    # App. G: any learning algorithm; the Sec. 3.2 one by default
     prop1_models: int = 4           # App. G: networks per task to estimate the distribution over w
     grid_k: int = 8                 # Sec. 5.1, App. B: images shown per class (most discriminative)
+    disc_width: int = 64                 # App. I.2: encoder and inner nets = the AS backbone (ResNet-18, w 64)
+    inner_checkpoint: bool = True        # numbers.md: every inner step checkpointed (memory); off on CPU
+    sweep_weights: tuple = (0.0, 1.0, 5.0, 20.0)   # App. E, Fig. 13: λ values of the trade-off sweep
+    sweep_dims: tuple = (8, 32, 128)               # App. E, Fig. 13: embedding sizes d of the sweep
+    sweep_meta_steps: int = 20_000                 # ours: shorter discovery runs for each sweep point
+    sweep_n_tasks: int = 8                         # ours: tasks per sweep point whose AS is measured
+    naive_threshold: float = 0.6         # App. H.2: keep a random-network task if max sim below this
+    naive_max_draws: int = 1000          # App. H.2: give up after this many random networks
 
     def replace(self, **overrides) -> "Profile":
         """A copy with some fields changed; unknown names raise a clear error."""
@@ -92,11 +100,16 @@ PROFILES: dict[str, Profile] = {
         n_human=10, n_random=10, n_ablation=3,
         train_sizes=(250, 1_000, 4_000),
         archs=("cnn", "mlp", "vit"),
+        # discovery: a narrow CNN encoder / inner nets (~4.7 s per meta-step on 1 core); 20 inner
+        # steps instead of 50, so a larger inner step (0.1) lets the networks learn something
         emb_dim=8, n_tasks=8, inner_steps=20, inner_batch=128, meta_steps=150,
         adv_targets=2, adv_by=("randnet:0", "randnet:1"), adv_multiclass_by=1, adv_seeds=1,
         study_group_size=2, study_n_train=500, domain_archs=("cnn",), domain_n_images=500,
         prop1_arch="mlp", prop1_models=3, grid_k=6,     # e9-e11, e20: ~15 min on 2 shared cores
         green_arch="mlp", green_n_train=45_000, green_epochs=30,   # e11: the paper's X_tr size, MLP only
+        disc_width=8, inner_lr=0.1, inner_checkpoint=False,
+        sweep_weights=(0.0, 1.0, 5.0), sweep_dims=(8,), sweep_meta_steps=40, sweep_n_tasks=4,
+        naive_max_draws=300,
     ),
     "smoke": Profile(
         name="smoke",
@@ -109,6 +122,9 @@ PROFILES: dict[str, Profile] = {
         adv_targets=1, adv_by=("cue:warm", "randnet:0"), adv_multiclass_by=1, adv_seeds=1,
         study_group_size=1, study_n_train=400, domain_archs=("cnn",), domain_n_images=100,
         prop1_arch="mlp", prop1_models=3, grid_k=4, green_arch="mlp", green_n_train=500, green_epochs=4,
+        disc_width=4, inner_lr=0.1, inner_checkpoint=False,
+        sweep_weights=(0.0, 5.0), sweep_dims=(4,), sweep_meta_steps=2, sweep_n_tasks=2,
+        naive_max_draws=40,
     ),
 }
 

@@ -1,0 +1,44 @@
+"""``python -m tdlib discover --profile cpu [--steps N] [--resume]``: meta-train the shared encoder
+(Sec. 4.3, App. I.2) and save it with the sampled tasks under ``results/<profile>/discovery/``."""
+import json
+
+HELP = ("task discovery with a shared encoder (Sec. 4): trains in chunks, resumes with --resume; "
+        "saves results/<profile>/discovery/{encoder.pt,tasks.npz} (task names discovered:K)")
+
+
+def add_arguments(p):
+    from ..cli import add_profile_arguments
+    p.add_argument("--steps", type=int, default=None,
+                   help="train up to this many meta-steps in total (default: the profile's meta_steps)")
+    p.add_argument("--chunk", type=int, default=None,
+                   help="stop after this many meta-steps in this call (resume later with --resume)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from the checkpoint in the output folder (else start afresh)")
+    p.add_argument("--n-sample", type=int, default=None,
+                   help="how many tasks to sample from orthogonal hyperplanes (default: n_tasks)")
+    p.add_argument("--balance", choices=("median", "origin"), default="median",
+                   help="split each projection at its median (balanced, default) or at the origin")
+    p.add_argument("--out", default=None, help="output folder (default results/<profile>/discovery)")
+    add_profile_arguments(p)
+
+
+def main(args):
+    from ..cli import profile_from_args
+    from ..data import dataset_for
+    from ..discovery import DiscoveryDiverged, discover
+    prof = profile_from_args(args)
+    ds = dataset_for(prof, args.data_path, args.download)
+    try:
+        out = discover(ds, prof, steps=args.steps, out_dir=args.out, resume=args.resume,
+                       n_sample=args.n_sample, balance=args.balance, stop_after=args.chunk)
+    except DiscoveryDiverged as e:
+        print(f"error: {e}")
+        return 3
+    hist = out["history"]
+    last = hist[-10:]
+    print(json.dumps({"profile": prof.name, "dataset": ds.name, "meta_steps": out["step"],
+                      "proxy_as_first10": round(sum(h["proxy_as"] for h in hist[:10]) / max(len(hist[:10]), 1), 4),
+                      "proxy_as_last10": round(sum(h["proxy_as"] for h in last) / max(len(last), 1), 4),
+                      "n_tasks": out["n_tasks"], "mean_similarity": round(out["mean_similarity"], 4),
+                      "tasks": out["tasks_path"]}))
+    return 0

@@ -1,0 +1,332 @@
+"""Task discovery with a shared encoder (Sec. 4.3-4.4, Eq. 3-5, App. I.1-I.2).
+
+Task network t(x) = h(g_θ(x)): a shared encoder g_θ (the same backbone as the inner networks,
+``build_model(arch, num_classes=d, width)``, whose ``.fc`` is the d-dim projection, followed by a
+BatchNorm without affine parameters, so embeddings are centred and every hyperplane through the
+origin splits the images roughly in half, as the authors' projector does) and a linear head h
+given by a unit vector u of R^d. The task's soft labels are ``softmax(T * [-<u,g(x)>, <u,g(x)>])``
+with the temperature T multiplying the projection (numbers.md: T = 5).
+
+Training (App. I.2): a fixed set of ``n_tasks`` predefined orthogonal hyperplanes (rows of a seeded
+random orthogonal d x d matrix, so ``n_tasks <= d``); each meta-step samples one, runs the
+differentiable inner loop of :mod:`tdlib.unroll` (two fresh networks, SGD on the soft labels,
+proxy-AS accumulated before each update) and takes one Adam step on θ for
+``-proxyAS + λ L_unif``. The uniformity loss (Wang & Isola 2020),
+``L_unif = log E exp(-2 ||z - z'||^2)`` on L2-normalized embeddings z, is computed on each inner
+batch the encoder saw and averaged over the inner steps.
+
+After training, tasks are sampled from ``K`` orthogonal hyperplanes (the first ``K`` predefined
+ones): label 1 where the projection of the embedding (encoder in eval mode, BatchNorm statistics
+re-estimated on X_tr) lies above its **median** over the pool, so every task is exactly balanced
+like the human and random tasks it is compared with (``balance="origin"`` splits through the origin
+instead, as the paper's hyperplanes do; with centred embeddings the two nearly coincide).
+
+Runs are chunked: :func:`discover` saves the encoder, the Adam state, the sampler's RNG state, the
+step and the history atomically every ``checkpoint_every`` meta-steps, and resumes from there with
+the same result as an uninterrupted run. A non-finite loss stops the run with
+:class:`DiscoveryDiverged`, keeping the last good checkpoint.
+
+Files in ``results/<profile>/discovery/``: ``encoder.pt`` (checkpoint) and ``tasks.npz`` (``tasks``
+(K,N) uint8 over the pool, ``scores`` (K,N) float16 projections, dataset signature). The task kind
+``discovered:K`` (``discovered:K:PROFILE``) reads them.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from .config import get_profile
+from .models import build_model
+from .results import results_root
+from .tasks import register_task_kind
+from .unroll import FunctionalNet, proxy_agreement
+
+UNIFORMITY_T = 2.0      # Wang & Isola 2020, Eq. 5 of the paper: exp(-2 ||z - z'||^2)
+
+
+class DiscoveryDiverged(RuntimeError):
+    """A non-finite meta-loss; the last good checkpoint is kept."""
+
+
+# ----------------------------------------------------------------------------------------------
+# pieces
+# ----------------------------------------------------------------------------------------------
+def build_encoder(arch: str, emb_dim: int, width: int) -> nn.Module:
+    """g_θ: the backbone with a ``d``-dim ``.fc`` projection, then BatchNorm without affine (centres
+    and scales each embedding dimension, so hyperplanes through the origin are balanced)."""
+    return nn.Sequential(build_model(arch, num_classes=emb_dim, width=width),
+                         nn.BatchNorm1d(emb_dim, affine=False))
+
+
+def uniformity_loss(emb: torch.Tensor, t: float = UNIFORMITY_T) -> torch.Tensor:
+    """``log E_{x != x'} exp(-t ||z - z'||^2)`` over pairs of a batch of L2-normalized embeddings."""
+    z = nn.functional.normalize(emb, dim=1)                  # (B,d)
+    sq = (2 - 2 * z @ z.T).clamp_min(0)                      # (B,B) squared distances on the sphere
+    n = len(z)
+    off = ~torch.eye(n, dtype=torch.bool, device=z.device)
+    return torch.logsumexp(-t * sq[off], 0) - math.log(n * (n - 1))
+
+
+def orthogonal_hyperplanes(emb_dim: int, n: int, seed: int = 0) -> torch.Tensor:
+    """``n`` orthonormal unit normals in R^d (rows of a seeded random orthogonal matrix)."""
+    if not 0 < n <= emb_dim:
+        raise ValueError(f"need 1 <= n_tasks <= emb_dim for orthogonal hyperplanes, got {n} and {emb_dim}")
+    g = torch.Generator().manual_seed(seed)
+    q, r = torch.linalg.qr(torch.randn(emb_dim, emb_dim, generator=g, dtype=torch.float64))
+    q = q * torch.sign(torch.diagonal(r))[None]             # Haar-distributed
+    return q.T[:n].float().contiguous()                      # (n,d)
+
+
+def task_probs(proj: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Soft labels of a binary task from projections (B,): ``softmax(T * [-s, s])`` (B,2)."""
+    s = temperature * proj
+    return torch.softmax(torch.stack([-s, s], 1), 1)
+
+
+def _atomic_torch_save(obj, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def discovery_dir(profile_name: str, root=None) -> Path:
+    return Path(root or results_root()) / profile_name / "discovery"
+
+
+def _dataset_signature(ds) -> dict:
+    return {"name": ds.name, "n": int(len(ds)), "n_train": int(len(ds.train_idx)),
+            "class_checksum": int(np.asarray(ds.classes, dtype=np.int64)[: 1000].sum())}
+
+
+# ----------------------------------------------------------------------------------------------
+# one meta-step
+# ----------------------------------------------------------------------------------------------
+def meta_step_loss(encoder: nn.Module, u: torch.Tensor, batches, p, net_seeds, *,
+                   checkpoint: bool = False, create_graph: bool = True, device=None):
+    """``(-proxyAS + λ L_unif, ProxyASResult)`` of one sampled hyperplane ``u`` (d,).
+
+    ``batches``: inner-loop input batches; ``net_seeds``: init seeds of the two inner networks."""
+    nets = []
+    for s in net_seeds:
+        torch.manual_seed(int(s))
+        nets.append(FunctionalNet.from_module(build_model(p.arch, 2, p.disc_width).to(device)))
+    enc = FunctionalNet(encoder.train(), dict(encoder.named_parameters()),
+                        {k: v.detach().clone() for k, v in encoder.named_buffers()})
+
+    def target_fn(x):
+        emb, _ = enc(x)                                      # (B,d), train-mode BatchNorm
+        return task_probs(emb @ u, p.temperature), uniformity_loss(emb)
+
+    res = proxy_agreement(nets, batches, target_fn, p.inner_lr,
+                          early_stop_agreement=p.early_stop_agreement,
+                          early_stop_patience=p.early_stop_patience,
+                          checkpoint=checkpoint, create_graph=create_graph,
+                          meta_params=[q for q in encoder.parameters() if q.requires_grad])
+    loss = -res.proxy_as + p.uniformity_weight * res.extra
+    return loss, res
+
+
+# ----------------------------------------------------------------------------------------------
+# training with checkpoints
+# ----------------------------------------------------------------------------------------------
+def _new_state(p, device):
+    torch.manual_seed(p.task_seed)
+    encoder = build_encoder(p.arch, p.emb_dim, p.disc_width).to(device)
+    opt = torch.optim.Adam(encoder.parameters(), lr=p.meta_lr)
+    gen = torch.Generator().manual_seed(p.task_seed + 12345)
+    return {"encoder": encoder, "opt": opt, "gen": gen, "step": 0, "history": []}
+
+
+def _save(state, p, path: Path) -> None:
+    _atomic_torch_save({"encoder": state["encoder"].state_dict(), "opt": state["opt"].state_dict(),
+                        "gen": state["gen"].get_state(), "step": state["step"],
+                        "history": state["history"], "profile": p.as_dict()}, path)
+
+
+def _load(p, path: Path, device):
+    state = _new_state(p, device)
+    ck = torch.load(path, map_location=device, weights_only=False)
+    keys = ("arch", "disc_width", "emb_dim", "n_tasks", "inner_lr", "inner_batch", "meta_lr",
+            "uniformity_weight", "temperature", "task_seed", "dataset", "n_train", "split_seed",
+            "inner_steps", "early_stop_agreement", "early_stop_patience")
+    diff = [k for k in keys if ck["profile"].get(k) != p.as_dict().get(k)]
+    if diff:
+        raise ValueError(f"checkpoint {path} was made with other settings (differ in {diff}). "
+                         "Fix: delete it, or run without --resume.")
+    state["encoder"].load_state_dict(ck["encoder"])
+    state["opt"].load_state_dict(ck["opt"])
+    state["gen"].set_state(ck["gen"])
+    state["step"], state["history"] = ck["step"], ck["history"]
+    return state
+
+
+def train_encoder(ds, profile="smoke", *, steps: int | None = None, out_dir=None, resume: bool = True,
+                  checkpoint_every: int = 25, inner_checkpoint: bool | None = None, device=None,
+                  progress: bool = True, stop_after: int | None = None) -> dict:
+    """Meta-train the shared encoder up to ``steps`` meta-steps (default ``profile.meta_steps``).
+
+    With ``resume`` and a checkpoint in ``out_dir`` it continues from there. ``stop_after`` ends
+    this call after that many meta-steps (a chunk), saving a checkpoint. Returns the state dict
+    (``encoder``, ``opt``, ``gen``, ``step``, ``history``)."""
+    from tqdm.auto import tqdm
+    p = get_profile(profile)
+    device = torch.device(device) if device is not None else (
+        torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu"))
+    steps = p.meta_steps if steps is None else steps
+    inner_checkpoint = p.inner_checkpoint if inner_checkpoint is None else inner_checkpoint
+    out = Path(out_dir) if out_dir is not None else discovery_dir(p.name)
+    ck_path = out / "encoder.pt"
+    state = _load(p, ck_path, device) if resume and ck_path.is_file() else _new_state(p, device)
+    planes = orthogonal_hyperplanes(p.emb_dim, p.n_tasks, p.task_seed).to(device)   # (n_tasks,d)
+    x_all = ds.x.to(device)
+    train_idx = torch.as_tensor(np.asarray(ds.train_idx))
+    encoder, opt, gen = state["encoder"], state["opt"], state["gen"]
+    last_good = state["step"]
+    end = steps if stop_after is None else min(steps, state["step"] + stop_after)
+    bar = tqdm(total=steps, initial=state["step"], desc=f"discovery [{p.name}]", disable=not progress)
+    while state["step"] < end:
+        t0 = time.perf_counter()
+        k = int(torch.randint(p.n_tasks, (1,), generator=gen))
+        seeds = torch.randint(2 ** 31 - 1, (2,), generator=gen).tolist()
+        idx = [train_idx[torch.randperm(len(train_idx), generator=gen)[: p.inner_batch]]
+               for _ in range(p.inner_steps)]
+        batches = [x_all[i.to(device)] for i in idx]
+        loss, res = meta_step_loss(encoder, planes[k], batches, p, seeds,
+                                   checkpoint=inner_checkpoint, device=device)
+        if not torch.isfinite(loss):
+            bar.close()
+            raise DiscoveryDiverged(
+                f"non-finite meta-loss ({float(loss.detach())}) at meta-step {state['step']}; stopped. The last good "
+                f"checkpoint (step {last_good}) is kept in {ck_path}. Fix: lower meta_lr / inner_lr "
+                f"(--set meta_lr=...), or resume from it.")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        state["step"] += 1
+        state["history"].append({"step": state["step"], "hyperplane": k, "proxy_as": float(res.proxy_as.detach()),
+                                 "uniformity": float(res.extra.detach()), "inner_steps": res.steps,
+                                 "agreement01": res.agreement01[-1],
+                                 "seconds": round(time.perf_counter() - t0, 3)})
+        bar.update(1)
+        bar.set_postfix(proxy_as=f"{float(res.proxy_as.detach()):.3f}", unif=f"{float(res.extra.detach()):.3f}")
+        if state["step"] % checkpoint_every == 0 or state["step"] == end:
+            _save(state, p, ck_path)
+            last_good = state["step"]
+    bar.close()
+    if state["step"] != last_good or not ck_path.is_file():
+        _save(state, p, ck_path)
+    return state
+
+
+# ----------------------------------------------------------------------------------------------
+# sampling tasks
+# ----------------------------------------------------------------------------------------------
+@torch.no_grad()
+def embed(encoder: nn.Module, ds, batch_size: int = 1024, recalibrate: bool = True) -> torch.Tensor:
+    """Embeddings (N,d) of the whole pool, encoder in eval mode; BatchNorm statistics first
+    re-estimated on X_tr (cumulative average over batches) on a copy of the encoder."""
+    enc = copy.deepcopy(encoder)
+    device = next(enc.parameters()).device
+    if recalibrate:
+        for m in enc.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.reset_running_stats()
+                m.momentum = None
+        enc.train()
+        xtr = ds.x[np.asarray(ds.train_idx)]
+        for s in range(0, len(xtr), batch_size):
+            if len(xtr[s:s + batch_size]) > 1:
+                enc(xtr[s:s + batch_size].to(device))
+    enc.eval()
+    return torch.cat([enc(ds.x[s:s + batch_size].to(device)).float().cpu()
+                      for s in range(0, len(ds), batch_size)])
+
+
+def sample_tasks(encoder: nn.Module, ds, planes: torch.Tensor, balance: str = "median"):
+    """Tasks (K,N) int64 from the hyperplanes ``planes`` (K,d), and the projections (K,N)."""
+    if balance not in ("median", "origin"):
+        raise ValueError(f"balance must be 'median' or 'origin', got {balance!r}")
+    scores = (embed(encoder, ds) @ planes.cpu().T).T.numpy()                    # (K,N)
+    if balance == "origin":
+        tasks = (scores > 0).astype(np.int64)
+    else:
+        from .randnet import median_split
+        tasks = np.stack([median_split(s) for s in scores])
+    return tasks, scores
+
+
+def discover(ds, profile="smoke", *, steps=None, out_dir=None, resume: bool = True, n_sample=None,
+             balance: str = "median", progress: bool = True, stop_after=None, **kw) -> dict:
+    """Train the encoder (resuming), then sample ``n_sample`` (default ``n_tasks``) tasks from that many
+    orthogonal hyperplanes and save them to ``out_dir/tasks.npz``. Returns a summary dict."""
+    p = get_profile(profile)
+    out = Path(out_dir) if out_dir is not None else discovery_dir(p.name)
+    state = train_encoder(ds, p, steps=steps, out_dir=out, resume=resume, progress=progress,
+                          stop_after=stop_after, **kw)
+    k = p.n_tasks if n_sample is None else n_sample
+    planes = orthogonal_hyperplanes(p.emb_dim, max(k, p.n_tasks) if k <= p.emb_dim else k, p.task_seed)[:k]
+    tasks, scores = sample_tasks(state["encoder"], ds, planes, balance)
+    from .tasks import mean_pairwise_similarity
+    sig = _dataset_signature(ds)
+    path = out / "tasks.npz"
+    fd, tmp = tempfile.mkstemp(dir=out, prefix="tasks", suffix=".npz")
+    os.close(fd)
+    np.savez_compressed(tmp, tasks=tasks.astype(np.uint8), scores=scores.astype(np.float16),
+                        signature=json.dumps(sig), profile=p.name, step=state["step"], balance=balance)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+    return {"step": state["step"], "history": state["history"], "tasks_path": str(path),
+            "n_tasks": int(len(tasks)), "mean_similarity": mean_pairwise_similarity(tasks),
+            "balance": [float(t.mean()) for t in tasks]}
+
+
+# ----------------------------------------------------------------------------------------------
+# the ``discovered:K`` task kind
+# ----------------------------------------------------------------------------------------------
+def load_tasks(ds=None, profile: str | None = None, root=None) -> np.ndarray:
+    """Saved discovered tasks (K,N): of ``profile``, else of the most recent run whose dataset
+    matches ``ds``."""
+    base = Path(root or results_root())
+    cands = [discovery_dir(profile, base) / "tasks.npz"] if profile else \
+        sorted(base.glob("*/discovery/tasks.npz"), key=lambda q: q.stat().st_mtime, reverse=True)
+    seen = []
+    for path in cands:
+        if not path.is_file():
+            continue
+        with np.load(path) as z:
+            sig = json.loads(str(z["signature"]))
+            if ds is None or sig == _dataset_signature(ds):
+                return z["tasks"].astype(np.int64)
+            seen.append(f"{path} ({sig['name']}, {sig['n']} images)")
+    where = f"profile {profile!r}" if profile else f"any profile under {base}"
+    raise ValueError(f"no saved discovered tasks for this dataset in {where}"
+                     + (f"; found only {seen}" if seen else "")
+                     + ". Fix: run `python -m tdlib discover --profile <p>` first.")
+
+
+def _discovered_kind(ds, arg: str):
+    idx, _, prof = arg.partition(":")
+    tasks = load_tasks(ds, prof or None)
+    i = int(idx)
+    if not 0 <= i < len(tasks):
+        raise ValueError(f"only {len(tasks)} discovered tasks are saved; index {i} is out of range")
+    return tasks[i]
+
+
+register_task_kind("discovered", _discovered_kind)

@@ -1,0 +1,171 @@
+"""Sec. 4 experiments: E5 (discovery, Fig. 1), E6 (proxy-AS vs AS, Fig. 16), E7 (random-network
+tasks, Fig. 15), E18 (λ / d trade-off, Fig. 13). AS is always :func:`~tdlib.agreement.agreement_score`,
+exactly as in E1."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..agreement import agreement_score
+from ..data import dataset_for
+from ..discovery import _new_state, discover, discovery_dir, load_tasks, orthogonal_hyperplanes, sample_tasks
+from ..models import build_model
+from ..randnet import naive_discovery, random_network_task
+from ..results import load_store, run_items
+from ..tasks import default_task_names, mean_pairwise_similarity, similarity_matrix, task_by_name
+from ..unroll import FunctionalNet, proxy_agreement
+from . import register
+
+
+def _as_entry(ds, name, labels, p, **kw):
+    return {"task": name, "kind": name.split(":")[0], **agreement_score(ds, labels, p, **kw)}
+
+
+def _discovery_entry(ds, p, **kw):
+    def run():
+        out = discover(ds, p, **kw)
+        tasks = load_tasks(ds, p.name)
+        out["similarity_matrix"] = np.round(similarity_matrix(tasks), 4).tolist()
+        return out
+    return run
+
+
+@register("e5")
+def e5_discovery(p, data_path=None):
+    """E5: discover tasks with the shared encoder, then their AS as in E1 and their similarity
+    (Sec. 4.1-4.4, Fig. 1-center). Control (ours): tasks of the same hyperplanes on the untrained
+    encoder, to separate what the meta-optimization adds from what the architecture gives."""
+    ds = dataset_for(p, data_path)
+    items = {"discovery": _discovery_entry(ds, p)}
+    for i in range(p.n_tasks):
+        items[f"discovered:{i}"] = (lambda i=i: _as_entry(ds, f"discovered:{i}", load_tasks(ds, p.name)[i], p))
+    # control: the same hyperplanes on the *untrained* encoder (meta-step 0), for n_ablation tasks
+    cache = {}
+
+    def untrained():
+        if "t" not in cache:
+            planes = orthogonal_hyperplanes(p.emb_dim, p.n_tasks, p.task_seed)
+            cache["t"] = sample_tasks(_new_state(p, "cpu")["encoder"], ds, planes)[0]
+        return cache["t"]
+    items["untrained"] = lambda: {"mean_similarity": mean_pairwise_similarity(untrained()),
+                                  "similarity_matrix": np.round(similarity_matrix(untrained()), 4).tolist()}
+    for i in range(min(p.n_ablation, p.n_tasks)):
+        items[f"untrained:{i}"] = (lambda i=i: _as_entry(ds, f"untrained:{i}", untrained()[i], p))
+    return run_items("e5", p, items, desc="E5 discovery")
+
+
+# ----------------------------------------------------------------------------------------------
+def inner_loop_curve(ds, labels, p, seed: int = 0, eval_every: int | None = None) -> dict:
+    """Run Algorithm 1's inner loop (no meta-graph) on a task's hard labels: the proxy-AS, the 0-1
+    agreement on each training batch, and the agreement on X_te every ``eval_every`` steps (Fig. 16;
+    BatchNorm uses X_te's batch statistics, as the running ones lag far behind after a few steps)."""
+    g = torch.Generator().manual_seed(seed)
+    nets = []
+    for k in range(2):
+        torch.manual_seed(seed * 2 + k)
+        nets.append(FunctionalNet.from_module(build_model(p.arch, 2, p.disc_width)))
+    tr = torch.as_tensor(np.asarray(ds.train_idx))
+    idx = [tr[torch.randperm(len(tr), generator=g)[: p.inner_batch]] for _ in range(p.inner_steps)]
+    onehot = torch.nn.functional.one_hot(torch.as_tensor(np.asarray(labels), dtype=torch.long), 2).float()
+    targets = iter([onehot[i] for i in idx])
+    xte = ds.x[np.asarray(ds.test_idx)]
+    every = eval_every or max(1, p.inner_steps // 10)
+    steps, test_agree = [], []
+
+    def callback(k, l1, l2, states):
+        if k % every and k != p.inner_steps:
+            return
+        with torch.no_grad():          # batch statistics of X_te: the running ones lag after few steps
+            preds = [net(xte, prm, buf)[0].argmax(1) for (prm, buf), net in zip(states, nets)]
+        steps.append(k)
+        test_agree.append(float((preds[0] == preds[1]).float().mean()))
+
+    with torch.enable_grad():
+        res = proxy_agreement(nets, [ds.x[i] for i in idx], lambda x: (next(targets), torch.zeros(())),
+                              p.inner_lr, create_graph=False, step_callback=callback)
+    return {"proxy_as": float(res.proxy_as.detach()), "batch_agreement": res.agreement01,
+            "steps": steps, "test_agreement": test_agree}
+
+
+def _stored_as(p, key, exp):
+    store = load_store(exp, p.name)
+    if store is not None and store.data.get("params", {}).get("name") == p.name and key in store:
+        return store.entries[key]["agreement"]
+    return None
+
+
+@register("e6")
+def e6_proxy_as(p, data_path=None):
+    """E6: proxy-AS (Algorithm 1, ``inner_steps`` steps) vs AS, and agreement over inner steps,
+    for human, random and discovered tasks (App. I.1, Fig. 16)."""
+    ds = dataset_for(p, data_path)
+    names = default_task_names(p)
+    todo = names["human"][: p.n_ablation] + names["random"][: p.n_ablation]
+    try:
+        n_disc = len(load_tasks(ds, p.name))
+    except ValueError:
+        discover(ds, p)
+        n_disc = len(load_tasks(ds, p.name))
+    todo += [f"discovered:{i}" for i in range(min(p.n_ablation, n_disc))]
+
+    def item(name):
+        def run():
+            labels = task_by_name(ds, name if not name.startswith("discovered") else f"{name}:{p.name}")
+            out = {"task": name, "kind": name.split(":")[0], **inner_loop_curve(ds, labels, p)}
+            stored = _stored_as(p, name, "e5" if name.startswith("discovered") else "e1")
+            out["agreement"] = stored if stored is not None else agreement_score(ds, labels, p)["agreement"]
+            out["as_from"] = "stored" if stored is not None else "computed"
+            return out
+        return run
+    return run_items("e6", p, {n: item(n) for n in todo}, desc="E6 proxy-AS")
+
+
+@register("e7")
+def e7_random_networks(p, data_path=None):
+    """E7: random-network tasks (Sec. 4.4, App. H, Fig. 15): high AS, but similar to each other;
+    naive discovery (keep a draw if its max similarity to the kept ones is below a threshold)."""
+    ds = dataset_for(p, data_path)
+    n = max(p.n_random, 2)
+    cache = {}
+
+    def tasks():
+        if "t" not in cache:
+            cache["t"] = np.stack([random_network_task(ds.x, s, p.arch, p.width) for s in range(n)])
+        return cache["t"]
+
+    items = {"similarity": lambda: {"n": n, "arch": p.arch, "width": p.width,
+                                    "similarity_matrix": np.round(similarity_matrix(tasks()), 4).tolist(),
+                                    "mean_similarity": mean_pairwise_similarity(tasks())}}
+    for s in range(min(p.n_ablation, n)):
+        items[f"randnet:{s}"] = (lambda s=s: _as_entry(ds, f"randnet:{s}", tasks()[s], p))
+
+    def naive():
+        kept, seeds, draws = naive_discovery(ds.x, p.n_tasks, p.naive_threshold, p.naive_max_draws,
+                                             arch=p.arch, width=p.width)
+        return {"wanted": p.n_tasks, "found": len(kept), "draws": draws, "threshold": p.naive_threshold,
+                "seeds": seeds, "max_draws": p.naive_max_draws}
+    items["naive"] = naive
+    return run_items("e7", p, items, desc="E7 random networks")
+
+
+@register("e18")
+def e18_tradeoff(p, data_path=None):
+    """E18: the λ / d trade-off (App. E, Fig. 13): for each uniformity weight λ and embedding size
+    d, a shorter discovery run, then the mean AS and mean pairwise similarity of its tasks."""
+    ds = dataset_for(p, data_path)
+
+    def point(lam, d):
+        def run():
+            q = p.replace(uniformity_weight=lam, emb_dim=d, n_tasks=d, meta_steps=p.sweep_meta_steps)
+            out_dir = discovery_dir(p.name) / f"sweep_l{lam:g}_d{d}"
+            k = min(p.sweep_n_tasks, d)
+            summ = discover(ds, q, out_dir=out_dir, n_sample=k, progress=False)
+            with np.load(out_dir / "tasks.npz") as z:
+                tasks = z["tasks"].astype(np.int64)
+            ases = [agreement_score(ds, t, p, seed=i)["agreement"] for i, t in enumerate(tasks)]
+            return {"lambda": lam, "d": d, "mean_as": float(np.mean(ases)), "as": ases,
+                    "mean_similarity": mean_pairwise_similarity(tasks),
+                    "final_proxy_as": float(np.mean([h["proxy_as"] for h in summ["history"][-5:]]))}
+        return run
+    items = {f"lambda={lam:g}/d={d}": point(lam, d) for d in p.sweep_dims for lam in p.sweep_weights}
+    return run_items("e18", p, items, desc="E18 λ/d sweep")

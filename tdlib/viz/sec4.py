@@ -1,0 +1,220 @@
+"""Figures of Sec. 4 (Fig. 1-center, 13, 15, 16) from stored E1, E5, E6, E7 and E18 results."""
+from __future__ import annotations
+
+import numpy as np
+
+from .common import KIND_COLORS, caption, new_fig, summarize
+
+
+def _as_by_kind(store) -> dict:
+    out = {}
+    for e in store.entries.values():
+        if isinstance(e, dict) and "agreement" in e and "kind" in e:
+            out.setdefault(e["kind"], []).append(e["agreement"])
+    return out
+
+
+def summary(e1, e5) -> dict:
+    """Mean AS of human / random (E1) and discovered (E5) tasks, and the discovered tasks' mean
+    pairwise similarity; with the profiles that produced them."""
+    g = {**{k: v for k, v in _as_by_kind(e1).items() if k in ("human", "random")}, **_as_by_kind(e5)}
+    out = {f"AS {k}": summarize(v) for k, v in g.items()}
+    disc = e5.entries.get("discovery", {})
+    out["mean similarity (discovered)"] = round(disc.get("mean_similarity", float("nan")), 3)
+    if "untrained" in e5.entries:
+        out["mean similarity (untrained encoder)"] = round(e5.entries["untrained"]["mean_similarity"], 3)
+    if "discovered" in g and "random" in g:
+        out["discovered minus random"] = round(float(np.mean(g["discovered"]) - np.mean(g["random"])), 3)
+    if "discovered" in g and "human" in g:
+        out["discovered minus human"] = round(float(np.mean(g["discovered"]) - np.mean(g["human"])), 3)
+    out["profiles"] = f"E1: {e1.data['profile']}, E5: {e5.data['profile']}"
+    return out
+
+
+def plot_as_comparison(e1, e5):
+    """Fig. 1-center: AS of discovered tasks next to human- and random-labelled ones."""
+    groups = {k: v for k, v in _as_by_kind(e1).items() if k in ("human", "random")}
+    groups.update(_as_by_kind(e5))
+    fig, (ax,) = new_fig(width=5.5)
+    bins = np.linspace(0.4, 1.0, 31)
+    for kind in ("random", "human", "untrained", "discovered"):
+        if kind in groups:
+            v = groups[kind]
+            ax.hist(v, bins=bins, alpha=0.65, color=KIND_COLORS.get(kind, "tab:purple"),
+                    label=f"{kind} (mean {np.mean(v):.2f}, n={len(v)})")
+    ax.axvline(0.5, ls=":", c="k", lw=1)
+    ax.set(xlabel="agreement score", ylabel="tasks", title="AS: discovered vs human vs random")
+    ax.legend(fontsize=8)
+    caption(fig, e5, f"human/random: profile '{e1.data['profile']}'")
+    return fig
+
+
+def plot_discovery_curve(e5, window: int = 10):
+    """Proxy-AS and uniformity loss over meta-steps (running means)."""
+    hist = e5.entries["discovery"]["history"]
+    steps = np.array([h["step"] for h in hist])
+    fig, axes = new_fig(2, width=4.2)
+    fig.subplots_adjust(wspace=0.35)
+    for ax, key, label in zip(axes, ("proxy_as", "uniformity"), ("proxy-AS (-CE)", "uniformity loss")):
+        v = np.array([h[key] for h in hist])
+        w = min(window, len(v))
+        ax.plot(steps, v, ".", ms=3, alpha=0.35, color="tab:red")
+        ax.plot(steps[w - 1:], np.convolve(v, np.ones(w) / w, "valid"), color="tab:red")
+        ax.set(xlabel="meta-step", ylabel=label)
+    axes[0].set_title("encoder training")
+    caption(fig, e5)
+    return fig
+
+
+def plot_similarity(matrix, store, title="pairwise similarity of discovered tasks"):
+    """A task-similarity matrix (Eq. 2) as a heatmap."""
+    m = np.asarray(matrix)
+    fig, (ax,) = new_fig(width=4.2, height=3.6)
+    im = ax.imshow(m, vmin=0.5, vmax=1.0, cmap="viridis")
+    off = m[~np.eye(len(m), dtype=bool)]
+    ax.set(title=f"{title}\n(mean off-diagonal {off.mean():.3f})", xlabel="task", ylabel="task")
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    caption(fig, store)
+    return fig
+
+
+def plot_discovered_similarity(e5):
+    return plot_similarity(e5.entries["discovery"]["similarity_matrix"], e5)
+
+
+def plot_random_networks(e7, e5=None):
+    """Fig. 15: random-network tasks have a high AS but are similar to each other."""
+    sim = e7.entries["similarity"]
+    fig, axes = new_fig(2, width=4.3, height=3.6)
+    fig.subplots_adjust(wspace=0.5)
+    m = np.asarray(sim["similarity_matrix"])
+    im = axes[0].imshow(m, vmin=0.5, vmax=1.0, cmap="viridis")
+    axes[0].set(title=f"random-network tasks: similarity\n(mean {sim['mean_similarity']:.3f})",
+                xlabel="task", ylabel="task")
+    fig.colorbar(im, ax=axes[0], fraction=0.046)
+    groups = {"randnet": _as_by_kind(e7).get("randnet", [])}
+    if e5 is not None:
+        groups["discovered"] = _as_by_kind(e5).get("discovered", [])
+    for x, (kind, v) in enumerate(groups.items()):
+        axes[1].scatter(np.full(len(v), x), v, color=KIND_COLORS.get(kind), alpha=0.7)
+        if v:
+            axes[1].plot([x - 0.2, x + 0.2], [np.mean(v)] * 2, color="k")
+    axes[1].set_xticks(range(len(groups)), list(groups))
+    axes[1].axhline(0.5, ls=":", c="k", lw=1)
+    axes[1].set(ylabel="agreement score", ylim=(0.4, 1.02), title="AS")
+    naive = e7.entries.get("naive")
+    extra = ""
+    if naive:
+        extra = (f"naive discovery: {naive['found']}/{naive['wanted']} tasks with max similarity < "
+                 f"{naive['threshold']} after {naive['draws']} random networks")
+    caption(fig, e7, extra)
+    return fig
+
+
+def plot_proxy_vs_as(e6):
+    """Fig. 16: proxy-AS vs AS, and agreement on X_te over inner steps, per kind of task."""
+    fig, axes = new_fig(2, width=4.5)
+    for e in e6.entries.values():
+        c = KIND_COLORS.get(e["kind"])
+        axes[0].scatter(e["proxy_as"], e["agreement"], color=c, label=e["kind"])
+        axes[1].plot(e["steps"], e["test_agreement"], "-", color=c, alpha=0.7, label=e["kind"])
+    for ax in axes:
+        h, lab = ax.get_legend_handles_labels()
+        keep = dict(zip(lab, h))
+        ax.legend(keep.values(), keep.keys(), fontsize=8)
+    axes[0].set(xlabel="proxy-AS (inner loop, -CE)", ylabel="AS (full training)", title="proxy-AS vs AS")
+    axes[1].axhline(0.5, ls=":", c="k", lw=1)
+    axes[1].set(xlabel="inner SGD step", ylabel="agreement on X_te", title="agreement over inner steps")
+    caption(fig, e6)
+    return fig
+
+
+def proxy_as_correlation(e6) -> float:
+    """Pearson correlation of proxy-AS and AS over E6's tasks."""
+    x = np.array([e["proxy_as"] for e in e6.entries.values()])
+    y = np.array([e["agreement"] for e in e6.entries.values()])
+    return float(np.corrcoef(x, y)[0, 1]) if len(x) > 2 and x.std() > 0 and y.std() > 0 else float("nan")
+
+
+# ----------------------------------------------------------------------------------------------
+# λ / d trade-off (Fig. 13)
+# ----------------------------------------------------------------------------------------------
+def tradeoff_points(e18) -> list:
+    return sorted((e for e in e18.entries.values()), key=lambda e: (e["d"], e["lambda"]))
+
+
+def plot_tradeoff(e18, highlight=None):
+    """Fig. 13: mean AS vs mean similarity of each (λ, d) run; ``highlight=(λ, d)`` rings one."""
+    pts = tradeoff_points(e18)
+    fig, (ax,) = new_fig(width=5.0, height=3.6)
+    dims = sorted({e["d"] for e in pts})
+    cmap = __import__("matplotlib").colormaps["plasma"]
+    for i, d in enumerate(dims):
+        row = [e for e in pts if e["d"] == d]
+        c = cmap(i / max(len(dims) - 1, 1) * 0.8)
+        ax.plot([e["mean_similarity"] for e in row], [e["mean_as"] for e in row], "o-", color=c, label=f"d={d}")
+        for e in row:
+            ax.annotate(f"λ={e['lambda']:g}", (e["mean_similarity"], e["mean_as"]), fontsize=7,
+                        textcoords="offset points", xytext=(4, 3))
+    if highlight is not None:
+        for e in pts:
+            if e["lambda"] == highlight[0] and e["d"] == highlight[1]:
+                ax.scatter([e["mean_similarity"]], [e["mean_as"]], s=250, facecolors="none", edgecolors="k")
+    ax.set(xlabel="mean pairwise similarity", ylabel="mean AS", title="λ / d trade-off")
+    ax.legend(fontsize=8)
+    caption(fig, e18)
+    return fig
+
+
+def tradeoff_widget(e18):
+    """ipywidgets control (live kernel): pick λ and d from the stored sweep, see that run ringed."""
+    import ipywidgets as w
+    from IPython.display import display
+    pts = tradeoff_points(e18)
+    lams = sorted({e["lambda"] for e in pts})
+    dims = sorted({e["d"] for e in pts})
+    import matplotlib.pyplot as plt
+
+    def show(lam, d):
+        fig = plot_tradeoff(e18, highlight=(lam, d))
+        e = next((e for e in pts if e["lambda"] == lam and e["d"] == d), None)
+        if e:
+            fig.axes[0].set_title(f"λ={lam:g}, d={d}: mean AS {e['mean_as']:.3f}, "
+                                  f"similarity {e['mean_similarity']:.3f}", fontsize=9)
+        plt.show()
+    ui = w.interactive(show, lam=w.SelectionSlider(options=lams, description="λ"),
+                       d=w.SelectionSlider(options=dims, description="d"))
+    display(ui)
+    return ui
+
+
+def tradeoff_plotly(e18):
+    """A plotly figure with a slider over λ that works in the static book (all d shown per λ)."""
+    import plotly.graph_objects as go
+    import plotly.io as pio
+    pio.renderers.default = "notebook"
+    pts = tradeoff_points(e18)
+    lams = sorted({e["lambda"] for e in pts})
+    dims = sorted({e["d"] for e in pts})
+    fig = go.Figure()
+    for d in dims:                                   # faint background: every run
+        row = [e for e in pts if e["d"] == d]
+        fig.add_trace(go.Scatter(x=[e["mean_similarity"] for e in row], y=[e["mean_as"] for e in row],
+                                 mode="lines+markers", name=f"d={d}", opacity=0.35,
+                                 text=[f"λ={e['lambda']:g}" for e in row]))
+    n_bg = len(fig.data)
+    for lam in lams:                                 # one highlighted trace per λ, toggled by the slider
+        row = [e for e in pts if e["lambda"] == lam]
+        fig.add_trace(go.Scatter(x=[e["mean_similarity"] for e in row], y=[e["mean_as"] for e in row],
+                                 mode="markers+text", marker=dict(size=14, color="black"),
+                                 text=[f"d={e['d']}" for e in row], textposition="top center",
+                                 name=f"λ={lam:g}", visible=(lam == lams[0])))
+    steps = []
+    for i, lam in enumerate(lams):
+        vis = [True] * n_bg + [j == i for j in range(len(lams))]
+        steps.append(dict(method="update", label=f"{lam:g}", args=[{"visible": vis}]))
+    fig.update_layout(sliders=[dict(active=0, currentvalue={"prefix": "λ = "}, steps=steps)],
+                      xaxis_title="mean pairwise similarity", yaxis_title="mean AS",
+                      title=f"λ / d trade-off ({e18.caption()})", title_font_size=11,
+                      height=430, width=640)
+    return fig

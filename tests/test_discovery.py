@@ -1,0 +1,193 @@
+"""Task discovery (Sec. 4): the unrolled meta-gradient against `higher` and finite differences,
+the uniformity loss, orthogonal hyperplanes, checkpoint/resume, divergence, and a behavioural check."""
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+
+from tdlib import discovery
+from tdlib.config import get_profile
+from tdlib.data import load_dataset
+from tdlib.tasks import mean_pairwise_similarity, task_by_name
+from tdlib.unroll import FunctionalNet, agreement_term, proxy_agreement, soft_cross_entropy
+
+LR = 0.1
+
+
+# ----------------------------------------------------------------------------------------------
+# meta-gradient
+# ----------------------------------------------------------------------------------------------
+def _small_problem(act=nn.ReLU, steps=4, seed=0):
+    """A task network (linear encoder θ + fixed hyperplane) and two small inner MLPs with BatchNorm."""
+    g = torch.Generator().manual_seed(seed)
+    theta = torch.randn(6, 3, generator=g, dtype=torch.float64, requires_grad=True)
+    u = torch.tensor([0.6, -0.8, 0.0], dtype=torch.float64)
+    batches = [torch.randn(16, 6, generator=g, dtype=torch.float64) for _ in range(steps)]
+    nets = []
+    for s in range(2):
+        torch.manual_seed(100 + s)
+        nets.append(nn.Sequential(nn.Linear(6, 8), nn.BatchNorm1d(8), act(), nn.Linear(8, 2)).double())
+
+    def target_fn(x, th=None):
+        z = x @ (theta if th is None else th)
+        return discovery.task_probs(z @ u, 2.0), discovery.uniformity_loss(z)
+    return theta, batches, nets, target_fn
+
+
+def _ours(theta, batches, nets, target_fn, checkpoint=False, th=None):
+    fnets = [FunctionalNet.from_module(n) for n in nets]
+    res = proxy_agreement(fnets, batches, lambda x: target_fn(x, th), LR, checkpoint=checkpoint,
+                          meta_params=[theta])
+    return res.proxy_as + 0.5 * res.extra
+
+
+def _higher_oracle(theta, batches, nets, target_fn):
+    higher = pytest.importorskip("higher")
+    import copy
+    nets = [copy.deepcopy(n).train() for n in nets]
+    opts = [torch.optim.SGD(n.parameters(), lr=LR) for n in nets]
+    total, extra = 0.0, 0.0
+    with higher.innerloop_ctx(nets[0], opts[0], copy_initial_weights=True) as (f1, d1), \
+            higher.innerloop_ctx(nets[1], opts[1], copy_initial_weights=True) as (f2, d2):
+        for x in batches:
+            probs, unif = target_fn(x)
+            l1, l2 = f1(x), f2(x)
+            total = total + agreement_term(l1, l2)
+            extra = extra + unif
+            d1.step(soft_cross_entropy(l1, probs))
+            d2.step(soft_cross_entropy(l2, probs))
+    return total / len(batches) + 0.5 * extra / len(batches)
+
+
+def test_meta_gradient_equals_higher():
+    theta, batches, nets, target_fn = _small_problem()
+    ours = torch.autograd.grad(_ours(theta, batches, nets, target_fn), theta)[0]
+    oracle = torch.autograd.grad(_higher_oracle(theta, batches, nets, target_fn), theta)[0]
+    assert ours.abs().max() > 1e-6                         # a real, non-zero meta-gradient
+    torch.testing.assert_close(ours, oracle, rtol=1e-12, atol=1e-14)
+
+
+def test_checkpointed_unroll_gives_the_same_gradient():
+    theta, batches, nets, target_fn = _small_problem()
+    plain = torch.autograd.grad(_ours(theta, batches, nets, target_fn), theta)[0]
+    ck = torch.autograd.grad(_ours(theta, batches, nets, target_fn, checkpoint=True), theta)[0]
+    torch.testing.assert_close(plain, ck, rtol=1e-12, atol=1e-14)
+
+
+def test_meta_gradient_matches_finite_differences():
+    theta, batches, nets, target_fn = _small_problem(act=nn.Tanh)        # smooth variant
+    grad = torch.autograd.grad(_ours(theta, batches, nets, target_fn), theta)[0]
+    v = torch.randn(theta.shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    eps = 1e-5
+    with torch.enable_grad():
+        jp = float(_ours(theta, batches, nets, target_fn, th=theta.detach() + eps * v).detach())
+        jm = float(_ours(theta, batches, nets, target_fn, th=theta.detach() - eps * v).detach())
+    fd = (jp - jm) / (2 * eps)
+    assert abs(float((grad * v).sum()) - fd) < 1e-7 * max(1.0, abs(fd)), (float((grad * v).sum()), fd)
+
+
+def test_early_stop_after_more_than_patience_steps():
+    theta, batches, nets, target_fn = _small_problem(steps=10)
+    fnets = [FunctionalNet.from_module(n) for n in nets]
+    res = proxy_agreement(fnets, batches, target_fn, LR, early_stop_agreement=-1.0, early_stop_patience=3)
+    assert res.steps == 4                                  # above the threshold at steps 1..4 -> stop
+
+
+# ----------------------------------------------------------------------------------------------
+# uniformity loss and hyperplanes
+# ----------------------------------------------------------------------------------------------
+def test_uniformity_lower_for_spread_out_embeddings():
+    g = torch.Generator().manual_seed(0)
+    spread = torch.randn(256, 8, generator=g)
+    collapsed = torch.ones(256, 8) + 0.01 * torch.randn(256, 8, generator=g)
+    u_spread, u_coll = discovery.uniformity_loss(spread), discovery.uniformity_loss(collapsed)
+    assert u_coll > -0.01                                  # all points together: log 1 = 0
+    assert u_spread < u_coll - 1.5
+    assert u_spread >= -4.0 - 1e-6                         # bound: squared distances <= 4
+    torch.testing.assert_close(discovery.uniformity_loss(3 * spread), u_spread)   # scale-free
+
+
+def test_orthogonal_hyperplanes_give_dissimilar_tasks():
+    planes = discovery.orthogonal_hyperplanes(16, 8, seed=3)
+    torch.testing.assert_close(planes @ planes.T, torch.eye(8), atol=1e-5, rtol=0)
+    emb = torch.randn(20_000, 16, generator=torch.Generator().manual_seed(0))    # uniform directions
+    tasks = (emb @ planes.T > 0).T.numpy().astype(np.int64)
+    assert abs(mean_pairwise_similarity(tasks) - 0.5) < 0.02
+    with pytest.raises(ValueError, match="n_tasks <= emb_dim"):
+        discovery.orthogonal_hyperplanes(4, 5)
+
+
+# ----------------------------------------------------------------------------------------------
+# discovery runs on the synthetic data
+# ----------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny():
+    p = get_profile("smoke", n_train=300, n_test=100, inner_batch=32, inner_steps=4, meta_steps=4,
+                    emb_dim=4, n_tasks=4, disc_width=4)
+    return p, load_dataset("synthetic", p.n_train, p.n_test)
+
+
+def test_resume_gives_the_same_result(tiny, tmp_path):
+    p, ds = tiny
+    full = discovery.train_encoder(ds, p, out_dir=tmp_path / "a", progress=False, checkpoint_every=1)
+    discovery.train_encoder(ds, p, out_dir=tmp_path / "b", progress=False, stop_after=2)
+    ck = torch.load(tmp_path / "b" / "encoder.pt", weights_only=False)
+    assert ck["step"] == 2
+    resumed = discovery.train_encoder(ds, p, out_dir=tmp_path / "b", progress=False)
+    assert resumed["step"] == full["step"] == 4
+    for k, v in full["encoder"].state_dict().items():
+        assert torch.equal(v, resumed["encoder"].state_dict()[k]), k
+    strip = lambda h: [{k: v for k, v in e.items() if k != "seconds"} for e in h]   # noqa: E731
+    assert strip(full["history"]) == strip(resumed["history"])
+
+
+def test_nan_stops_cleanly_and_keeps_the_last_good_checkpoint(tiny, tmp_path, monkeypatch):
+    p, ds = tiny
+    calls = {"n": 0}
+    real = discovery.uniformity_loss
+
+    def poisoned(emb, *a, **kw):
+        calls["n"] += 1
+        out = real(emb, *a, **kw)
+        return out * float("nan") if calls["n"] > 2 * p.inner_steps else out     # meta-step 3 diverges
+    monkeypatch.setattr(discovery, "uniformity_loss", poisoned)
+    with pytest.raises(discovery.DiscoveryDiverged, match="meta-step 2.*step 2"):
+        discovery.train_encoder(ds, p, out_dir=tmp_path, progress=False, checkpoint_every=1)
+    ck = torch.load(tmp_path / "encoder.pt", weights_only=False)
+    assert ck["step"] == 2
+    assert all(torch.isfinite(v).all() for v in ck["encoder"].values() if v.is_floating_point())
+
+
+def test_discover_saves_tasks_and_registers_the_kind(tiny, tmp_path, monkeypatch):
+    p, ds = tiny
+    monkeypatch.setenv("TDLIB_RESULTS", str(tmp_path))
+    summary = discovery.discover(ds, p.replace(meta_steps=1), progress=False)
+    assert summary["n_tasks"] == p.n_tasks and all(b == 0.5 for b in summary["balance"])
+    t = task_by_name(ds, "discovered:1")
+    assert t.shape == (len(ds),) and set(np.unique(t)) <= {0, 1}
+    with pytest.raises(ValueError, match="out of range"):
+        task_by_name(ds, f"discovered:{p.n_tasks}")
+
+
+def _mean_proxy_as(encoder, ds, p, planes, n_eval=4):
+    """Proxy-AS of the encoder's tasks with fixed networks and batches (no meta-graph)."""
+    g = torch.Generator().manual_seed(99)
+    vals = []
+    for k in range(n_eval):
+        batches = [ds.x[torch.randperm(len(ds.train_idx), generator=g)[: p.inner_batch]]
+                   for _ in range(p.inner_steps)]
+        for u in planes:
+            _, res = discovery.meta_step_loss(encoder, u, batches, p, [2 * k, 2 * k + 1], create_graph=False)
+            vals.append(float(res.proxy_as.detach()))
+    return float(np.mean(vals))
+
+
+def test_discovery_improves_the_proxy_agreement(tmp_path):
+    p = get_profile("smoke", n_train=400, n_test=100, inner_batch=64, inner_steps=5, emb_dim=4, n_tasks=4,
+                    disc_width=4, meta_lr=1e-2, uniformity_weight=0.0, meta_steps=12)
+    ds = load_dataset("synthetic", p.n_train, p.n_test)
+    planes = discovery.orthogonal_hyperplanes(p.emb_dim, p.n_tasks, p.task_seed)
+    before = _mean_proxy_as(discovery._new_state(p, "cpu")["encoder"], ds, p, planes)
+    state = discovery.train_encoder(ds, p, out_dir=tmp_path, progress=False)
+    after = _mean_proxy_as(state["encoder"], ds, p, planes)
+    assert after > before + 0.02, (before, after)
