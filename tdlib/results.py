@@ -118,7 +118,8 @@ class ResultStore:
 
     def caption(self) -> str:
         pv = self.data.get("provenance", {})
-        return (f"profile '{self.data['profile']}' on {pv.get('device', '?')}, torch {pv.get('torch', '?')}, "
+        partial = "" if self.data.get("complete") else f"PARTIAL run ({len(self.entries)} entries), "
+        return (f"{partial}profile '{self.data['profile']}' on {pv.get('device', '?')}, torch {pv.get('torch', '?')}, "
                 f"commit {pv.get('commit', '?')}, {self.data['wall_seconds'] / 60:.1f} min")
 
 
@@ -147,9 +148,11 @@ def load_store(experiment: str, profile: str, root=None) -> ResultStore | None:
 
 
 def best_stored(experiment: str, root=None) -> ResultStore | None:
-    """The stored, complete result of the best profile (``paper`` before ``cpu``), or None."""
-    for prof in STORED_PROFILES:
-        store = load_store(experiment, prof, root)
-        if store is not None and store.data.get("complete"):
+    """The stored result of the best profile (``paper`` before ``cpu``): a complete one if any,
+    else the best partial one (an interrupted run; its caption says so), else None."""
+    stores = [load_store(experiment, prof, root) for prof in STORED_PROFILES]
+    stores = [s for s in stores if s is not None and s.entries]
+    for store in stores:
+        if store.data.get("complete"):
             return store
-    return None
+    return stores[0] if stores else None
