@@ -5,7 +5,6 @@ CONSTRAINTS ?= constraints.txt
 TDLIB_DATA ?= $(abspath $(wildcard ../shared/data/cifar10.npz))
 export TDLIB_DATA
 export PYTHONUNBUFFERED = 1
-export MPLBACKEND = Agg
 
 .PHONY: install jslib demo test pytest notebooks book clean
 
@@ -32,6 +31,7 @@ notebooks:
 
 book:
 	jupyter-book build . -W --keep-going -q
+	$(PYTHON) -c "from tdlib.notebooks import check_built_book; check_built_book('_build/html')"
 	@echo "Book: file://$(abspath _build/html/index.html)"
 
 clean:

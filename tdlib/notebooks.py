@@ -50,3 +50,22 @@ def run_notebooks(pages=None, out="_build/papermill", parameters=None) -> list[s
             print(f"FAILED {page.name:28s} {time.perf_counter() - t0:6.1f} s: {type(e).__name__}: "
                   f"{str(e).splitlines()[-1] if str(e) else ''}", flush=True)
     return failed
+
+
+def check_built_book(html_dir="_build/html") -> None:
+    """Fail if a built notebook page shows no figure or shows a traceback (figures can silently
+    vanish, e.g. under a non-inline matplotlib backend)."""
+    problems = []
+    for page in book_pages():
+        html = Path(html_dir) / "book" / f"{page.stem}.html"
+        if not html.is_file():
+            problems.append(f"{html} missing")
+            continue
+        text = html.read_text()
+        if "<img" not in text and "plotly" not in text:
+            problems.append(f"{html.name}: no figure")
+        if "Traceback (most recent call last)" in text:
+            problems.append(f"{html.name}: shows a traceback")
+    if problems:
+        raise SystemExit("book check failed: " + "; ".join(problems))
+    print(f"book check: {len(book_pages())} pages have figures and no tracebacks")
