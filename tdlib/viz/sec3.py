@@ -30,7 +30,8 @@ def plot_human_vs_random(store):
     """Fig. 1-center / 2-left: histogram of AS for human- vs random-labelled tasks."""
     fig, (ax,) = new_fig()
     groups = _by_kind(store.entries)
-    bins = np.linspace(0.4, 1.0, 31)
+    lo = min([0.4] + [v for vals in groups.values() for v in vals])     # AS can fall below 0.5
+    bins = np.linspace(np.floor(lo * 20) / 20, 1.0, 31)
     for kind, vals in groups.items():
         ax.hist(vals, bins=bins, alpha=0.7, color=KIND_COLORS.get(kind), label=f"{kind} (mean {np.mean(vals):.2f})")
     ax.axvline(0.5, ls=":", c="k", lw=1)
@@ -68,7 +69,8 @@ def plot_grouped(store, title: str, xlabel: str, order=None, numeric: bool = Fal
         ax.plot(xs + off, means, "o-" if numeric else "o", color=KIND_COLORS.get(kind), label=kind, ms=7)
     ax.set_xticks(xs, list(groups))
     ax.axhline(0.5, ls=":", c="k", lw=1)
-    ax.set(xlabel=xlabel, ylabel="agreement score", title=title, ylim=(0.4, 1.02))
+    lo = min([0.4] + [v for g in groups.values() for vals in g.values() for v in vals])
+    ax.set(xlabel=xlabel, ylabel="agreement score", title=title, ylim=(lo - 0.03, 1.02))
     ax.legend()
     caption(fig, store)
     return fig
