@@ -36,7 +36,8 @@ def plot_as_comparison(e1, e5):
     groups = {k: v for k, v in _as_by_kind(e1).items() if k in ("human", "random")}
     groups.update(_as_by_kind(e5))
     fig, (ax,) = new_fig(width=5.5)
-    bins = np.linspace(0.4, 1.0, 31)
+    lo = min([0.4] + [v for vals in groups.values() for v in vals])     # AS can fall below 0.5
+    bins = np.linspace(np.floor(lo * 20) / 20, 1.0, 31)
     for kind in ("random", "human", "untrained", "discovered"):
         if kind in groups:
             v = groups[kind]
