@@ -22,3 +22,9 @@ def summarize(values) -> str:
 def new_fig(ncols=1, width=4.5, height=3.2):
     fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), squeeze=False)
     return fig, axes[0]
+
+
+def as_bins(groups: dict, n: int = 31):
+    """Histogram bins for AS values from 0.4 (or lower, since AS can fall below 0.5) to 1."""
+    lo = min([0.4] + [v for vals in groups.values() for v in vals])
+    return np.linspace(np.floor(lo * 20) / 20, 1.0, n)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import KIND_COLORS, caption, new_fig, summarize
+from .common import as_bins, KIND_COLORS, caption, new_fig, summarize
 
 
 def _by_kind(entries: dict, prefix: str = "") -> dict:
@@ -30,8 +30,7 @@ def plot_human_vs_random(store):
     """Fig. 1-center / 2-left: histogram of AS for human- vs random-labelled tasks."""
     fig, (ax,) = new_fig()
     groups = _by_kind(store.entries)
-    lo = min([0.4] + [v for vals in groups.values() for v in vals])     # AS can fall below 0.5
-    bins = np.linspace(np.floor(lo * 20) / 20, 1.0, 31)
+    bins = as_bins(groups)
     for kind, vals in groups.items():
         ax.hist(vals, bins=bins, alpha=0.7, color=KIND_COLORS.get(kind), label=f"{kind} (mean {np.mean(vals):.2f})")
     ax.axvline(0.5, ls=":", c="k", lw=1)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import KIND_COLORS, caption, new_fig, summarize
+from .common import as_bins, KIND_COLORS, caption, new_fig, summarize
 
 
 def _as_by_kind(store) -> dict:
@@ -36,8 +36,7 @@ def plot_as_comparison(e1, e5):
     groups = {k: v for k, v in _as_by_kind(e1).items() if k in ("human", "random")}
     groups.update(_as_by_kind(e5))
     fig, (ax,) = new_fig(width=5.5)
-    lo = min([0.4] + [v for vals in groups.values() for v in vals])     # AS can fall below 0.5
-    bins = np.linspace(np.floor(lo * 20) / 20, 1.0, 31)
+    bins = as_bins(groups)
     for kind in ("random", "human", "untrained", "discovered"):
         if kind in groups:
             v = groups[kind]

@@ -69,11 +69,16 @@ def plot_split_composition(store, key=None):
     return _title(fig, f"Fig. 7-center: split composition, τ={e['target']}, τ'={e['by']}", store)
 
 
+def _mean_test_accs(entries) -> tuple:
+    """Mean test accuracy on the random and on the adversarial splits of stored pairs."""
+    entries = list(entries)
+    return (np.mean([e["random"]["test_acc"] for e in entries]),
+            np.mean([e["adversarial"]["test_acc"] for e in entries]))
+
+
 def report_e13(store) -> str:
-    ent = store.entries.values()
-    drops = [e["drop"] for e in ent]
-    rnd = np.mean([e["random"]["test_acc"] for e in ent])
-    adv = np.mean([e["adversarial"]["test_acc"] for e in ent])
+    drops = [e["drop"] for e in store.entries.values()]
+    rnd, adv = _mean_test_accs(store.entries.values())
     return (f"Paper (Fig. 7-left): test accuracy drops far below random splits of equal size and balance. "
             f"This run ({store.data['profile']}): mean accuracy {rnd:.3f} (random) vs {adv:.3f} (adversarial), "
             f"drop {np.mean(drops):.3f} on average, {min(drops):.3f} at least, over {len(drops)} pairs.")
@@ -133,9 +138,7 @@ def table_multiclass(store) -> str:
 
 
 def report_e15(store) -> str:
-    ent = list(store.entries.values())
-    rnd = np.mean([e["random"]["test_acc"] for e in ent])
-    adv = np.mean([e["adversarial"]["test_acc"] for e in ent])
+    rnd, adv = _mean_test_accs(store.entries.values())
     return (f"Paper (Tab. 1, CIFAR-10): 10-way accuracy drops noticeably on the Eq. 7 split; a random split "
             f"with half the data gives about 0.8 (ResNet-18, full scale). This run ({store.data['profile']}): "
             f"{rnd:.3f} (random) vs {adv:.3f} (adversarial).")
