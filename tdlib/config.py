@@ -78,6 +78,20 @@ class Profile:
     sweep_n_tasks: int = 8                         # ours: tasks per sweep point whose AS is measured
     naive_threshold: float = 0.6         # App. H.2: keep a random-network task if max sim below this
     naive_max_draws: int = 1000          # App. H.2: give up after this many random networks
+    # ---- self-supervised regulated discovery and App. J (Sec. 5.1, 5.4) --------------------
+    ssl_weights: str = ""           # Sec. 5.1: SimCLR ResNet-50 weights (a path; set ssl_arch="resnet50");
+    #                                 "" = ours: train a SimCLR model on X_tr (no pretrained weights here)
+    ssl_arch: str = "resnet18"      # ours: backbone of our own SimCLR (the paper's is a ResNet-50)
+    ssl_width: int = 64             # ours: its width (the AS backbone's)
+    ssl_epochs: int = 200           # ours: SimCLR epochs (SimCLR's CIFAR runs: 100-1000)
+    ssl_batch: int = 512            # SimCLR (Chen et al. 2020), CIFAR-10: batch 512
+    ssl_lr: float = 1e-3            # ours: Adam lr (SimCLR uses LARS)
+    ssl_temperature: float = 0.5    # SimCLR, CIFAR-10: NT-Xent temperature 0.5
+    ssl_proj_dim: int = 128         # SimCLR: 128-dim projection head output
+    ssl_hidden: int = 512           # Sec. 5.1: 2-layer MLP encoder on the features; hidden width ours
+    ssl_meta_steps: int = 20_000    # ours: discovery steps of the regulated run (as sweep_meta_steps)
+    appj_dims: tuple = (8, 32, 128)      # Fig. 6-left: embedding sizes d (those of App. E's sweep)
+    appj_head_steps: int = 300           # ours: LBFGS iterations of the linear head (App. J: a linear classifier)
 
     def replace(self, **overrides) -> "Profile":
         """A copy with some fields changed; unknown names raise a clear error."""
@@ -110,6 +124,8 @@ PROFILES: dict[str, Profile] = {
         disc_width=8, inner_lr=0.1, inner_checkpoint=False,
         sweep_weights=(0.0, 1.0, 5.0), sweep_dims=(8,), sweep_meta_steps=40, sweep_n_tasks=4,
         naive_max_draws=300,
+        ssl_arch="cnn", ssl_width=16, ssl_epochs=30, ssl_batch=256, ssl_hidden=128,   # ~5 min SimCLR, 1 core
+        ssl_meta_steps=40, appj_dims=(4, 8, 16),     # discovery runs as E18's (sweep_meta_steps)
     ),
     "smoke": Profile(
         name="smoke",
@@ -125,6 +141,8 @@ PROFILES: dict[str, Profile] = {
         disc_width=4, inner_lr=0.1, inner_checkpoint=False,
         sweep_weights=(0.0, 5.0), sweep_dims=(4,), sweep_meta_steps=2, sweep_n_tasks=2,
         naive_max_draws=40,
+        ssl_arch="cnn", ssl_width=4, ssl_epochs=2, ssl_batch=100, ssl_hidden=16,
+        ssl_meta_steps=2, appj_dims=(2, 4), appj_head_steps=50,
     ),
 }
 

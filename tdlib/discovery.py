@@ -26,9 +26,15 @@ step and the history atomically every ``checkpoint_every`` meta-steps, and resum
 the same result as an uninterrupted run. A non-finite loss stops the run with
 :class:`DiscoveryDiverged`, keeping the last good checkpoint.
 
+Regulated discovery (Sec. 5.1): with ``features`` (N, F), frozen per-image features (e.g. the
+self-supervised ones of :mod:`tdlib.ssl`), the encoder is a 2-layer MLP on them
+(:func:`build_feature_encoder`) instead of the backbone on images; the inner networks still train on
+the images. Each inner batch of images is paired with the features of the same images.
+
 Files in ``results/<profile>/discovery/``: ``encoder.pt`` (checkpoint) and ``tasks.npz`` (``tasks``
 (K,N) uint8 over the pool, ``scores`` (K,N) float16 projections, dataset signature). The task kind
-``discovered:K`` (``discovered:K:PROFILE``) reads them.
+``discovered:K`` (``discovered:K:PROFILE``) reads them; ``discovered:K:PROFILE:FOLDER`` reads a run
+stored in a sub-folder of it (``discovered:0:cpu:ssl``, ``discovered:1:cpu:sweep_l1_d8``).
 """
 from __future__ import annotations
 
@@ -65,6 +71,13 @@ def build_encoder(arch: str, emb_dim: int, width: int) -> nn.Module:
     and scales each embedding dimension, so hyperplanes through the origin are balanced)."""
     return nn.Sequential(build_model(arch, num_classes=emb_dim, width=width),
                          nn.BatchNorm1d(emb_dim, affine=False))
+
+
+def build_feature_encoder(in_dim: int, emb_dim: int, hidden: int) -> nn.Module:
+    """g_θ on frozen features (Sec. 5.1: "a 2-layer fully-connected network"): Linear-BN-ReLU-Linear
+    to ``d``, then the same BatchNorm without affine as :func:`build_encoder`."""
+    return nn.Sequential(nn.Linear(in_dim, hidden), nn.BatchNorm1d(hidden), nn.ReLU(),
+                         nn.Linear(hidden, emb_dim), nn.BatchNorm1d(emb_dim, affine=False))
 
 
 def uniformity_loss(emb: torch.Tensor, t: float = UNIFORMITY_T) -> torch.Tensor:
@@ -118,10 +131,13 @@ def _dataset_signature(ds) -> dict:
 # one meta-step
 # ----------------------------------------------------------------------------------------------
 def meta_step_loss(encoder: nn.Module, u: torch.Tensor, batches, p, net_seeds, *,
-                   checkpoint: bool = False, create_graph: bool = True, device=None):
+                   checkpoint: bool = False, create_graph: bool = True, device=None, enc_batches=None):
     """``(-proxyAS + λ L_unif, ProxyASResult)`` of one sampled hyperplane ``u`` (d,).
 
-    ``batches``: inner-loop input batches; ``net_seeds``: init seeds of the two inner networks."""
+    ``batches``: inner-loop input batches; ``net_seeds``: init seeds of the two inner networks;
+    ``enc_batches``: the encoder's inputs for the same images (frozen features), if not the images.
+    They are paired by identity: :func:`~tdlib.unroll.proxy_agreement` hands ``target_fn`` the very
+    batch tensors it was given, also when it recomputes a checkpointed step."""
     nets = []
     for s in net_seeds:
         torch.manual_seed(int(s))
@@ -129,8 +145,10 @@ def meta_step_loss(encoder: nn.Module, u: torch.Tensor, batches, p, net_seeds, *
     enc = FunctionalNet(encoder.train(), dict(encoder.named_parameters()),
                         {k: v.detach().clone() for k, v in encoder.named_buffers()})
 
+    enc_in = None if enc_batches is None else {id(b): e for b, e in zip(batches, enc_batches)}
+
     def target_fn(x):
-        emb, _ = enc(x)                                      # (B,d), train-mode BatchNorm
+        emb, _ = enc(x if enc_in is None else enc_in[id(x)])   # (B,d), train-mode BatchNorm
         return task_probs(emb @ u, p.temperature), uniformity_loss(emb)
 
     res = proxy_agreement(nets, batches, target_fn, p.inner_lr,
@@ -145,23 +163,38 @@ def meta_step_loss(encoder: nn.Module, u: torch.Tensor, batches, p, net_seeds, *
 # ----------------------------------------------------------------------------------------------
 # training with checkpoints
 # ----------------------------------------------------------------------------------------------
-def _new_state(p, device):
+def _new_state(p, device, in_dim: int | None = None):
     torch.manual_seed(p.task_seed)
-    encoder = build_encoder(p.arch, p.emb_dim, p.disc_width).to(device)
+    encoder = (build_encoder(p.arch, p.emb_dim, p.disc_width) if in_dim is None
+               else build_feature_encoder(in_dim, p.emb_dim, p.ssl_hidden)).to(device)
     opt = torch.optim.Adam(encoder.parameters(), lr=p.meta_lr)
     gen = torch.Generator().manual_seed(p.task_seed + 12345)
     return {"encoder": encoder, "opt": opt, "gen": gen, "step": 0, "history": []}
 
 
+def _inputs_signature(features) -> dict | None:
+    """What the encoder reads: None = images; else the frozen features' shape and sum."""
+    if features is None:
+        return None
+    return {"shape": list(features.shape), "sum": round(float(features.double().sum()), 3)}
+
+
 def _save(state, p, path: Path) -> None:
     _atomic_torch_save({"encoder": state["encoder"].state_dict(), "opt": state["opt"].state_dict(),
                         "gen": state["gen"].get_state(), "step": state["step"],
-                        "history": state["history"], "profile": p.as_dict()}, path)
+                        "history": state["history"], "profile": p.as_dict(),
+                        "inputs": state.get("inputs")}, path)
 
 
-def _load(p, path: Path, device):
-    state = _new_state(p, device)
+def _load(p, path: Path, device, inputs: dict | None = None):
+    state = _new_state(p, device, None if inputs is None else inputs["shape"][1])
+    state["inputs"] = inputs
     ck = torch.load(path, map_location=device, weights_only=False)
+    old = ck.get("inputs")
+    if (old is None) != (inputs is None) or (inputs and (old["shape"] != inputs["shape"] or not math.isclose(
+            old["sum"], inputs["sum"], rel_tol=1e-4, abs_tol=1e-2))):
+        raise ValueError(f"checkpoint {path} was made from other encoder inputs ({old}, now {inputs}). "
+                         "Fix: delete it, or run without --resume.")
     keys = ("arch", "disc_width", "emb_dim", "n_tasks", "inner_lr", "inner_batch", "meta_lr",
             "uniformity_weight", "temperature", "task_seed", "dataset", "n_train", "split_seed",
             "inner_steps", "early_stop_agreement", "early_stop_patience")
@@ -178,8 +211,9 @@ def _load(p, path: Path, device):
 
 def train_encoder(ds, profile="smoke", *, steps: int | None = None, out_dir=None, resume: bool = True,
                   checkpoint_every: int = 25, inner_checkpoint: bool | None = None, device=None,
-                  progress: bool = True, stop_after: int | None = None) -> dict:
+                  progress: bool = True, stop_after: int | None = None, features=None) -> dict:
     """Meta-train the shared encoder up to ``steps`` meta-steps (default ``profile.meta_steps``).
+    ``features`` (N, F): regulated discovery, the encoder is an MLP on these frozen features.
 
     With ``resume`` and a checkpoint in ``out_dir`` it continues from there. ``stop_after`` ends
     this call after that many meta-steps (a chunk), saving a checkpoint. Returns the state dict
@@ -192,7 +226,12 @@ def train_encoder(ds, profile="smoke", *, steps: int | None = None, out_dir=None
     inner_checkpoint = p.inner_checkpoint if inner_checkpoint is None else inner_checkpoint
     out = Path(out_dir) if out_dir is not None else discovery_dir(p.name)
     ck_path = out / "encoder.pt"
-    state = _load(p, ck_path, device) if resume and ck_path.is_file() else _new_state(p, device)
+    inputs = _inputs_signature(features)
+    if resume and ck_path.is_file():
+        state = _load(p, ck_path, device, inputs)
+    else:
+        state = _new_state(p, device, None if features is None else features.shape[1])
+        state["inputs"] = inputs
     planes = orthogonal_hyperplanes(p.emb_dim, p.n_tasks, p.task_seed).to(device)   # (n_tasks,d)
     x_all = ds.x.to(device)
     train_idx = torch.as_tensor(np.asarray(ds.train_idx))
@@ -207,7 +246,8 @@ def train_encoder(ds, profile="smoke", *, steps: int | None = None, out_dir=None
         idx = [train_idx[torch.randperm(len(train_idx), generator=gen)[: p.inner_batch]]
                for _ in range(p.inner_steps)]
         batches = [x_all[i.to(device)] for i in idx]
-        loss, res = meta_step_loss(encoder, planes[k], batches, p, seeds,
+        enc_batches = None if features is None else [features[i].to(device) for i in idx]
+        loss, res = meta_step_loss(encoder, planes[k], batches, p, seeds, enc_batches=enc_batches,
                                    checkpoint=inner_checkpoint, device=device)
         if not torch.isfinite(loss):
             bar.close()
@@ -238,9 +278,12 @@ def train_encoder(ds, profile="smoke", *, steps: int | None = None, out_dir=None
 # sampling tasks
 # ----------------------------------------------------------------------------------------------
 @torch.no_grad()
-def embed(encoder: nn.Module, ds, batch_size: int = 1024, recalibrate: bool = True) -> torch.Tensor:
+def embed(encoder: nn.Module, ds, batch_size: int = 1024, recalibrate: bool = True,
+          inputs=None) -> torch.Tensor:
     """Embeddings (N,d) of the whole pool, encoder in eval mode; BatchNorm statistics first
-    re-estimated on X_tr (cumulative average over batches) on a copy of the encoder."""
+    re-estimated on X_tr (cumulative average over batches) on a copy of the encoder. ``inputs``:
+    what the encoder reads per image (frozen features (N,F)), if not the images ``ds.x``."""
+    x = ds.x if inputs is None else inputs
     enc = copy.deepcopy(encoder)
     device = next(enc.parameters()).device
     if recalibrate:
@@ -249,20 +292,20 @@ def embed(encoder: nn.Module, ds, batch_size: int = 1024, recalibrate: bool = Tr
                 m.reset_running_stats()
                 m.momentum = None
         enc.train()
-        xtr = ds.x[np.asarray(ds.train_idx)]
+        xtr = x[np.asarray(ds.train_idx)]
         for s in range(0, len(xtr), batch_size):
             if len(xtr[s:s + batch_size]) > 1:
                 enc(xtr[s:s + batch_size].to(device))
     enc.eval()
-    return torch.cat([enc(ds.x[s:s + batch_size].to(device)).float().cpu()
+    return torch.cat([enc(x[s:s + batch_size].to(device)).float().cpu()
                       for s in range(0, len(ds), batch_size)])
 
 
-def sample_tasks(encoder: nn.Module, ds, planes: torch.Tensor, balance: str = "median"):
+def sample_tasks(encoder: nn.Module, ds, planes: torch.Tensor, balance: str = "median", inputs=None):
     """Tasks (K,N) int64 from the hyperplanes ``planes`` (K,d), and the projections (K,N)."""
     if balance not in ("median", "origin"):
         raise ValueError(f"balance must be 'median' or 'origin', got {balance!r}")
-    scores = (embed(encoder, ds) @ planes.cpu().T).T.numpy()                    # (K,N)
+    scores = (embed(encoder, ds, inputs=inputs) @ planes.cpu().T).T.numpy()     # (K,N)
     if balance == "origin":
         tasks = (scores > 0).astype(np.int64)
     else:
@@ -272,16 +315,17 @@ def sample_tasks(encoder: nn.Module, ds, planes: torch.Tensor, balance: str = "m
 
 
 def discover(ds, profile="smoke", *, steps=None, out_dir=None, resume: bool = True, n_sample=None,
-             balance: str = "median", progress: bool = True, stop_after=None, **kw) -> dict:
+             balance: str = "median", progress: bool = True, stop_after=None, features=None, **kw) -> dict:
     """Train the encoder (resuming), then sample ``n_sample`` (default ``n_tasks``) tasks from that many
-    orthogonal hyperplanes and save them to ``out_dir/tasks.npz``. Returns a summary dict."""
+    orthogonal hyperplanes and save them to ``out_dir/tasks.npz``. Returns a summary dict.
+    ``features`` (N, F): regulated discovery on these frozen features (Sec. 5.1)."""
     p = get_profile(profile)
     out = Path(out_dir) if out_dir is not None else discovery_dir(p.name)
     state = train_encoder(ds, p, steps=steps, out_dir=out, resume=resume, progress=progress,
-                          stop_after=stop_after, **kw)
+                          stop_after=stop_after, features=features, **kw)
     k = p.n_tasks if n_sample is None else n_sample
     planes = orthogonal_hyperplanes(p.emb_dim, max(k, p.n_tasks) if k <= p.emb_dim else k, p.task_seed)[:k]
-    tasks, scores = sample_tasks(state["encoder"], ds, planes, balance)
+    tasks, scores = sample_tasks(state["encoder"], ds, planes, balance, inputs=features)
     from .tasks import mean_pairwise_similarity
     sig = _dataset_signature(ds)
     path = out / "tasks.npz"
@@ -299,12 +343,13 @@ def discover(ds, profile="smoke", *, steps=None, out_dir=None, resume: bool = Tr
 # ----------------------------------------------------------------------------------------------
 # the ``discovered:K`` task kind
 # ----------------------------------------------------------------------------------------------
-def load_tasks(ds=None, profile: str | None = None, root=None) -> np.ndarray:
+def load_tasks(ds=None, profile: str | None = None, root=None, folder: str | None = None) -> np.ndarray:
     """Saved discovered tasks (K,N): of ``profile``, else of the most recent run whose dataset
-    matches ``ds``."""
+    matches ``ds``; ``folder``: of the run in that sub-folder of ``discovery/`` (e.g. ``ssl``)."""
     base = Path(root or results_root())
-    cands = [discovery_dir(profile, base) / "tasks.npz"] if profile else \
-        sorted(base.glob("*/discovery/tasks.npz"), key=lambda q: q.stat().st_mtime, reverse=True)
+    sub = f"{folder}/" if folder else ""
+    cands = [discovery_dir(profile, base) / f"{sub}tasks.npz"] if profile else \
+        sorted(base.glob(f"*/discovery/{sub}tasks.npz"), key=lambda q: q.stat().st_mtime, reverse=True)
     seen = []
     for path in cands:
         if not path.is_file():
@@ -314,15 +359,17 @@ def load_tasks(ds=None, profile: str | None = None, root=None) -> np.ndarray:
             if ds is None or sig == _dataset_signature(ds):
                 return z["tasks"].astype(np.int64)
             seen.append(f"{path} ({sig['name']}, {sig['n']} images)")
-    where = f"profile {profile!r}" if profile else f"any profile under {base}"
+    where = (f"profile {profile!r}" if profile else f"any profile under {base}") + (
+        f", folder {folder!r}" if folder else "")
     raise ValueError(f"no saved discovered tasks for this dataset in {where}"
                      + (f"; found only {seen}" if seen else "")
                      + ". Fix: run `python -m tdlib discover --profile <p>` first.")
 
 
 def _discovered_kind(ds, arg: str):
-    idx, _, prof = arg.partition(":")
-    tasks = load_tasks(ds, prof or None)
+    idx, _, rest = arg.partition(":")
+    prof, _, folder = rest.partition(":")
+    tasks = load_tasks(ds, prof or None, folder=folder or None)
     i = int(idx)
     if not 0 <= i < len(tasks):
         raise ValueError(f"only {len(tasks)} discovered tasks are saved; index {i} is out of range")

@@ -148,6 +148,12 @@ def e7_random_networks(p, data_path=None):
     return run_items("e7", p, items, desc="E7 random networks")
 
 
+def sweep_point(p, lam: float, d: int):
+    """The profile and folder of one λ / d discovery run of E18 (also read by E12)."""
+    q = p.replace(uniformity_weight=lam, emb_dim=d, n_tasks=d, meta_steps=p.sweep_meta_steps)
+    return q, discovery_dir(p.name) / f"sweep_l{lam:g}_d{d}"
+
+
 @register("e18")
 def e18_tradeoff(p, data_path=None):
     """E18: the λ / d trade-off (App. E, Fig. 13): for each uniformity weight λ and embedding size
@@ -156,8 +162,7 @@ def e18_tradeoff(p, data_path=None):
 
     def point(lam, d):
         def run():
-            q = p.replace(uniformity_weight=lam, emb_dim=d, n_tasks=d, meta_steps=p.sweep_meta_steps)
-            out_dir = discovery_dir(p.name) / f"sweep_l{lam:g}_d{d}"
+            q, out_dir = sweep_point(p, lam, d)
             k = min(p.sweep_n_tasks, d)
             summ = discover(ds, q, out_dir=out_dir, n_sample=k, progress=False)
             with np.load(out_dir / "tasks.npz") as z:
