@@ -1,10 +1,10 @@
-"""Plots of E12 (Sec. 5.4, Fig. 6, App. J) and of the SSL-regulated tasks (Sec. 5.1, Fig. 4-bottom-right)."""
+"""Plots of E12 (Sec. 5.4, Fig. 6, App. J) and of the SSL-regulated tasks (Sec. 5.1, Fig. 4-bottom-right)
+for ``book/sec5_study.md``; every figure title carries the store's caption (which profile made it)."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .common import caption
 
 CLAIM = ("Paper (Sec. 5.4, Fig. 6, App. J): the similarity between a human task and the closest task of the "
          "encoder (a linear head fitted on its embeddings) grows with the embedding size d but stays "
@@ -76,8 +76,7 @@ def plot_similarity(store):
         ax.set_ylabel("similarity (Eq. 2) on X_te")
         ax.set_ylim(0.48, 1.0)
         ax.legend(fontsize=7)
-    fig.suptitle("Human tasks among the discovered ones (Sec. 5.4, Fig. 6, App. J)", fontsize=10)
-    caption(fig, store)
+    fig.suptitle(f"Human tasks among the discovered ones (Sec. 5.4, Fig. 6, App. J)\n{store.caption()}", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -99,8 +98,8 @@ def plot_grids(store):
         ax.set_xticks([16 * len(im0), 32 * len(im0) + 8 + 16 * len(im1)], ["class 0", "class 1"], fontsize=7)
         ax.set_yticks([])
         ax.set_ylabel(f"{g['run']}\n{name}", rotation=0, ha="right", va="center", fontsize=7)
-    fig.suptitle("SSL-regulated vs plain discovered tasks: most discriminative images (Sec. 5.1)", fontsize=9)
-    caption(fig, store)
+    fig.suptitle(f"SSL-regulated vs plain discovered tasks: most discriminative images (Sec. 5.1)\n"
+                 f"{store.caption()}", fontsize=9)
     fig.tight_layout()
     return fig
 
