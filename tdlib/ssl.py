@@ -254,13 +254,17 @@ def extract(backbone: nn.Module, x: torch.Tensor, batch_size: int = 500) -> torc
 
 
 def frozen_features(ds, profile="smoke", weights=None, *, progress: bool = False, standardize: bool = True,
-                    **train_kw) -> torch.Tensor:
+                    untrained: bool = False, **train_kw) -> torch.Tensor:
     """Frozen self-supervised features (N, F) of the whole pool: from ``weights`` (default
     ``profile.ssl_weights``) if given, else from the project's SimCLR model (trained or resumed
-    first). Standardized per feature with X_tr's mean and std (``standardize``)."""
+    first). Standardized per feature with X_tr's mean and std (``standardize``). ``untrained``: the
+    same backbone at its SimCLR initialization instead (a control: what does SimCLR training add?)."""
     p = get_profile(profile)
     weights = weights if weights is not None else (p.ssl_weights or None)
-    if weights:
+    if untrained:
+        torch.manual_seed(p.task_seed)                     # as train_ssl's initialization
+        backbone = SimCLR(p.ssl_arch, p.ssl_width, p.ssl_proj_dim).backbone
+    elif weights:
         backbone = load_backbone_weights(weights, p.ssl_arch, p.ssl_width)
     else:
         backbone = train_ssl(ds, p, progress=progress, **train_kw)["model"].backbone

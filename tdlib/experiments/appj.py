@@ -5,7 +5,8 @@
   runs at several embedding sizes d (E18's runs, ``sweep_l{λ}_d{d}`` folders, trained here when
   missing), for the main discovery run, and for discovery regulated by self-supervised features
   (:mod:`tdlib.ssl`; folder ``discovery/ssl``, tasks ``discovered:K:PROFILE:ssl``). Controls (ours):
-  the same heads on each encoder *untrained* (meta-step 0), and on the frozen SSL features themselves.
+  the same heads on each encoder *untrained* (meta-step 0), on the frozen SSL features themselves, and
+  on the features of the SSL backbone at its initialization (what SimCLR training adds).
   Also the AS of the regulated tasks and their most discriminative images (Sec. 5.1, Fig. 4-bottom-right).
 """
 from __future__ import annotations
@@ -79,6 +80,8 @@ def e12_human_in_discovered(p, data_path=None):
     items = {f"d={d}": dim_point(d) for d in p.appj_dims}
     items["main"] = lambda: _encoder_entry(ds, humans, p, discovery_dir(p.name), p)
     items["ssl features"] = lambda: {"dim": int(feats().shape[1]), **_probe(ds, humans, feats().numpy(), p)}
+    items["untrained ssl features"] = lambda: {
+        "dim": int(feats().shape[1]), **_probe(ds, humans, frozen_features(ds, p, untrained=True).numpy(), p)}
 
     def ssl_entry():
         q, out_dir = ssl_run()

@@ -21,13 +21,13 @@ def _runs(store):
 
 def table(store) -> str:
     e = store.entries
-    head = (f"{'encoder':<14}{'d':>4}{'steps':>7}{'mean sim':>10}{'median':>8}{'max':>7}{'>0.8':>7}"
+    head = (f"{'encoder':<24}{'d':>4}{'steps':>7}{'mean sim':>10}{'median':>8}{'max':>7}{'>0.8':>7}"
             f"{'>0.9':>7}{'untrained mean':>16}{'untrained max':>15}")
     rows = [head]
-    for k in _runs(store) + (["ssl features"] if "ssl features" in e else []):
+    for k in _runs(store) + [k for k in ("ssl features", "untrained ssl features") if k in e]:
         r = e[k]
         u = r.get("untrained", {})
-        rows.append(f"{k:<14}{r.get('d', r.get('dim', '')):>4}{r.get('meta_steps', '-'):>7}{r['mean']:>10.3f}"
+        rows.append(f"{k:<24}{r.get('d', r.get('dim', '')):>4}{r.get('meta_steps', '-'):>7}{r['mean']:>10.3f}"
                     f"{r['median']:>8.3f}{r['max']:>7.3f}{r['frac_above_0.8']:>7.2f}{r['frac_above_0.9']:>7.2f}"
                     f"{u.get('mean', float('nan')):>16.3f}{u.get('max', float('nan')):>15.3f}")
     return "\n".join(rows)
@@ -64,9 +64,11 @@ def plot_similarity(store):
     lines += [("main", f"plain, d = {e['main']['d']}, {e['main']['meta_steps']} steps", "tab:blue")] if "main" in e else []
     lines += [("ssl", f"SSL-regulated, d = {e['ssl']['d']}", "tab:red")] if "ssl" in e else []
     lines += [("ssl features", "SSL features themselves (ours)", "tab:orange")] if "ssl features" in e else []
+    lines += [("untrained ssl features", "SSL backbone untrained (ours)", "tab:brown")] \
+        if "untrained ssl features" in e else []
     for k, label, c in lines:
         axes[1].plot(np.sort(e[k]["similarity"])[::-1], color=c, label=f"{label} (mean {e[k]['mean']:.3f})",
-                     ls=":" if k == "ssl features" else "-")
+                     ls=":" if "features" in k else "-")
     if "ssl" in e:
         axes[1].plot(np.sort(e["ssl"]["untrained"]["similarity"])[::-1], color="tab:red", ls="--", lw=0.8,
                      label="SSL MLP encoder, untrained")
@@ -113,4 +115,6 @@ def summary(store) -> str:
         seen += f"; SSL-regulated d={e['ssl']['d']}: mean {e['ssl']['mean']:.3f}"
     if "ssl features" in e:
         seen += f"; SSL features themselves: {e['ssl features']['mean']:.3f}"
+    if "untrained ssl features" in e:
+        seen += f"; the SSL backbone untrained: {e['untrained ssl features']['mean']:.3f}"
     return f"{CLAIM}\nThis run ({store.caption()}): mean similarity over the 126 human tasks, {seen}."
