@@ -90,6 +90,7 @@ class Profile:
     ssl_proj_dim: int = 128         # SimCLR: 128-dim projection head output
     ssl_hidden: int = 512           # Sec. 5.1: 2-layer MLP encoder on the features; hidden width ours
     ssl_meta_steps: int = 20_000    # ours: discovery steps of the regulated run (as sweep_meta_steps)
+    ssl_n_as: int = 8               # ours: regulated tasks whose AS is measured and images shown (as sweep_n_tasks)
     appj_dims: tuple = (8, 32, 128)      # Fig. 6-left: embedding sizes d (those of App. E's sweep)
     appj_head_steps: int = 300           # ours: LBFGS iterations of the linear head (App. J: a linear classifier)
 
@@ -125,7 +126,7 @@ PROFILES: dict[str, Profile] = {
         sweep_weights=(0.0, 1.0, 5.0), sweep_dims=(8,), sweep_meta_steps=40, sweep_n_tasks=4,
         naive_max_draws=300,
         ssl_arch="cnn", ssl_width=16, ssl_epochs=30, ssl_batch=256, ssl_hidden=128,   # ~5 min SimCLR, 1 core
-        ssl_meta_steps=40, appj_dims=(4, 8, 16),     # discovery runs as E18's (sweep_meta_steps)
+        ssl_meta_steps=40, ssl_n_as=4, appj_dims=(4, 8, 16),     # discovery runs as E18's (sweep_meta_steps)
     ),
     "smoke": Profile(
         name="smoke",
@@ -142,7 +143,7 @@ PROFILES: dict[str, Profile] = {
         sweep_weights=(0.0, 5.0), sweep_dims=(4,), sweep_meta_steps=2, sweep_n_tasks=2,
         naive_max_draws=40,
         ssl_arch="cnn", ssl_width=4, ssl_epochs=2, ssl_batch=100, ssl_hidden=16,
-        ssl_meta_steps=2, appj_dims=(2, 4), appj_head_steps=50,
+        ssl_meta_steps=2, ssl_n_as=1, appj_dims=(2, 4), appj_head_steps=50,
     ),
 }
 

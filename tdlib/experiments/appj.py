@@ -92,7 +92,7 @@ def e12_human_in_discovered(p, data_path=None):
         _, out_dir = ssl_run()
         with np.load(out_dir / "tasks.npz") as z:
             tasks = z["tasks"].astype(np.int64)
-        k = min(p.sweep_n_tasks, len(tasks))
+        k = min(p.ssl_n_as, len(tasks))
         ases = [agreement_score(ds, t, p, seed=i)["agreement"] for i, t in enumerate(tasks[:k])]
         out = {"tasks": [f"discovered:{i}:{p.name}:{SSL_FOLDER}" for i in range(k)], "as": ases,
                "mean_as": float(np.mean(ases)), "mean_similarity": mean_pairwise_similarity(tasks)}
@@ -111,7 +111,7 @@ def e12_human_in_discovered(p, data_path=None):
                 continue
             with np.load(folder / "tasks.npz") as z:
                 tasks, scores = z["tasks"].astype(np.int64), z["scores"].astype(np.float64)
-            for i in range(min(p.sweep_n_tasks, len(tasks))):
+            for i in range(min(p.ssl_n_as, len(tasks))):
                 top = top_images_from_scores(ds.images, tasks[i], scores[i], p.grid_k)
                 out[f"discovered:{i}:{p.name}:{folder.name}"] = {
                     "run": label, "index": {str(c): v.tolist() for c, v in top.items()},
