@@ -49,8 +49,7 @@ def test_nt_xent_is_smallest_for_identical_views():
     for other in (z1 + 0.3 * torch.randn(8, 16, generator=g), torch.randn(8, 16, generator=g),
                   z1[torch.randperm(8, generator=g)]):
         assert float(ssl.nt_xent(z1, other, 0.5)) > same
-    # and the gradient w.r.t. the second view vanishes along the positive pairs' direction only when
-    # the views agree: moving z2 a little away from z1 raises the loss monotonically
+    # moving the second view away from the first raises the loss monotonically
     d = torch.randn(8, 16, generator=g)
     losses = [float(ssl.nt_xent(z1, z1 + e * d, 0.5)) for e in (0.0, 0.1, 0.3, 1.0)]
     assert losses == sorted(losses)
@@ -81,8 +80,7 @@ def test_augment_invariants():
     x = torch.rand(4, 3, 32, 32, generator=g)
     grey = ssl.augment(x, g, p_grey=1.0)
     assert torch.allclose(grey[:, 0], grey[:, 1]) and torch.allclose(grey[:, 1], grey[:, 2])
-    smooth = torch.nn.functional.avg_pool2d(x, 8, 1, padding=0).repeat_interleave(1, 0)   # low-contrast images
-    smooth = torch.nn.functional.interpolate(smooth, size=32, mode="bilinear", align_corners=False)
+    smooth = F.interpolate(F.avg_pool2d(x, 8, 1), size=32, mode="bilinear", align_corners=False)   # smooth images
     v = ssl.augment(smooth, g, p_jitter=0.0, p_grey=0.0)
     assert torch.allclose(v.mean(dim=(2, 3)), smooth.mean(dim=(2, 3)), atol=0.05)
 
