@@ -23,6 +23,8 @@ class Profile:
     dataset: str = "cifar10"        # Sec. 3.2: CIFAR-10 images; "synthetic" = built-in planted-cue data
     n_train: int = 45_000           # Sec. 3.2: X_tr = 45K images of CIFAR-10's train set
     n_test: int = 5_000             # Sec. 3.2: X_te = the other 5K (held out, seeded)
+    sec3_n_train: int = 45_000      # Sec. 3.2: |X_tr| of the AS experiments E1-E4 (the paper: the same 45K);
+    #                                 cpu: larger than n_train, as random tasks' AS falls with more data (E3)
     split_seed: int = 0             # our choice: seed of the 45K/5K split
     # ---- agreement score training (Sec. 3.2; numbers.md: reference config) ----------------
     arch: str = "resnet18"          # Sec. 3.2: ResNet-18 (CIFAR variant, App. I.3)
@@ -31,6 +33,7 @@ class Profile:
     batch_size: int = 512           # numbers.md: batch 512
     lr: float = 1e-3                # numbers.md: Adam, lr 1e-3
     optimizer: str = "adam"         # Sec. 3.2: Adam
+    lr_schedule: str = "constant"   # Sec. 3.2 names no schedule: constant lr; "linear" decays to 0 (cpu)
     amp: bool = True                # ours: bf16 autocast on CUDA (ignored on CPU)
     # ---- experiments (Sec. 3.2) ----------------------------------------------------------
     n_human: int = 20               # Sec. 3.2: 20 of the 126 human 5-vs-5 tasks
@@ -96,9 +99,12 @@ PROFILES: dict[str, Profile] = {
     "cpu": Profile(
         name="cpu",
         n_train=4_000, n_test=1_000,      # a CIFAR-10 subset small enough for 2 cores
-        arch="cnn", width=16, epochs=15, batch_size=128,   # ~23 s per task on 2 cores
+        arch="cnn", width=16, epochs=15, batch_size=128,   # ~23 s per task (4K images) on 2 free cores
+        # Sec. 3 (E1-E4): 10K training images and a linear lr decay, so that the small CNN's random-label
+        # networks settle (constant lr left them leaning to one class, AS of random tasks 0.2-0.9)
+        sec3_n_train=10_000, lr_schedule="linear",
         n_human=10, n_random=10, n_ablation=3,
-        train_sizes=(250, 1_000, 4_000),
+        train_sizes=(250, 1_000, 4_000, 10_000),
         archs=("cnn", "mlp", "vit"),
         # discovery: a narrow CNN encoder / inner nets (~4.7 s per meta-step on 1 core); 20 inner
         # steps instead of 50, so a larger inner step (0.1) lets the networks learn something
@@ -113,7 +119,7 @@ PROFILES: dict[str, Profile] = {
     ),
     "smoke": Profile(
         name="smoke",
-        dataset="synthetic", n_train=500, n_test=200,
+        dataset="synthetic", n_train=500, n_test=200, sec3_n_train=500,
         arch="cnn", width=8, epochs=6, batch_size=50,
         n_human=2, n_random=2, n_ablation=1,
         train_sizes=(100, 500),
