@@ -216,13 +216,18 @@ def arch_correlations(store, groups=None) -> dict:
 @register("e8")
 def e8_grids(p, data_path=None, tasks=None):
     """E8: the ``p.grid_k`` most discriminative images of each class (Sec. 5.1, App. B) for tasks with a
-    score (default: the first ``p.grid_n_discovered`` discovered tasks of the profile's default run, one
-    random-network task and the green pixel for comparison). Runs discovery first if its tasks are not saved."""
+    score (default: the first ``p.grid_n_discovered`` discovered tasks of the profile's default run, the
+    first task discovered with each other arch of ``p.study_disc_archs``, one random-network task and
+    the green pixel for comparison). Runs the discoveries first if their tasks are not saved."""
+    from ..discovery import arch_run
     from ..taskviz import top_images
     ds = dataset_for(p, data_path)
+    others = [a for a in p.study_disc_archs if a != p.arch]
     names = tasks or ([f"discovered:{i}:{p.name}" for i in range(min(p.grid_n_discovered, p.n_tasks))]
+                      + [f"discovered:0:{arch_run(p, a)[1]}" for a in others]
                       + ["randnet:0", "greenpixel:{},{}".format(*p.green_pixel)])
-    if any(n.startswith("discovered:") for n in names):
-        ensure_discovered(ds, p, p.arch)
+    for a in [p.arch] + others:
+        if any(n.startswith("discovered:") and n.split(":")[2:3] == [arch_run(p, a)[1]] for n in names):
+            ensure_discovered(ds, p, a)
     return run_items("e8", p, {n: (lambda n=n: top_images(ds, n, p.grid_k)) for n in names},
                      params={"tasks": names}, desc="E8 grids")
