@@ -113,9 +113,9 @@ PROFILES: dict[str, Profile] = {
         green_arch="mlp", green_n_train=45_000, green_epochs=30,   # e11: the paper's X_tr size, MLP only
         disc_width=8, inner_lr=0.1, inner_checkpoint=False,
         sweep_weights=(0.0, 1.0, 5.0), sweep_dims=(8,), sweep_meta_steps=40, sweep_n_tasks=4,
-        # e9: a ViT meta-step takes ~2 min on 1 shared core (MLP ~1 s), so 10 meta-steps for the MLP and
-        # ViT discovery runs (the cnn group is the default 150-step run)
-        study_disc_archs=("cnn", "mlp", "vit"), study_disc_meta_steps=10,
+        # e9: a ViT meta-step takes ~3.5 min on 2 shared cores (MLP ~3 s), so only 4 meta-steps for the
+        # MLP and ViT discovery runs (the cnn group is the default 150-step run)
+        study_disc_archs=("cnn", "mlp", "vit"), study_disc_meta_steps=4,
         naive_max_draws=300,
     ),
     "smoke": Profile(
