@@ -63,12 +63,15 @@ def ensure_discovered(ds, p, arch) -> dict:
         discover(ds, q, out_dir=discovery_dir(where), progress=False)
         saved = load_task_file(ds, where)
     import torch
-    hist = torch.load(discovery_dir(where) / "encoder.pt", map_location="cpu", weights_only=False)["history"]
-    pas = [h["proxy_as"] for h in hist]
-    return {"arch": arch, "where": where, "meta_steps": len(hist), "n_tasks": int(len(saved["tasks"])),
+    ck = discovery_dir(where) / "encoder.pt"        # not kept for every run (the MLP's is 5 MB at cpu)
+    hist = torch.load(ck, map_location="cpu", weights_only=False)["history"] if ck.is_file() else []
+    pas = [h["proxy_as"] for h in hist] or [float("nan")]
+    with np.load(saved["path"]) as z:
+        steps = int(z["step"])
+    return {"arch": arch, "where": where, "meta_steps": steps, "n_tasks": int(len(saved["tasks"])),
             "mean_similarity": mean_pairwise_similarity(saved["tasks"]),
             "proxy_as_first5": float(np.mean(pas[:5])), "proxy_as_last5": float(np.mean(pas[-5:])),
-            "seconds_per_meta_step": float(np.mean([h["seconds"] for h in hist]))}
+            "seconds_per_meta_step": float(np.mean([h["seconds"] for h in hist])) if hist else float("nan")}
 
 
 def _study_train_idx(ds, p):
