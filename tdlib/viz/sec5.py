@@ -192,7 +192,8 @@ def correlation_table(store) -> str:
 def plot_task_grids(store, tasks=None):
     """E8 (Fig. 4-right, App. B): per task, the most discriminative images of class 0 and class 1."""
     from ..taskviz import decode_images
-    names = tasks or list(store.entries)
+    names = tasks or [n for n in store.data.get("params", {}).get("tasks", []) if n in store.entries] \
+        or list(store.entries)                      # the run's order (the file keeps keys sorted)
     k = len(store.entries[names[0]]["index"]["0"])
     fig, axes = plt.subplots(len(names), 1, figsize=(0.75 * (2 * k + 1), 1.0 * len(names) + 0.6),
                              squeeze=False)
