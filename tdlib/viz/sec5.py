@@ -156,7 +156,8 @@ def group_arch_table(store) -> str:
     from ..experiments.sec5 import arch_matrix
     m = arch_matrix(store)
     lines = [f"{'group':<18}{'n':>3}" + "".join(f"{'AS on ' + a:>13}" for a in m["archs"])]
-    for g in dict.fromkeys(m["groups"]):
+    first = ["human", "random", "randnet"]                       # then the discovered groups
+    for g in sorted(dict.fromkeys(m["groups"]), key=lambda g: first.index(g) if g in first else len(first)):
         sel = [i for i, gg in enumerate(m["groups"]) if gg == g]
         own = g.partition("-")[2] if g.startswith("discovered-") else None
         lines.append(f"{g:<18}{len(sel):>3}" + "".join(
@@ -278,8 +279,9 @@ def summary(store) -> str:
         run = (f"mean AS: {means}; correlation over all {len(m['tasks'])} tasks: {cs}"
                + (f"; {', '.join(own)}" if own else ""))
     elif exp == "e8":
-        kinds = dict.fromkeys(k.split(":")[0] for k in es)
-        run = f"{len(es)} tasks shown ({', '.join(kinds)}): " + ", ".join(es)
+        names = [n for n in store.data.get("params", {}).get("tasks", []) if n in es] or list(es)
+        kinds = dict.fromkeys(k.split(":")[0] for k in names)
+        run = f"{len(names)} tasks shown ({', '.join(kinds)}): " + ", ".join(names)
     else:
         run = f"{len(es)} entries"
     return f"{CLAIMS.get(exp, '')}\nThis run ({store.data['profile']}): {run}"
