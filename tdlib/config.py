@@ -73,6 +73,10 @@ class Profile:
     prop1_arch: str = "resnet18"    # App. G: any learning algorithm; the Sec. 3.2 one by default
     prop1_models: int = 4           # App. G: networks per task to estimate the distribution over w
     grid_k: int = 8                 # Sec. 5.1, App. B: images shown per class (most discriminative)
+    grid_n_discovered: int = 10     # App. B, Fig. 10: 10 discovered tasks shown (Fig. 4: 3); ours: the first ones
+    study_disc_archs: tuple = ("resnet18", "mlp", "vit")   # Sec. 5.2: tasks discovered with each architecture
+    study_disc_meta_steps: int = 100_000   # Sec. 5.2: discovery with another arch as in Sec. 4 (numbers.md: 1e5
+    #                                 meta-steps); the profile's own arch uses its default run (`meta_steps`)
     disc_width: int = 64                 # App. I.2: encoder and inner nets = the AS backbone (ResNet-18, w 64)
     inner_checkpoint: bool = True        # numbers.md: every inner step checkpointed (memory); off on CPU
     sweep_weights: tuple = (0.0, 1.0, 5.0, 20.0)   # App. E, Fig. 13: λ values of the trade-off sweep
@@ -111,10 +115,13 @@ PROFILES: dict[str, Profile] = {
         emb_dim=8, n_tasks=8, inner_steps=20, inner_batch=128, meta_steps=150,
         adv_targets=2, adv_by=("randnet:0", "randnet:1"), adv_multiclass_by=1, adv_seeds=1,
         study_group_size=2, study_n_train=500, domain_archs=("cnn",), domain_n_images=500,
-        prop1_arch="mlp", prop1_models=3, grid_k=6,     # e9-e11, e20: ~15 min on 2 shared cores
+        prop1_arch="mlp", prop1_models=3, grid_k=6, grid_n_discovered=4,   # e9-e11, e20: ~15 min on 2 cores
         green_arch="mlp", green_n_train=45_000, green_epochs=30,   # e11: the paper's X_tr size, MLP only
         disc_width=8, inner_lr=0.1, inner_checkpoint=False,
         sweep_weights=(0.0, 1.0, 5.0), sweep_dims=(8,), sweep_meta_steps=40, sweep_n_tasks=4,
+        # e9: a ViT meta-step takes ~3.5 min on 2 shared cores (MLP ~3 s), so only 4 meta-steps for the
+        # MLP and ViT discovery runs (the cnn group is the default 150-step run)
+        study_disc_archs=("cnn", "mlp", "vit"), study_disc_meta_steps=4,
         naive_max_draws=300,
     ),
     "smoke": Profile(
@@ -127,7 +134,9 @@ PROFILES: dict[str, Profile] = {
         emb_dim=4, n_tasks=4, inner_steps=5, inner_batch=64, meta_steps=4,
         adv_targets=1, adv_by=("cue:warm", "randnet:0"), adv_multiclass_by=1, adv_seeds=1,
         study_group_size=1, study_n_train=400, domain_archs=("cnn",), domain_n_images=100,
-        prop1_arch="mlp", prop1_models=3, grid_k=4, green_arch="mlp", green_n_train=500, green_epochs=4,
+        prop1_arch="mlp", prop1_models=3, grid_k=4, grid_n_discovered=2, study_disc_meta_steps=2,
+        study_disc_archs=("mlp",),   # ours: one per-arch discovery (the cheapest) keeps CI in seconds
+        green_arch="mlp", green_n_train=500, green_epochs=4,
         disc_width=4, inner_lr=0.1, inner_checkpoint=False,
         sweep_weights=(0.0, 5.0), sweep_dims=(4,), sweep_meta_steps=2, sweep_n_tasks=2,
         naive_max_draws=40,
