@@ -33,8 +33,12 @@ the images. Each inner batch of images is paired with the features of the same i
 
 Files in ``results/<profile>/discovery/``: ``encoder.pt`` (checkpoint) and ``tasks.npz`` (``tasks``
 (K,N) uint8 over the pool, ``scores`` (K,N) float16 projections, dataset signature). The task kind
-``discovered:K`` (``discovered:K:PROFILE``) reads them; ``discovered:K:PROFILE:FOLDER`` reads a run
-stored in a sub-folder of it (``discovered:0:cpu:ssl``, ``discovered:1:cpu:sweep_l1_d8``).
+``discovered:K`` (``discovered:K:PROFILE``) reads them; other runs of a profile live in subfolders
+(``sweep_l1_d8`` of E18, ``arch_mlp`` = discovered with another architecture, Sec. 5.2), named
+``discovered:K:PROFILE/SUBFOLDER`` (e.g. ``discovered:0:cpu/arch_vit``).
+
+Attention (ViT) runs through PyTorch's math kernel during meta-steps: the fused kernels have no
+double backward, which the meta-gradient needs.
 """
 from __future__ import annotations
 
@@ -49,6 +53,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn as nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from .config import get_profile
 from .models import build_model
@@ -119,7 +124,10 @@ def _atomic_torch_save(obj, path: Path) -> None:
 
 
 def discovery_dir(profile_name: str, root=None) -> Path:
-    return Path(root or results_root()) / profile_name / "discovery"
+    """``results/<profile>/discovery``; ``"cpu/arch_mlp"`` gives its subfolder ``.../discovery/arch_mlp``."""
+    prof, _, sub = profile_name.partition("/")
+    base = Path(root or results_root()) / prof / "discovery"
+    return base / sub if sub else base
 
 
 def _dataset_signature(ds) -> dict:
@@ -151,11 +159,12 @@ def meta_step_loss(encoder: nn.Module, u: torch.Tensor, batches, p, net_seeds, *
         emb, _ = enc(x if enc_in is None else enc_in[id(x)])   # (B,d), train-mode BatchNorm
         return task_probs(emb @ u, p.temperature), uniformity_loss(emb)
 
-    res = proxy_agreement(nets, batches, target_fn, p.inner_lr,
-                          early_stop_agreement=p.early_stop_agreement,
-                          early_stop_patience=p.early_stop_patience,
-                          checkpoint=checkpoint, create_graph=create_graph,
-                          meta_params=[q for q in encoder.parameters() if q.requires_grad])
+    with sdpa_kernel(SDPBackend.MATH):                       # double backward through attention (ViT)
+        res = proxy_agreement(nets, batches, target_fn, p.inner_lr,
+                              early_stop_agreement=p.early_stop_agreement,
+                              early_stop_patience=p.early_stop_patience,
+                              checkpoint=checkpoint, create_graph=create_graph,
+                              meta_params=[q for q in encoder.parameters() if q.requires_grad])
     loss = -res.proxy_as + p.uniformity_weight * res.extra
     return loss, res
 
@@ -256,7 +265,8 @@ def train_encoder(ds, profile="smoke", *, steps: int | None = None, out_dir=None
                 f"checkpoint (step {last_good}) is kept in {ck_path}. Fix: lower meta_lr / inner_lr "
                 f"(--set meta_lr=...), or resume from it.")
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        with sdpa_kernel(SDPBackend.MATH):                   # checkpointed inner steps rerun in backward
+            loss.backward()
         opt.step()
         state["step"] += 1
         state["history"].append({"step": state["step"], "hyperplane": k, "proxy_as": float(res.proxy_as.detach()),
@@ -340,16 +350,34 @@ def discover(ds, profile="smoke", *, steps=None, out_dir=None, resume: bool = Tr
             "balance": [float(t.mean()) for t in tasks]}
 
 
+def arch_run(profile, arch: str):
+    """Discovery with architecture ``arch`` (encoder and inner networks, Sec. 5.2): ``(profile, where)``.
+    The profile's own arch is its default run (``where = "cpu"``); another arch trains
+    ``study_disc_meta_steps`` meta-steps into the subfolder ``arch_<arch>`` (``where = "cpu/arch_vit"``,
+    task names ``discovered:K:cpu/arch_vit``), every inner step checkpointed (the same gradient; without
+    it a ViT's unrolled graph at the cpu settings outgrows 14 GB)."""
+    p = get_profile(profile)
+    if arch == p.arch:
+        return p, p.name
+    return (p.replace(arch=arch, meta_steps=p.study_disc_meta_steps, inner_checkpoint=True),
+            f"{p.name}/arch_{arch}")
+
+
 # ----------------------------------------------------------------------------------------------
 # the ``discovered:K`` task kind
 # ----------------------------------------------------------------------------------------------
-def load_tasks(ds=None, profile: str | None = None, root=None, folder: str | None = None) -> np.ndarray:
-    """Saved discovered tasks (K,N): of ``profile``, else of the most recent run whose dataset
-    matches ``ds``; ``folder``: of the run in that sub-folder of ``discovery/`` (e.g. ``ssl``)."""
+def load_tasks(ds=None, profile: str | None = None, root=None) -> np.ndarray:
+    """Saved discovered tasks (K,N): of ``profile`` (``"cpu"``, or a run in its subfolder,
+    ``"cpu/arch_mlp"``), else of the most recent run whose dataset matches ``ds``."""
+    return load_task_file(ds, profile, root)["tasks"]
+
+
+def load_task_file(ds=None, profile: str | None = None, root=None) -> dict:
+    """As :func:`load_tasks`, with the projections: ``{"tasks": (K,N) int64, "scores": (K,N) float32,
+    "path": ...}``."""
     base = Path(root or results_root())
-    sub = f"{folder}/" if folder else ""
-    cands = [discovery_dir(profile, base) / f"{sub}tasks.npz"] if profile else \
-        sorted(base.glob(f"*/discovery/{sub}tasks.npz"), key=lambda q: q.stat().st_mtime, reverse=True)
+    cands = [discovery_dir(profile, base) / "tasks.npz"] if profile else \
+        sorted(base.glob("*/discovery/tasks.npz"), key=lambda q: q.stat().st_mtime, reverse=True)
     seen = []
     for path in cands:
         if not path.is_file():
@@ -357,19 +385,18 @@ def load_tasks(ds=None, profile: str | None = None, root=None, folder: str | Non
         with np.load(path) as z:
             sig = json.loads(str(z["signature"]))
             if ds is None or sig == _dataset_signature(ds):
-                return z["tasks"].astype(np.int64)
+                return {"tasks": z["tasks"].astype(np.int64), "scores": z["scores"].astype(np.float32),
+                        "path": str(path)}
             seen.append(f"{path} ({sig['name']}, {sig['n']} images)")
-    where = (f"profile {profile!r}" if profile else f"any profile under {base}") + (
-        f", folder {folder!r}" if folder else "")
+    where = f"profile {profile!r}" if profile else f"any profile under {base}"
     raise ValueError(f"no saved discovered tasks for this dataset in {where}"
                      + (f"; found only {seen}" if seen else "")
-                     + ". Fix: run `python -m tdlib discover --profile <p>` first.")
+                     + ". Fix: run `python -m tdlib discover --profile <p>` (`--arch A` for `<p>/arch_A`) first.")
 
 
 def _discovered_kind(ds, arg: str):
-    idx, _, rest = arg.partition(":")
-    prof, _, folder = rest.partition(":")
-    tasks = load_tasks(ds, prof or None, folder=folder or None)
+    idx, _, prof = arg.partition(":")
+    tasks = load_tasks(ds, prof or None)
     i = int(idx)
     if not 0 <= i < len(tasks):
         raise ValueError(f"only {len(tasks)} discovered tasks are saved; index {i} is out of range")

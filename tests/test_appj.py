@@ -154,9 +154,9 @@ def test_discovered_task_name_with_folder(ds, tmp_path, monkeypatch):
     feats = torch.randn(len(ds), 6, generator=torch.Generator().manual_seed(1))
     discovery.discover(ds, p, out_dir=discovery.discovery_dir("smoke") / "ssl", features=feats, progress=False)
     saved = np.load(tmp_path / "smoke" / "discovery" / "ssl" / "tasks.npz")["tasks"]
-    assert np.array_equal(task_by_name(ds, "discovered:1:smoke:ssl"), saved[1])
-    with pytest.raises(ValueError, match="folder 'nope'"):
-        task_by_name(ds, "discovered:0:smoke:nope")
+    assert np.array_equal(task_by_name(ds, "discovered:1:smoke/ssl"), saved[1])
+    with pytest.raises(ValueError, match="smoke/nope"):
+        task_by_name(ds, "discovered:0:smoke/nope")
 
 
 # ----------------------------------------------------------------------------------------------

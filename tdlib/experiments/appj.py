@@ -4,7 +4,7 @@
   on its embeddings of X_tr, :mod:`tdlib.linear_probe`), its Eq. 2 similarity on X_te; for discovery
   runs at several embedding sizes d (E18's runs, ``sweep_l{λ}_d{d}`` folders, trained here when
   missing), for the main discovery run, and for discovery regulated by self-supervised features
-  (:mod:`tdlib.ssl`; folder ``discovery/ssl``, tasks ``discovered:K:PROFILE:ssl``). Controls (ours):
+  (:mod:`tdlib.ssl`; folder ``discovery/ssl``, tasks ``discovered:K:PROFILE/ssl``). Controls (ours):
   the same heads on each encoder *untrained* (meta-step 0), on the frozen SSL features themselves, and
   on the features of the SSL backbone at its initialization (what SimCLR training adds).
   Also the AS of the regulated tasks and their most discriminative images (Sec. 5.1, Fig. 4-bottom-right).
@@ -94,7 +94,7 @@ def e12_human_in_discovered(p, data_path=None):
             tasks = z["tasks"].astype(np.int64)
         k = min(p.ssl_n_as, len(tasks))
         ases = [agreement_score(ds, t, p, seed=i)["agreement"] for i, t in enumerate(tasks[:k])]
-        out = {"tasks": [f"discovered:{i}:{p.name}:{SSL_FOLDER}" for i in range(k)], "as": ases,
+        out = {"tasks": [f"discovered:{i}:{p.name}/{SSL_FOLDER}" for i in range(k)], "as": ases,
                "mean_as": float(np.mean(ases)), "mean_similarity": mean_pairwise_similarity(tasks)}
         e18 = load_store("e18", p.name)       # the plain run of the same d and steps, same AS recipe
         key = f"lambda={p.uniformity_weight:g}/d={p.emb_dim}"
@@ -113,7 +113,7 @@ def e12_human_in_discovered(p, data_path=None):
                 tasks, scores = z["tasks"].astype(np.int64), z["scores"].astype(np.float64)
             for i in range(min(p.ssl_n_as, len(tasks))):
                 top = top_images_from_scores(ds.images, tasks[i], scores[i], p.grid_k)
-                out[f"discovered:{i}:{p.name}:{folder.name}"] = {
+                out[f"discovered:{i}:{p.name}/{folder.name}"] = {
                     "run": label, "index": {str(c): v.tolist() for c, v in top.items()},
                     "images": {str(c): encode_images(ds.images[v]) for c, v in top.items()}}
         return out
