@@ -17,7 +17,7 @@ from ..agreement import agreement_score
 from ..data import dataset_for
 from ..discovery import _new_state, discover, discovery_dir, embed, train_encoder
 from ..linear_probe import closest_task_similarity
-from ..results import load_store, run_items
+from ..results import run_items
 from ..tasks import N_HUMAN_TASKS, human_task, mean_pairwise_similarity
 from ..taskviz import encode_images, top_images_from_scores
 from . import register
@@ -88,20 +88,18 @@ def e12_human_in_discovered(p, data_path=None):
         return _encoder_entry(ds, humans, q, out_dir, p, features=feats())
     items["ssl"] = ssl_entry
 
-    def ssl_as():
-        _, out_dir = ssl_run()
-        with np.load(out_dir / "tasks.npz") as z:
-            tasks = z["tasks"].astype(np.int64)
-        k = min(p.ssl_n_as, len(tasks))
-        ases = [agreement_score(ds, t, p, seed=i)["agreement"] for i, t in enumerate(tasks[:k])]
-        out = {"tasks": [f"discovered:{i}:{p.name}/{SSL_FOLDER}" for i in range(k)], "as": ases,
-               "mean_as": float(np.mean(ases)), "mean_similarity": mean_pairwise_similarity(tasks)}
-        e18 = load_store("e18", p.name)       # the plain run of the same d and steps, same AS recipe
-        key = f"lambda={p.uniformity_weight:g}/d={p.emb_dim}"
-        if e18 is not None and key in e18 and p.ssl_meta_steps == p.sweep_meta_steps:
-            out["plain"] = {"e18_entry": key, **{k: e18.entries[key][k] for k in ("as", "mean_as", "mean_similarity")}}
-        return out
-    items["ssl as"] = ssl_as
+    def run_as(folder):
+        def run():
+            with np.load(folder / "tasks.npz") as z:
+                tasks = z["tasks"].astype(np.int64)
+            k = min(p.ssl_n_as, len(tasks))
+            ases = [agreement_score(ds, t, p, seed=i)["agreement"] for i, t in enumerate(tasks[:k])]
+            return {"tasks": [f"discovered:{i}:{p.name}/{folder.name}" for i in range(k)], "as": ases,
+                    "mean_as": float(np.mean(ases)), "mean_similarity": mean_pairwise_similarity(tasks)}
+        return run
+    items["ssl as"] = run_as(ssl_run()[1])
+    # the plain run of the same d and steps (E18's folder), its AS with the same recipe and seeds
+    items["plain as"] = run_as(sweep_point(p, p.uniformity_weight, p.emb_dim)[1])
 
     def grids():
         out = {}

@@ -34,16 +34,17 @@ def table(store) -> str:
 
 
 def as_table(store) -> str:
-    """AS of the SSL-regulated tasks next to the plain run of the same d and steps (E18)."""
+    """AS of the SSL-regulated tasks next to the plain run of the same d and steps (E18's folder), same recipe."""
     if "ssl as" not in store.entries:
         return "(no AS of the regulated tasks stored)"
     r = store.entries["ssl as"]
     out = [f"SSL-regulated tasks: AS {np.round(r['as'], 3).tolist()} (mean {r['mean_as']:.3f}); "
            f"mean pairwise similarity of the run's tasks {r['mean_similarity']:.3f}"]
-    if "plain" in r:
-        q = r["plain"]
-        out.append(f"plain discovery, same d and steps (E18 {q['e18_entry']}): AS {np.round(q['as'], 3).tolist()} "
-                   f"(mean {q['mean_as']:.3f}); mean pairwise similarity {q['mean_similarity']:.3f}")
+    if "plain as" in store.entries:
+        q = store.entries["plain as"]
+        out.append(f"plain discovery, same d and steps ({q['tasks'][0].rsplit('/', 1)[-1]}): AS "
+                   f"{np.round(q['as'], 3).tolist()} (mean {q['mean_as']:.3f}); mean pairwise similarity "
+                   f"{q['mean_similarity']:.3f}")
     return "\n".join(out)
 
 
