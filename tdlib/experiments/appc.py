@@ -23,9 +23,8 @@ def e17_kway(p, data_path=None):
     ds = dataset_for(p, data_path)
     items = {}
     for k in p.kway_classes:
-        q = p.replace(n_classes=k, meta_steps=p.kway_meta_steps)
-
-        def run(q=q, k=k):
+        def run(k=k):
+            q = p.replace(n_classes=k, meta_steps=p.kway_meta_steps)
             out = discover(ds, q, n_sample=p.kway_n_tasks, progress=False)
             tasks = load_tasks(ds, p.name, n_classes=k)
             n = len(tasks)
@@ -33,7 +32,8 @@ def e17_kway(p, data_path=None):
                                         for i in range(n)]
             return out
         items[f"discovery:k{k}"] = run
-        for i in range(p.kway_n_tasks):
+    for i in range(p.kway_n_tasks):          # task i of every K and kind before task i + 1 (partial runs)
+        for k in p.kway_classes:
             items[f"discovered:k{k}:{i}"] = (lambda k=k, i=i: _kway_entry(
                 ds, f"discovered:k{k}:{i}", load_tasks(ds, p.name, n_classes=k)[i], p, k))
             for kind in ("random", "human"):
