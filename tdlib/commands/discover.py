@@ -3,7 +3,8 @@
 import json
 
 HELP = ("task discovery with a shared encoder (Sec. 4): trains in chunks, resumes with --resume; "
-        "saves results/<profile>/discovery/{encoder.pt,tasks.npz} (task names discovered:K)")
+        "saves results/<profile>/discovery/{encoder.pt,tasks.npz} (task names discovered:K); "
+        "K-way tasks (App. C) with --set n_classes=K, in discovery/kK/ (names discovered:kK:I)")
 
 
 def add_arguments(p):
