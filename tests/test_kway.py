@@ -214,3 +214,13 @@ def test_e21_raises_the_clear_error_without_data(monkeypatch):
     monkeypatch.delenv("TDLIB_TINYIMAGENET", raising=False)
     with pytest.raises(DataNotFoundError, match="Fix: download"):
         ex.get("e21", profile="smoke")
+
+
+def test_tinyimagenet_npz_is_resized_and_keeps_labels(tmp_path):
+    x = np.zeros((6, 64, 64, 3), np.uint8)
+    x[:, :32] = np.arange(6)[:, None, None, None] * 40          # top half: a per-image value
+    np.savez(tmp_path / "tin.npz", x_train=x, y_train=np.arange(6) % 2)
+    images, labels, names, pick = load_tinyimagenet_train(tmp_path / "tin.npz", n=4, seed=1, image_size=32)
+    assert images.shape == (4, 32, 32, 3) and len(names) == 2
+    assert np.array_equal(labels, pick % 2)
+    assert np.array_equal(images[:, 0, 0, 0], pick * 40) and (images[:, 16:] == 0).all()   # area resize

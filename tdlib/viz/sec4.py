@@ -233,8 +233,9 @@ def kway_groups(e17) -> dict:
 
 
 def kway_summary(e17) -> dict:
-    """Per K: mean AS of each kind next to chance (1/K), and the discovered tasks' meta-steps,
-    largest class fraction and mean pairwise similarity (Eq. 2 maximised over label matchings)."""
+    """Per K: mean AS of each kind next to chance (1/K), and the discovery run's meta-steps and
+    proxy-AS at its start and end, its tasks' largest class fraction and mean pairwise similarity
+    (Eq. 2 maximised over label matchings)."""
     rows = {}
     for k, groups in kway_groups(e17).items():
         row = {"chance 1/K": round(1 / k, 3)}
@@ -242,6 +243,9 @@ def kway_summary(e17) -> dict:
         disc = e17.entries.get(f"discovery:k{k}")
         if disc:
             row["meta-steps"] = disc["step"]
+            pa = [h["proxy_as"] for h in disc["history"]]
+            w = max(1, min(5, len(pa) // 2))
+            row[f"proxy-AS first/last {w} steps"] = f"{np.mean(pa[:w]):.3f} -> {np.mean(pa[-w:]):.3f}"
             row["largest class fraction (discovered)"] = max(max(b) for b in disc["balance"])
             row["mean similarity (discovered)"] = round(disc["mean_similarity"], 3)
         rows[f"K={k}"] = row
