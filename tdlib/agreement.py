@@ -88,7 +88,8 @@ def train_pair(ds, labels, profile: "Profile | str" = "smoke", *, arch=None, wid
     models, accs = [], []
     for run in runs:
         m = train_classifier(ds.x[tr], labels[tr], arch=arch, width=width, num_classes=num_classes,
-                             epochs=epochs or p.epochs, batch_size=p.batch_size, lr=p.lr, device=device,
+                             epochs=epochs or p.epochs, batch_size=p.batch_size, lr=p.lr,
+                             lr_schedule=p.lr_schedule, device=device,
                              amp=p.amp, progress=progress, **run)
         models.append(m)
         accs.append(float(np.mean(predict(m, ds.x[tr], amp=p.amp) == labels[tr])))

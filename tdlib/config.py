@@ -23,6 +23,8 @@ class Profile:
     dataset: str = "cifar10"        # Sec. 3.2: CIFAR-10 images; "synthetic" = built-in planted-cue data
     n_train: int = 45_000           # Sec. 3.2: X_tr = 45K images of CIFAR-10's train set
     n_test: int = 5_000             # Sec. 3.2: X_te = the other 5K (held out, seeded)
+    sec3_n_train: int = 45_000      # Sec. 3.2: |X_tr| of the AS experiments E1-E4 (the paper: the same 45K);
+    #                                 cpu: larger than n_train, as random tasks' AS falls with more data (E3)
     split_seed: int = 0             # our choice: seed of the 45K/5K split
     # ---- agreement score training (Sec. 3.2; numbers.md: reference config) ----------------
     arch: str = "resnet18"          # Sec. 3.2: ResNet-18 (CIFAR variant, App. I.3)
@@ -31,6 +33,7 @@ class Profile:
     batch_size: int = 512           # numbers.md: batch 512
     lr: float = 1e-3                # numbers.md: Adam, lr 1e-3
     optimizer: str = "adam"         # Sec. 3.2: Adam
+    lr_schedule: str = "constant"   # Sec. 3.2 names no schedule: constant lr; "linear" decays to 0 (cpu)
     amp: bool = True                # ours: bf16 autocast on CUDA (ignored on CPU)
     # ---- experiments (Sec. 3.2) ----------------------------------------------------------
     n_human: int = 20               # Sec. 3.2: 20 of the 126 human 5-vs-5 tasks
@@ -70,6 +73,10 @@ class Profile:
     prop1_arch: str = "resnet18"    # App. G: any learning algorithm; the Sec. 3.2 one by default
     prop1_models: int = 4           # App. G: networks per task to estimate the distribution over w
     grid_k: int = 8                 # Sec. 5.1, App. B: images shown per class (most discriminative)
+    grid_n_discovered: int = 10     # App. B, Fig. 10: 10 discovered tasks shown (Fig. 4: 3); ours: the first ones
+    study_disc_archs: tuple = ("resnet18", "mlp", "vit")   # Sec. 5.2: tasks discovered with each architecture
+    study_disc_meta_steps: int = 100_000   # Sec. 5.2: discovery with another arch as in Sec. 4 (numbers.md: 1e5
+    #                                 meta-steps); the profile's own arch uses its default run (`meta_steps`)
     disc_width: int = 64                 # App. I.2: encoder and inner nets = the AS backbone (ResNet-18, w 64)
     inner_checkpoint: bool = True        # numbers.md: every inner step checkpointed (memory); off on CPU
     sweep_weights: tuple = (0.0, 1.0, 5.0, 20.0)   # App. E, Fig. 13: λ values of the trade-off sweep
@@ -105,26 +112,32 @@ PROFILES: dict[str, Profile] = {
     "cpu": Profile(
         name="cpu",
         n_train=4_000, n_test=1_000,      # a CIFAR-10 subset small enough for 2 cores
-        arch="cnn", width=16, epochs=15, batch_size=128,   # ~23 s per task on 2 cores
+        arch="cnn", width=16, epochs=15, batch_size=128,   # ~23 s per task (4K images) on 2 free cores
+        # Sec. 3 (E1-E4): 10K training images and a linear lr decay, so that the small CNN's random-label
+        # networks settle (constant lr left them leaning to one class, AS of random tasks 0.2-0.9)
+        sec3_n_train=10_000, lr_schedule="linear",
         n_human=10, n_random=10, n_ablation=3,
-        train_sizes=(250, 1_000, 4_000),
+        train_sizes=(250, 1_000, 4_000, 10_000),
         archs=("cnn", "mlp", "vit"),
         # discovery: a narrow CNN encoder / inner nets (~4.7 s per meta-step on 1 core); 20 inner
         # steps instead of 50, so a larger inner step (0.1) lets the networks learn something
         emb_dim=8, n_tasks=8, inner_steps=20, inner_batch=128, meta_steps=150,
         adv_targets=2, adv_by=("randnet:0", "randnet:1"), adv_multiclass_by=1, adv_seeds=1,
         study_group_size=2, study_n_train=500, domain_archs=("cnn",), domain_n_images=500,
-        prop1_arch="mlp", prop1_models=3, grid_k=6,     # e9-e11, e20: ~15 min on 2 shared cores
+        prop1_arch="mlp", prop1_models=3, grid_k=6, grid_n_discovered=4,   # e9-e11, e20: ~15 min on 2 cores
         green_arch="mlp", green_n_train=45_000, green_epochs=30,   # e11: the paper's X_tr size, MLP only
         disc_width=8, inner_lr=0.1, inner_checkpoint=False,
         sweep_weights=(0.0, 1.0, 5.0), sweep_dims=(8,), sweep_meta_steps=40, sweep_n_tasks=4,
+        # e9: a ViT meta-step takes ~3.5 min on 2 shared cores (MLP ~3 s), so only 4 meta-steps for the
+        # MLP and ViT discovery runs (the cnn group is the default 150-step run)
+        study_disc_archs=("cnn", "mlp", "vit"), study_disc_meta_steps=4,
         naive_max_draws=300,
         kway_meta_steps=30, kway_n_tasks=2,   # e17: K = 3, 5; ~15 min on 1 idle core
         tin_image_size=32, tin_n_train=4_000, tin_n_test=1_000,
     ),
     "smoke": Profile(
         name="smoke",
-        dataset="synthetic", n_train=500, n_test=200,
+        dataset="synthetic", n_train=500, n_test=200, sec3_n_train=500,
         arch="cnn", width=8, epochs=6, batch_size=50,
         n_human=2, n_random=2, n_ablation=1,
         train_sizes=(100, 500),
@@ -132,7 +145,9 @@ PROFILES: dict[str, Profile] = {
         emb_dim=4, n_tasks=4, inner_steps=5, inner_batch=64, meta_steps=4,
         adv_targets=1, adv_by=("cue:warm", "randnet:0"), adv_multiclass_by=1, adv_seeds=1,
         study_group_size=1, study_n_train=400, domain_archs=("cnn",), domain_n_images=100,
-        prop1_arch="mlp", prop1_models=3, grid_k=4, green_arch="mlp", green_n_train=500, green_epochs=4,
+        prop1_arch="mlp", prop1_models=3, grid_k=4, grid_n_discovered=2, study_disc_meta_steps=2,
+        study_disc_archs=("mlp",),   # ours: one per-arch discovery (the cheapest) keeps CI in seconds
+        green_arch="mlp", green_n_train=500, green_epochs=4,
         disc_width=4, inner_lr=0.1, inner_checkpoint=False,
         sweep_weights=(0.0, 5.0), sweep_dims=(4,), sweep_meta_steps=2, sweep_n_tasks=2,
         naive_max_draws=40,

@@ -292,7 +292,8 @@ def load_dataset(name: str = "synthetic", n_train: int = 45_000, n_test: int = 5
                    class_names=class_names, train_idx=train_idx, test_idx=test_idx, attrs=attrs)
 
 
-def dataset_for(profile, data_path=None, download: bool = False) -> Dataset:
-    """The dataset a profile asks for (``profile.dataset``, sizes and split seed)."""
-    return load_dataset(profile.dataset, profile.n_train, profile.n_test, profile.split_seed,
+def dataset_for(profile, data_path=None, download: bool = False, n_train: "int | None" = None) -> Dataset:
+    """The dataset a profile asks for (``profile.dataset``, sizes and split seed); ``n_train`` overrides
+    ``profile.n_train`` (Sec. 3's experiments pass ``profile.sec3_n_train``)."""
+    return load_dataset(profile.dataset, n_train or profile.n_train, profile.n_test, profile.split_seed,
                         data_path=data_path, download=download, image_size=profile.tin_image_size)

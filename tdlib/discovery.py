@@ -28,13 +28,18 @@ the same result as an uninterrupted run. A non-finite loss stops the run with
 
 Files in ``results/<profile>/discovery/``: ``encoder.pt`` (checkpoint) and ``tasks.npz`` (``tasks``
 (K,N) uint8 over the pool, ``scores`` (K,N) float16 projections, dataset signature). The task kind
-``discovered:K`` (``discovered:K:PROFILE``) reads them.
+``discovered:K`` (``discovered:K:PROFILE``) reads them; other runs of a profile live in subfolders
+(``sweep_l1_d8`` of E18, ``arch_mlp`` = discovered with another architecture, Sec. 5.2), named
+``discovered:K:PROFILE/SUBFOLDER`` (e.g. ``discovered:0:cpu/arch_vit``).
+
+Attention (ViT) runs through PyTorch's math kernel during meta-steps: the fused kernels have no
+double backward, which the meta-gradient needs.
 
 K-way tasks (App. C): with ``n_classes = K > 2`` the head of each task is K unit vectors (a regular
 simplex from a seeded rotation, :mod:`tdlib.kway`), the soft labels are ``softmax(T * A g(x))``, the
 inner networks have K outputs, and sampled tasks are balanced K-way labels (:func:`tdlib.kway.balanced_argmax`).
-The binary path (``n_classes = 2``) is unchanged. Such runs live in ``discovery/k{K}/`` and their
-tasks are named ``discovered:kK:I[:PROFILE]``.
+The binary path (``n_classes = 2``) is unchanged. Such runs live in the subfolder ``k{K}`` and their
+tasks are named ``discovered:I:PROFILE/kK`` (e.g. ``discovered:0:cpu/k3``).
 """
 from __future__ import annotations
 
@@ -49,6 +54,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn as nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from .config import get_profile
 from .kway import kway_heads, kway_probs, sample_kway_tasks
@@ -121,10 +127,16 @@ def _atomic_torch_save(obj, path: Path) -> None:
         raise
 
 
-def discovery_dir(profile_name: str, root=None, n_classes: int = 2) -> Path:
-    """``results/<profile>/discovery``, and its ``k{K}`` sub-folder for K-way runs (App. C)."""
-    base = Path(root or results_root()) / profile_name / "discovery"
-    return base if n_classes == 2 else base / f"k{n_classes}"
+def discovery_dir(profile_name: str, root=None) -> Path:
+    """``results/<profile>/discovery``; ``"cpu/arch_mlp"`` gives its subfolder ``.../discovery/arch_mlp``."""
+    prof, _, sub = profile_name.partition("/")
+    base = Path(root or results_root()) / prof / "discovery"
+    return base / sub if sub else base
+
+
+def run_name(p) -> str:
+    """Where a profile's discovery run lives: ``"cpu"``, or ``"cpu/k3"`` for K-way tasks (App. C)."""
+    return p.name if p.n_classes == 2 else f"{p.name}/k{p.n_classes}"
 
 
 def _dataset_signature(ds) -> dict:
@@ -154,11 +166,12 @@ def meta_step_loss(encoder: nn.Module, u: torch.Tensor, batches, p, net_seeds, *
         probs = task_probs(emb @ u, p.temperature) if u.dim() == 1 else kway_probs(emb, u, p.temperature)
         return probs, uniformity_loss(emb)
 
-    res = proxy_agreement(nets, batches, target_fn, p.inner_lr,
-                          early_stop_agreement=p.early_stop_agreement,
-                          early_stop_patience=p.early_stop_patience,
-                          checkpoint=checkpoint, create_graph=create_graph,
-                          meta_params=[q for q in encoder.parameters() if q.requires_grad])
+    with sdpa_kernel(SDPBackend.MATH):                       # double backward through attention (ViT)
+        res = proxy_agreement(nets, batches, target_fn, p.inner_lr,
+                              early_stop_agreement=p.early_stop_agreement,
+                              early_stop_patience=p.early_stop_patience,
+                              checkpoint=checkpoint, create_graph=create_graph,
+                              meta_params=[q for q in encoder.parameters() if q.requires_grad])
     loss = -res.proxy_as + p.uniformity_weight * res.extra
     return loss, res
 
@@ -212,7 +225,7 @@ def train_encoder(ds, profile="smoke", *, steps: int | None = None, out_dir=None
         torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu"))
     steps = p.meta_steps if steps is None else steps
     inner_checkpoint = p.inner_checkpoint if inner_checkpoint is None else inner_checkpoint
-    out = Path(out_dir) if out_dir is not None else discovery_dir(p.name, n_classes=p.n_classes)
+    out = Path(out_dir) if out_dir is not None else discovery_dir(run_name(p))
     ck_path = out / "encoder.pt"
     state = _load(p, ck_path, device) if resume and ck_path.is_file() else _new_state(p, device)
     planes = task_heads(p).to(device)                        # (n_tasks,d), or (n_tasks,K,d) K-way
@@ -238,7 +251,8 @@ def train_encoder(ds, profile="smoke", *, steps: int | None = None, out_dir=None
                 f"checkpoint (step {last_good}) is kept in {ck_path}. Fix: lower meta_lr / inner_lr "
                 f"(--set meta_lr=...), or resume from it.")
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        with sdpa_kernel(SDPBackend.MATH):                   # checkpointed inner steps rerun in backward
+            loss.backward()
         opt.step()
         state["step"] += 1
         state["history"].append({"step": state["step"], "hyperplane": k, "proxy_as": float(res.proxy_as.detach()),
@@ -303,7 +317,7 @@ def discover(ds, profile="smoke", *, steps=None, out_dir=None, resume: bool = Tr
     """Train the encoder (resuming), then sample ``n_sample`` (default ``n_tasks``) tasks from that many
     orthogonal hyperplanes and save them to ``out_dir/tasks.npz``. Returns a summary dict."""
     p = get_profile(profile)
-    out = Path(out_dir) if out_dir is not None else discovery_dir(p.name, n_classes=p.n_classes)
+    out = Path(out_dir) if out_dir is not None else discovery_dir(run_name(p))
     state = train_encoder(ds, p, steps=steps, out_dir=out, resume=resume, progress=progress,
                           stop_after=stop_after, **kw)
     k = p.n_tasks if n_sample is None else n_sample
@@ -330,16 +344,34 @@ def discover(ds, profile="smoke", *, steps=None, out_dir=None, resume: bool = Tr
             "n_tasks": int(len(tasks)), "mean_similarity": sim, "balance": bal, "n_classes": p.n_classes}
 
 
+def arch_run(profile, arch: str):
+    """Discovery with architecture ``arch`` (encoder and inner networks, Sec. 5.2): ``(profile, where)``.
+    The profile's own arch is its default run (``where = "cpu"``); another arch trains
+    ``study_disc_meta_steps`` meta-steps into the subfolder ``arch_<arch>`` (``where = "cpu/arch_vit"``,
+    task names ``discovered:K:cpu/arch_vit``), every inner step checkpointed (the same gradient; without
+    it a ViT's unrolled graph at the cpu settings outgrows 14 GB)."""
+    p = get_profile(profile)
+    if arch == p.arch:
+        return p, p.name
+    return (p.replace(arch=arch, meta_steps=p.study_disc_meta_steps, inner_checkpoint=True),
+            f"{p.name}/arch_{arch}")
+
+
 # ----------------------------------------------------------------------------------------------
 # the ``discovered:K`` task kind
 # ----------------------------------------------------------------------------------------------
-def load_tasks(ds=None, profile: str | None = None, root=None, n_classes: int = 2) -> np.ndarray:
-    """Saved discovered tasks (K,N): of ``profile``, else of the most recent run whose dataset
-    matches ``ds``; ``n_classes = K > 2``: the K-way run's (``discovery/k{K}/``)."""
+def load_tasks(ds=None, profile: str | None = None, root=None) -> np.ndarray:
+    """Saved discovered tasks (K,N): of ``profile`` (``"cpu"``, or a run in its subfolder,
+    ``"cpu/arch_mlp"``, ``"cpu/k3"``), else of the most recent run whose dataset matches ``ds``."""
+    return load_task_file(ds, profile, root)["tasks"]
+
+
+def load_task_file(ds=None, profile: str | None = None, root=None) -> dict:
+    """As :func:`load_tasks`, with the projections: ``{"tasks": (K,N) int64, "scores": (K,N) float32,
+    "path": ...}`` (K-way runs: scores (K,N,classes))."""
     base = Path(root or results_root())
-    sub = "" if n_classes == 2 else f"k{n_classes}/"
-    cands = [discovery_dir(profile, base, n_classes) / "tasks.npz"] if profile else \
-        sorted(base.glob(f"*/discovery/{sub}tasks.npz"), key=lambda q: q.stat().st_mtime, reverse=True)
+    cands = [discovery_dir(profile, base) / "tasks.npz"] if profile else \
+        sorted(base.glob("*/discovery/tasks.npz"), key=lambda q: q.stat().st_mtime, reverse=True)
     seen = []
     for path in cands:
         if not path.is_file():
@@ -347,22 +379,19 @@ def load_tasks(ds=None, profile: str | None = None, root=None, n_classes: int = 
         with np.load(path) as z:
             sig = json.loads(str(z["signature"]))
             if ds is None or sig == _dataset_signature(ds):
-                return z["tasks"].astype(np.int64)
+                return {"tasks": z["tasks"].astype(np.int64), "scores": z["scores"].astype(np.float32),
+                        "path": str(path)}
             seen.append(f"{path} ({sig['name']}, {sig['n']} images)")
     where = f"profile {profile!r}" if profile else f"any profile under {base}"
     raise ValueError(f"no saved discovered tasks for this dataset in {where}"
                      + (f"; found only {seen}" if seen else "")
-                     + ". Fix: run `python -m tdlib discover --profile <p>"
-                     + ("" if n_classes == 2 else f" --set n_classes={n_classes}") + "` first.")
+                     + ". Fix: run `python -m tdlib discover --profile <p>` (`--arch A` for `<p>/arch_A`, "
+                     + "`--set n_classes=K` for `<p>/kK`) first.")
 
 
 def _discovered_kind(ds, arg: str):
-    k = 2
-    if arg.startswith("k"):                                  # K-way: discovered:kK:I[:PROFILE]
-        kk, _, arg = arg[1:].partition(":")
-        k = int(kk)
     idx, _, prof = arg.partition(":")
-    tasks = load_tasks(ds, prof or None, n_classes=k)
+    tasks = load_tasks(ds, prof or None)
     i = int(idx)
     if not 0 <= i < len(tasks):
         raise ValueError(f"only {len(tasks)} discovered tasks are saved; index {i} is out of range")

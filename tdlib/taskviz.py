@@ -4,9 +4,12 @@ A task given by a scoring network (or any per-image score whose median split is 
 is shown by the images it is most sure about: the ``k`` highest scores for class 1 and the ``k``
 lowest for class 0 (the paper ranks by the task network's predicted probability, a monotone function
 of its logit). Scores come from a registry by task kind, so discovered tasks plug in with
-``register_task_scorer("discovered", fn)``; for now:
+``register_task_scorer(kind, fn)``:
 
-- ``randnet:SEED[:ARCH]``: the random network's logit (the stand-in for discovered tasks);
+- ``discovered:K[:PROFILE[/SUBFOLDER]]``: the projection ``<u_K, g(x)>`` of the embedding on the task's
+  hyperplane, as saved with the tasks (``tasks.npz``, Sec. 4.3; the task's probability of class 1 is
+  a monotone function of it);
+- ``randnet:SEED[:ARCH]``: the random network's logit (Sec. 4.4);
 - ``greenpixel:ROW,COL``: the green value of that pixel.
 
 Any other task can be shown with explicit ``labels`` and ``scores`` (:func:`top_images_from_scores`).
@@ -48,6 +51,17 @@ def _greenpixel_scores(ds, arg):
     return green_pixel_scores(ds.images, parse_pixel(arg))
 
 
+def _discovered_scores(ds, arg):
+    from .discovery import load_task_file
+    idx, _, prof = arg.partition(":")
+    scores = load_task_file(ds, prof or None)["scores"]
+    i = int(idx)
+    if not 0 <= i < len(scores):
+        raise ValueError(f"only {len(scores)} discovered tasks are saved; index {i} is out of range")
+    return scores[i].astype(np.float64)
+
+
+register_task_scorer("discovered", _discovered_scores)      # labels: the saved median split
 register_task_scorer("randnet", _randnet_scores, median_split=True)
 register_task_scorer("greenpixel", _greenpixel_scores)
 

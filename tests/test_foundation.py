@@ -253,3 +253,39 @@ def test_profiles_share_fields():
     assert set(PROFILES) == {"smoke", "cpu", "paper"}
     paper = PROFILES["paper"]
     assert (paper.n_train, paper.n_test, paper.epochs, paper.batch_size, paper.lr) == (45_000, 5_000, 100, 512, 1e-3)
+
+
+# ---------------------------------------------------------------------------------- Sec. 3 recipe
+def test_profile_lr_schedule_reaches_training(syn, monkeypatch):
+    """train_pair passes the profile's schedule on, and "linear" trains another model than "constant"."""
+    import tdlib.agreement as agr
+    seen = []
+    real = agr.train_classifier
+    monkeypatch.setattr(agr, "train_classifier", lambda *a, **kw: seen.append(kw["lr_schedule"]) or real(*a, **kw))
+    lab = tasks.task_by_name(syn, "random:0")
+    pairs = {s: agr.train_pair(syn, lab, get_profile("smoke", epochs=2, lr_schedule=s), vary=())
+             for s in ("constant", "linear")}
+    assert seen == ["constant", "constant", "linear", "linear"]
+    w = {s: torch.cat([q.flatten() for q in pr["models"][0].parameters()]) for s, pr in pairs.items()}
+    assert not torch.allclose(w["constant"], w["linear"])
+
+
+def test_linear_schedule_is_seeded_and_checked():
+    """Two linear-schedule runs with the same seeds are identical; unknown schedules are refused."""
+    from tdlib.train import train_classifier
+    x, y = torch.randn(64, 3, 32, 32), torch.randint(0, 2, (64,))
+    ref = train_classifier(x, y, arch="mlp", width=2, epochs=3, batch_size=32, lr_schedule="linear")
+    more = train_classifier(x, y, arch="mlp", width=2, epochs=3, batch_size=32, lr_schedule="linear",
+                            order_seed=0, init_seed=0)
+    assert all(torch.equal(a, b) for a, b in zip(ref.state_dict().values(), more.state_dict().values()))
+    with pytest.raises(ValueError, match="lr_schedule"):
+        train_classifier(x, y, arch="mlp", width=2, epochs=1, lr_schedule="cosine")
+
+
+def test_sec3_pool_uses_its_own_train_size():
+    from tdlib.experiments.sec3 import sec3_dataset
+    p = get_profile("smoke", n_train=200, sec3_n_train=300)
+    ds = sec3_dataset(p)
+    assert len(ds.train_idx) == 300 and len(ds.test_idx) == p.n_test
+    assert get_profile("paper").sec3_n_train == get_profile("paper").n_train      # the paper: one X_tr
+    assert get_profile("cpu").sec3_n_train >= get_profile("cpu").n_train

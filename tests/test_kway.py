@@ -121,7 +121,7 @@ def test_kway_discovery_run_saves_balanced_tasks_with_names(tmp_path, monkeypatc
     assert (tmp_path / "smoke" / "discovery" / "k3" / "tasks.npz").is_file()
     assert not (tmp_path / "smoke" / "discovery" / "tasks.npz").exists()   # the binary run is separate
     assert out["n_tasks"] == 4 and all(max(b) - min(b) < 0.01 for b in out["balance"])
-    t = task_by_name(ds, "discovered:k3:1")
+    t = task_by_name(ds, "discovered:1:smoke/k3")
     assert t.shape == (len(ds),) and set(np.unique(t)) == {0, 1, 2}
     with pytest.raises(ValueError, match="discovered tasks"):
         task_by_name(ds, "discovered:1")                          # no binary run saved here

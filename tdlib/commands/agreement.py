@@ -16,10 +16,10 @@ def add_arguments(p):
 def main(args):
     from ..agreement import agreement_score
     from ..cli import profile_from_args
-    from ..data import dataset_for
+    from ..experiments.sec3 import sec3_dataset
     from ..tasks import task_by_name
     prof = profile_from_args(args)
-    ds = dataset_for(prof, args.data_path, args.download)
+    ds = sec3_dataset(prof, args.data_path, args.download)       # the pool of E1-E4
     labels = {name: task_by_name(ds, name) for name in args.tasks}      # fail early on bad names
     for name, lab in labels.items():
         t0 = time.perf_counter()

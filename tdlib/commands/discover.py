@@ -4,7 +4,8 @@ import json
 
 HELP = ("task discovery with a shared encoder (Sec. 4): trains in chunks, resumes with --resume; "
         "saves results/<profile>/discovery/{encoder.pt,tasks.npz} (task names discovered:K); "
-        "K-way tasks (App. C) with --set n_classes=K, in discovery/kK/ (names discovered:kK:I)")
+        "--arch A: with another architecture, into discovery/arch_A (Sec. 5.2); "
+        "K-way tasks (App. C) with --set n_classes=K, into discovery/kK (names discovered:I:<profile>/kK)")
 
 
 def add_arguments(p):
@@ -19,6 +20,10 @@ def add_arguments(p):
                    help="how many tasks to sample from orthogonal hyperplanes (default: n_tasks)")
     p.add_argument("--balance", choices=("median", "origin"), default="median",
                    help="split each projection at its median (balanced, default) or at the origin")
+    p.add_argument("--arch", default=None,
+                   help="discover with this architecture (Sec. 5.2): another than the profile's trains "
+                        "study_disc_meta_steps meta-steps into results/<profile>/discovery/arch_<arch> "
+                        "(task names discovered:K:<profile>/arch_<arch>)")
     p.add_argument("--out", default=None, help="output folder (default results/<profile>/discovery)")
     add_profile_arguments(p)
 
@@ -26,11 +31,15 @@ def add_arguments(p):
 def main(args):
     from ..cli import profile_from_args
     from ..data import dataset_for
-    from ..discovery import DiscoveryDiverged, discover
+    from ..discovery import DiscoveryDiverged, arch_run, discover, discovery_dir
     prof = profile_from_args(args)
     ds = dataset_for(prof, args.data_path, args.download)
+    out_dir = args.out
+    if args.arch:
+        prof, where = arch_run(prof, args.arch)
+        out_dir = out_dir or discovery_dir(where)
     try:
-        out = discover(ds, prof, steps=args.steps, out_dir=args.out, resume=args.resume,
+        out = discover(ds, prof, steps=args.steps, out_dir=out_dir, resume=args.resume,
                        n_sample=args.n_sample, balance=args.balance, stop_after=args.chunk)
     except DiscoveryDiverged as e:
         print(f"error: {e}")

@@ -1,5 +1,6 @@
 """Sec. 3.2 experiments: E1 (Fig. 1-center, 2-left), E2 (Fig. 2-left), E3 (Fig. 2-center),
-E4 (Fig. 2-right). Each entry is one task's :func:`~tdlib.agreement.agreement_score`."""
+E4 (Fig. 2-right). Each entry is one task's :func:`~tdlib.agreement.agreement_score`, on a pool with
+``p.sec3_n_train`` training images (:func:`sec3_dataset`)."""
 from __future__ import annotations
 
 from ..agreement import ALL_SOURCES, agreement_score
@@ -11,6 +12,11 @@ from . import register
 # Fig. 2-right: which sources of stochasticity differ between the two networks
 STOCHASTICITY = {"all fixed": (), "init": ("init",), "data order": ("order",), "cuda": ("cuda",),
                  "all varied": ALL_SOURCES}
+
+
+def sec3_dataset(p, data_path=None, download: bool = False):
+    """The pool of Sec. 3's experiments: ``p.sec3_n_train`` train images, ``p.n_test`` held out."""
+    return dataset_for(p, data_path, download, n_train=p.sec3_n_train)
 
 
 def _as_item(ds, name, p, **kw):
@@ -26,7 +32,7 @@ def _ablation_tasks(p):
 @register("e1")
 def e1_human_vs_random(p, data_path=None):
     """E1: AS of human-labelled vs random-labelled tasks (Sec. 3.2, Fig. 1-center, 2-left)."""
-    ds = dataset_for(p, data_path)
+    ds = sec3_dataset(p, data_path)
     names = default_task_names(p)
     items = {n: _as_item(ds, n, p) for n in names["human"] + names["random"]}
     return run_items("e1", p, items, desc="E1 human vs random")
@@ -35,7 +41,7 @@ def e1_human_vs_random(p, data_path=None):
 @register("e2")
 def e2_architectures(p, data_path=None):
     """E2: the same for each architecture (Sec. 3.2, Fig. 2-left, App. I.3)."""
-    ds = dataset_for(p, data_path)
+    ds = sec3_dataset(p, data_path)
     items = {f"{a}/{n}": _as_item(ds, n, p, arch=a) for a in p.archs for n in _ablation_tasks(p)}
     return run_items("e2", p, items, desc="E2 architectures")
 
@@ -43,7 +49,7 @@ def e2_architectures(p, data_path=None):
 @register("e3")
 def e3_train_size(p, data_path=None):
     """E3: AS vs size of X_tr (Sec. 3.2, Fig. 2-center); subsets are prefixes of a seeded order."""
-    ds = dataset_for(p, data_path)
+    ds = sec3_dataset(p, data_path)
     sizes = [s for s in p.train_sizes if s <= len(ds.train_idx)]
     items = {f"{s}/{n}": _as_item(ds, n, p, train_idx=ds.train_idx[:s]) for s in sizes
              for n in _ablation_tasks(p)}
@@ -53,7 +59,7 @@ def e3_train_size(p, data_path=None):
 @register("e4")
 def e4_stochasticity(p, data_path=None):
     """E4: which stochasticity varies between the two networks (Sec. 3.2, Fig. 2-right)."""
-    ds = dataset_for(p, data_path)
+    ds = sec3_dataset(p, data_path)
     items = {f"{c}/{n}": _as_item(ds, n, p, vary=v) for c, v in STOCHASTICITY.items()
              for n in _ablation_tasks(p)}
     return run_items("e4", p, items, desc="E4 stochasticity")

@@ -6,9 +6,11 @@
 - E9 (Sec. 5.2, Fig. 4-left): AS of task groups on each architecture; correlations between them.
 - E8 (Sec. 5.1, Fig. 4-right, App. B): the most discriminative images of each class of a task.
 
-Discovered tasks plug in by name: :func:`study_groups` adds a group per name pattern given in
-``extra``; until they exist, random-network tasks (``randnet:SEED[:ARCH]``, Sec. 4.4) stand in as the
-high-AS group (they have a high AS but are very similar to each other, App. H).
+E9 and E8 use discovered tasks (Sec. 4, :mod:`tdlib.discovery`): E9 one group per architecture of
+``p.study_disc_archs``, discovered *with* that architecture (:func:`discovered_groups`; the profile's own arch is
+the default discovery run, the others run in ``discovery/arch_<arch>``), E8 the grids of discovered
+tasks. Random-network tasks (``randnet:SEED[:ARCH]``, Sec. 4.4; high AS, but very similar to each
+other, App. H) stay as an extra group, and are still the high-AS group of E10.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from ..results import run_items
 from ..tasks import default_task_names, task_by_name
 from . import register
 
-# the stand-in for "tasks discovered with architecture A" (Sec. 5.2) until discovery lands
+# high-AS group of random-network tasks (Sec. 4.4), beside the discovered ones
 HIGH_AS_STANDIN = "randnet"
 
 
@@ -33,6 +35,43 @@ def study_groups(p, extra: "dict | None" = None) -> dict:
               HIGH_AS_STANDIN: [f"randnet:{s}" for s in range(k)]}
     groups.update(extra or {})
     return groups
+
+
+def discovered_groups(p, archs=None) -> dict:
+    """``{"discovered-<arch>": names}``: the first ``p.study_group_size`` tasks discovered with each
+    arch of ``archs`` (default ``p.study_disc_archs``), named ``discovered:K:<where>`` (see
+    :func:`~tdlib.discovery.arch_run`)."""
+    from ..discovery import arch_run
+    k = min(p.study_group_size, p.n_tasks)
+    return {f"discovered-{a}": [f"discovered:{i}:{arch_run(p, a)[1]}" for i in range(k)]
+            for a in (archs or p.study_disc_archs)}
+
+
+def ensure_discovered(ds, p, arch) -> dict:
+    """Run discovery with ``arch`` (:func:`~tdlib.discovery.arch_run`) unless its tasks are saved
+    for this dataset after all its meta-steps; a summary of the run."""
+    from ..discovery import arch_run, discover, discovery_dir, load_task_file
+    from ..tasks import mean_pairwise_similarity
+    q, where = arch_run(p, arch)
+    try:
+        saved = load_task_file(ds, where)
+        with np.load(saved["path"]) as z:
+            done = int(z["step"]) >= q.meta_steps
+    except ValueError:
+        done = False
+    if not done:
+        discover(ds, q, out_dir=discovery_dir(where), progress=False)
+        saved = load_task_file(ds, where)
+    import torch
+    ck = discovery_dir(where) / "encoder.pt"        # not kept for every run (the MLP's is 5 MB at cpu)
+    hist = torch.load(ck, map_location="cpu", weights_only=False)["history"] if ck.is_file() else []
+    pas = [h["proxy_as"] for h in hist] or [float("nan")]
+    with np.load(saved["path"]) as z:
+        steps = int(z["step"])
+    return {"arch": arch, "where": where, "meta_steps": steps, "n_tasks": int(len(saved["tasks"])),
+            "mean_similarity": mean_pairwise_similarity(saved["tasks"]),
+            "proxy_as_first5": float(np.mean(pas[:5])), "proxy_as_last5": float(np.mean(pas[-5:])),
+            "seconds_per_meta_step": float(np.mean([h["seconds"] for h in hist])) if hist else float("nan")}
 
 
 def _study_train_idx(ds, p):
@@ -119,10 +158,12 @@ def e10_domains(p, data_path=None, root=None):
 @register("e9")
 def e9_architectures(p, data_path=None, extra_groups=None):
     """E9: AS of each group's tasks measured with each architecture of ``p.archs`` (Sec. 5.2); X_tr is
-    the first ``p.study_n_train`` training images. ``extra_groups`` adds discovered task groups."""
+    the first ``p.study_n_train`` training images. Groups: human, random, random-network, and tasks
+    discovered with each architecture (entries ``discovery/<arch>`` run the discoveries first);
+    ``extra_groups`` adds more."""
     ds = dataset_for(p, data_path)
     tr = _study_train_idx(ds, p)
-    groups = study_groups(p, extra_groups)
+    groups = study_groups(p, {**discovered_groups(p), **(extra_groups or {})})
 
     def item(arch, name, group):
         def run():
@@ -131,13 +172,18 @@ def e9_architectures(p, data_path=None, extra_groups=None):
             return {"task": name, "group": group, "arch": arch, "agreement": res["agreement"],
                     "n_train": len(tr), "train_acc": pair["train_acc"], "seconds": pair["seconds"]}
         return run
-    items = {f"{a}/{n}": item(a, n, g) for g, ns in groups.items() for n in ns for a in p.archs}
+    items = {f"discovery/{a}": (lambda a=a: ensure_discovered(ds, p, a)) for a in p.study_disc_archs}
+    items.update({f"{a}/{n}": item(a, n, g) for g, ns in groups.items() for n in ns for a in p.archs})
     return run_items("e9", p, items, desc="E9 architecture matrix")
+
+
+def _as_entries(store) -> list:
+    return [e for k, e in store.entries.items() if not k.startswith("discovery/")]
 
 
 def arch_matrix(store) -> dict:
     """From an E9 store: ``{"tasks": [...], "groups": [...], "archs": [...], "as": (T, A) array}``."""
-    entries = [e for e in store.entries.values()]
+    entries = _as_entries(store)
     archs = list(dict.fromkeys(e["arch"] for e in entries))
     tasks = list(dict.fromkeys(e["task"] for e in entries))
     group = {e["task"]: e["group"] for e in entries}
@@ -173,9 +219,18 @@ def arch_correlations(store, groups=None) -> dict:
 @register("e8")
 def e8_grids(p, data_path=None, tasks=None):
     """E8: the ``p.grid_k`` most discriminative images of each class (Sec. 5.1, App. B) for tasks with a
-    score (default: random-network tasks as the stand-in for discovered ones, plus the green pixel)."""
+    score (default: the first ``p.grid_n_discovered`` discovered tasks of the profile's default run, the
+    first task discovered with each other arch of ``p.study_disc_archs``, one random-network task and
+    the green pixel for comparison). Runs the discoveries first if their tasks are not saved."""
+    from ..discovery import arch_run
     from ..taskviz import top_images
     ds = dataset_for(p, data_path)
-    names = tasks or [f"randnet:{s}" for s in range(3)] + ["greenpixel:{},{}".format(*p.green_pixel)]
+    others = [a for a in p.study_disc_archs if a != p.arch]
+    names = tasks or ([f"discovered:{i}:{p.name}" for i in range(min(p.grid_n_discovered, p.n_tasks))]
+                      + [f"discovered:0:{arch_run(p, a)[1]}" for a in others]
+                      + ["randnet:0", "greenpixel:{},{}".format(*p.green_pixel)])
+    for a in [p.arch] + others:
+        if any(n.startswith("discovered:") and n.split(":")[2:3] == [arch_run(p, a)[1]] for n in names):
+            ensure_discovered(ds, p, a)
     return run_items("e8", p, {n: (lambda n=n: top_images(ds, n, p.grid_k)) for n in names},
                      params={"tasks": names}, desc="E8 grids")

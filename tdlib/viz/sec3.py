@@ -14,6 +14,16 @@ def _by_kind(entries: dict, prefix: str = "") -> dict:
     return out
 
 
+def recipe(store) -> str:
+    """The training recipe a stored Sec. 3 result was made with (from its params), for captions."""
+    p = store.data.get("params", {})
+    if not p:
+        return ""
+    return (f"{p['arch']} (width {p['width']}), |X_tr| = {p.get('sec3_n_train', p['n_train'])}, "
+            f"{p['epochs']} epochs, batch {p['batch_size']}, Adam lr {p['lr']} "
+            f"({p.get('lr_schedule', 'constant')} schedule)")
+
+
 def as_table(store) -> dict:
     """{kind: {AS, train accuracy, test accuracy}} as 'mean ± std (n)' for one stored experiment."""
     out = {}
@@ -36,7 +46,7 @@ def plot_human_vs_random(store):
     ax.axvline(0.5, ls=":", c="k", lw=1)
     ax.set(xlabel="agreement score", ylabel="tasks", title="AS: human vs random tasks")
     ax.legend()
-    caption(fig, store)
+    caption(fig, store, recipe(store))
     return fig
 
 
@@ -71,7 +81,7 @@ def plot_grouped(store, title: str, xlabel: str, order=None, numeric: bool = Fal
     lo = min([0.4] + [v for g in groups.values() for vals in g.values() for v in vals])
     ax.set(xlabel=xlabel, ylabel="agreement score", title=title, ylim=(lo - 0.03, 1.02))
     ax.legend()
-    caption(fig, store)
+    caption(fig, store, recipe(store))
     return fig
 
 

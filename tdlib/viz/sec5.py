@@ -9,10 +9,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 GROUP_COLORS = {"human": "tab:blue", "random": "tab:red", "randnet": "tab:green",
-                "greenpixel": "tab:olive"}
+                "greenpixel": "tab:olive", "discovered": "tab:purple"}
+# tasks discovered with each architecture (Sec. 5.2): one colour per architecture
+DISCOVERED_COLORS = ["tab:purple", "tab:orange", "tab:brown", "tab:pink", "tab:cyan", "tab:gray"]
 
 
-def _color(group):
+def _color(group, groups=()):
+    disc = [g for g in dict.fromkeys(groups) if g.startswith("discovered-")]
+    if group in disc:
+        return DISCOVERED_COLORS[disc.index(group) % len(DISCOVERED_COLORS)]
     return GROUP_COLORS.get(group.split("-")[0], "tab:purple")
 
 
@@ -133,7 +138,7 @@ def plot_arch_matrix(store):
     for ax, (i, j) in zip(axes[0], pairs):
         for g in dict.fromkeys(m["groups"]):
             sel = [k for k, gg in enumerate(m["groups"]) if gg == g]
-            ax.scatter(table[sel, i], table[sel, j], color=_color(g), s=22, label=g)
+            ax.scatter(table[sel, i], table[sel, j], color=_color(g, m["groups"]), s=22, label=g)
         ax.plot([0.4, 1], [0.4, 1], color="lightgray", lw=1, zorder=0)
         ax.set_xlabel(f"AS on {archs[i]}")
         ax.set_ylabel(f"AS on {archs[j]}")
@@ -143,6 +148,33 @@ def plot_arch_matrix(store):
     _title(fig, store, "AS of each task measured on two architectures (Sec. 5.2, Fig. 4-left)")
     fig.tight_layout()
     return fig
+
+
+def group_arch_table(store) -> str:
+    """E9 as text: mean AS of each group's tasks on each architecture (rows: groups, columns: archs);
+    ``*`` marks the architecture a discovered group was discovered with."""
+    from ..experiments.sec5 import arch_matrix
+    m = arch_matrix(store)
+    lines = [f"{'group':<18}{'n':>3}" + "".join(f"{'AS on ' + a:>13}" for a in m["archs"])]
+    first = ["human", "random", "randnet"]                       # then the discovered groups
+    for g in sorted(dict.fromkeys(m["groups"]), key=lambda g: first.index(g) if g in first else len(first)):
+        sel = [i for i, gg in enumerate(m["groups"]) if gg == g]
+        own = g.partition("-")[2] if g.startswith("discovered-") else None
+        lines.append(f"{g:<18}{len(sel):>3}" + "".join(
+            f"{_mean(m['as'][sel, j]):>12.3f}{'*' if a == own else ' '}" for j, a in enumerate(m["archs"])))
+    return "\n".join(lines)
+
+
+def discovery_runs(store) -> str:
+    """E9's discovery runs, one line per architecture (meta-steps, proxy-AS first/last, similarity)."""
+    lines = []
+    for k, e in store.entries.items():
+        if k.startswith("discovery/"):
+            lines.append(f"{e['arch']:<6} {e['where']:<16} {e['meta_steps']:>4} meta-steps "
+                         f"({e['seconds_per_meta_step']:.1f} s each), proxy-AS {e['proxy_as_first5']:.3f} "
+                         f"(first 5) -> {e['proxy_as_last5']:.3f} (last 5), mean similarity "
+                         f"{e['mean_similarity']:.2f} over {e['n_tasks']} tasks")
+    return "\n".join(lines)
 
 
 def correlation_table(store) -> str:
@@ -161,7 +193,8 @@ def correlation_table(store) -> str:
 def plot_task_grids(store, tasks=None):
     """E8 (Fig. 4-right, App. B): per task, the most discriminative images of class 0 and class 1."""
     from ..taskviz import decode_images
-    names = tasks or list(store.entries)
+    names = tasks or [n for n in store.data.get("params", {}).get("tasks", []) if n in store.entries] \
+        or list(store.entries)                      # the run's order (the file keeps keys sorted)
     k = len(store.entries[names[0]]["index"]["0"])
     fig, axes = plt.subplots(len(names), 1, figsize=(0.75 * (2 * k + 1), 1.0 * len(names) + 0.6),
                              squeeze=False)
@@ -189,10 +222,11 @@ CLAIMS = {
            "second inequality bounding Acc* from above by a function of the AS (ours: g(Acc*) <= AS).",
     "e10": "Paper (Sec. 5.3, Fig. 5): human and discovered tasks stay above random-labelled ones on every "
            "domain; discovered tasks' AS is almost domain-independent, human tasks' AS varies more.",
-    "e9": "Paper (Sec. 5.2, Fig. 4-left): a task with a high AS on one architecture need not have it on "
-          "another; MLP and ViT correlate well; correlations measured on human tasks alone mislead.",
+    "e9": "Paper (Sec. 5.2, Fig. 4-left): tasks discovered with each architecture have a high AS on it, but a "
+          "high-AS task for one architecture need not have a high AS on another (e.g. on ViT); MLP and ViT "
+          "correlate well for all groups; correlations measured on human tasks alone mislead.",
     "e8": "Paper (Sec. 5.1, App. B): the most discriminative images of discovered tasks suggest colour-like "
-          "cues (e.g. blue sky/water vs orange).",
+          "cues (e.g. blue sky/water vs orange); the larger d, the less interpretable.",
 }
 
 
@@ -236,9 +270,18 @@ def summary(store) -> str:
             for j, a in enumerate(m["archs"])) for g in dict.fromkeys(m["groups"]))
         corr = arch_correlations(store)
         cs = ", ".join(f"{a}~{b} {r:.2f}" for (n, a, b), r in corr.items() if n == "all")
-        run = f"mean AS: {means}; correlation over all {len(m['tasks'])} tasks: {cs}"
+        own = []
+        for g in dict.fromkeys(m["groups"]):
+            if g.startswith("discovered-"):
+                sel = [i for i, gg in enumerate(m["groups"]) if gg == g]
+                col = [_mean(m["as"][sel, j]) for j in range(len(m["archs"]))]
+                own.append(f"{g} highest on {m['archs'][int(np.nanargmax(col))]}")
+        run = (f"mean AS: {means}; correlation over all {len(m['tasks'])} tasks: {cs}"
+               + (f"; {', '.join(own)}" if own else ""))
     elif exp == "e8":
-        run = f"{len(es)} tasks shown: " + ", ".join(es) + " (random-network and green-pixel stand-ins)"
+        names = [n for n in store.data.get("params", {}).get("tasks", []) if n in es] or list(es)
+        kinds = dict.fromkeys(k.split(":")[0] for k in names)
+        run = f"{len(names)} tasks shown ({', '.join(kinds)}): " + ", ".join(names)
     else:
         run = f"{len(es)} entries"
     return f"{CLAIMS.get(exp, '')}\nThis run ({store.data['profile']}): {run}"
