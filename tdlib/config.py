@@ -85,6 +85,15 @@ class Profile:
     sweep_n_tasks: int = 8                         # ours: tasks per sweep point whose AS is measured
     naive_threshold: float = 0.6         # App. H.2: keep a random-network task if max sim below this
     naive_max_draws: int = 1000          # App. H.2: give up after this many random networks
+    # ---- multi-class discovery (App. C) and Tiny ImageNet (App. A) ------------------------
+    n_classes: int = 2              # App. C: K classes of the discovered tasks (2 = the binary tasks of Sec. 4)
+    kway_classes: tuple = (3, 5)    # ours: E17's K values (App. C shows the method, no K or numbers)
+    kway_meta_steps: int = 100_000  # ours: each E17 discovery run as long as the binary one (numbers.md: 1e5)
+    kway_n_tasks: int = 20          # ours: E17's discovered / random / human tasks per K (Sec. 3.2: 20 of each)
+    tin_image_size: int = 64        # App. A: Tiny ImageNet's native 64x64 (ResNet-18 pools globally);
+    #                                 32 = resized like CIFAR-10, needed by the MLP and ViT (fixed input size)
+    tin_n_train: int = 90_000       # ours: X_tr out of Tiny ImageNet's 100K training images (App. A: no split given)
+    tin_n_test: int = 10_000        # ours: X_te = the other 10K
     # ---- self-supervised regulated discovery and App. J (Sec. 5.1, 5.4) --------------------
     ssl_weights: str = ""           # Sec. 5.1: SimCLR ResNet-50 weights (a path; set ssl_arch="resnet50");
     #                                 "" = ours: train a SimCLR model on X_tr (no pretrained weights here)
@@ -138,6 +147,8 @@ PROFILES: dict[str, Profile] = {
         # MLP and ViT discovery runs (the cnn group is the default 150-step run)
         study_disc_archs=("cnn", "mlp", "vit"), study_disc_meta_steps=4,
         naive_max_draws=300,
+        kway_meta_steps=30, kway_n_tasks=2,   # e17: K = 3, 5; ~15 min on 1 idle core
+        tin_image_size=32, tin_n_train=4_000, tin_n_test=1_000,
         ssl_arch="cnn", ssl_width=16, ssl_epochs=30, ssl_batch=256, ssl_hidden=128,   # ~5 min SimCLR, 1 core
         ssl_meta_steps=40, ssl_n_as=4, appj_dims=(4, 8, 16),     # discovery runs as E18's (sweep_meta_steps)
     ),
@@ -157,6 +168,7 @@ PROFILES: dict[str, Profile] = {
         disc_width=4, inner_lr=0.1, inner_checkpoint=False,
         sweep_weights=(0.0, 5.0), sweep_dims=(4,), sweep_meta_steps=2, sweep_n_tasks=2,
         naive_max_draws=40,
+        kway_classes=(3,), kway_meta_steps=2, kway_n_tasks=1, tin_image_size=32, tin_n_train=500, tin_n_test=200,
         ssl_arch="cnn", ssl_width=4, ssl_epochs=2, ssl_batch=100, ssl_hidden=16,
         ssl_meta_steps=2, ssl_n_as=1, appj_dims=(2, 4), appj_head_steps=50,
     ),

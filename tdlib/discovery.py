@@ -39,6 +39,12 @@ Files in ``results/<profile>/discovery/``: ``encoder.pt`` (checkpoint) and ``tas
 
 Attention (ViT) runs through PyTorch's math kernel during meta-steps: the fused kernels have no
 double backward, which the meta-gradient needs.
+
+K-way tasks (App. C): with ``n_classes = K > 2`` the head of each task is K unit vectors (a regular
+simplex from a seeded rotation, :mod:`tdlib.kway`), the soft labels are ``softmax(T * A g(x))``, the
+inner networks have K outputs, and sampled tasks are balanced K-way labels (:func:`tdlib.kway.balanced_argmax`).
+The binary path (``n_classes = 2``) is unchanged. Such runs live in the subfolder ``k{K}`` and their
+tasks are named ``discovered:I:PROFILE/kK`` (e.g. ``discovered:0:cpu/k3``).
 """
 from __future__ import annotations
 
@@ -56,6 +62,7 @@ import torch.nn as nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from .config import get_profile
+from .kway import kway_heads, kway_probs, sample_kway_tasks
 from .models import build_model
 from .results import results_root
 from .tasks import register_task_kind
@@ -110,6 +117,15 @@ def task_probs(proj: torch.Tensor, temperature: float) -> torch.Tensor:
     return torch.softmax(torch.stack([-s, s], 1), 1)
 
 
+def task_heads(p, n: int | None = None) -> torch.Tensor:
+    """The profile's predefined task heads: ``n`` (default ``n_tasks``) orthogonal hyperplanes (n,d)
+    for binary tasks, K-way simplex heads (n,K,d) when ``n_classes = K > 2`` (App. C)."""
+    n = p.n_tasks if n is None else n
+    if p.n_classes == 2:
+        return orthogonal_hyperplanes(p.emb_dim, n, p.task_seed)
+    return kway_heads(p.emb_dim, p.n_classes, n, p.task_seed)
+
+
 def _atomic_torch_save(obj, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
@@ -130,6 +146,11 @@ def discovery_dir(profile_name: str, root=None) -> Path:
     return base / sub if sub else base
 
 
+def run_name(p) -> str:
+    """Where a profile's discovery run lives: ``"cpu"``, or ``"cpu/k3"`` for K-way tasks (App. C)."""
+    return p.name if p.n_classes == 2 else f"{p.name}/k{p.n_classes}"
+
+
 def _dataset_signature(ds) -> dict:
     return {"name": ds.name, "n": int(len(ds)), "n_train": int(len(ds.train_idx)),
             "class_checksum": int(np.asarray(ds.classes, dtype=np.int64)[: 1000].sum())}
@@ -140,16 +161,18 @@ def _dataset_signature(ds) -> dict:
 # ----------------------------------------------------------------------------------------------
 def meta_step_loss(encoder: nn.Module, u: torch.Tensor, batches, p, net_seeds, *,
                    checkpoint: bool = False, create_graph: bool = True, device=None, enc_batches=None):
-    """``(-proxyAS + λ L_unif, ProxyASResult)`` of one sampled hyperplane ``u`` (d,).
+    """``(-proxyAS + λ L_unif, ProxyASResult)`` of one sampled hyperplane ``u`` (d,), or of one
+    K-way head ``u`` (K,d) (App. C: inner networks with K outputs, soft labels over K classes).
 
     ``batches``: inner-loop input batches; ``net_seeds``: init seeds of the two inner networks;
     ``enc_batches``: the encoder's inputs for the same images (frozen features), if not the images.
     They are paired by identity: :func:`~tdlib.unroll.proxy_agreement` hands ``target_fn`` the very
     batch tensors it was given, also when it recomputes a checkpointed step."""
+    n_out = 2 if u.dim() == 1 else len(u)
     nets = []
     for s in net_seeds:
         torch.manual_seed(int(s))
-        nets.append(FunctionalNet.from_module(build_model(p.arch, 2, p.disc_width).to(device)))
+        nets.append(FunctionalNet.from_module(build_model(p.arch, n_out, p.disc_width).to(device)))
     enc = FunctionalNet(encoder.train(), dict(encoder.named_parameters()),
                         {k: v.detach().clone() for k, v in encoder.named_buffers()})
 
@@ -157,7 +180,8 @@ def meta_step_loss(encoder: nn.Module, u: torch.Tensor, batches, p, net_seeds, *
 
     def target_fn(x):
         emb, _ = enc(x if enc_in is None else enc_in[id(x)])   # (B,d), train-mode BatchNorm
-        return task_probs(emb @ u, p.temperature), uniformity_loss(emb)
+        probs = task_probs(emb @ u, p.temperature) if u.dim() == 1 else kway_probs(emb, u, p.temperature)
+        return probs, uniformity_loss(emb)
 
     with sdpa_kernel(SDPBackend.MATH):                       # double backward through attention (ViT)
         res = proxy_agreement(nets, batches, target_fn, p.inner_lr,
@@ -206,8 +230,9 @@ def _load(p, path: Path, device, inputs: dict | None = None):
                          "Fix: delete it, or run without --resume.")
     keys = ("arch", "disc_width", "emb_dim", "n_tasks", "inner_lr", "inner_batch", "meta_lr",
             "uniformity_weight", "temperature", "task_seed", "dataset", "n_train", "split_seed",
-            "inner_steps", "early_stop_agreement", "early_stop_patience")
-    diff = [k for k in keys if ck["profile"].get(k) != p.as_dict().get(k)]
+            "inner_steps", "early_stop_agreement", "early_stop_patience", "n_classes")
+    made = {"n_classes": 2, **ck["profile"]}                # checkpoints from before App. C were binary
+    diff = [k for k in keys if made.get(k) != p.as_dict().get(k)]
     if diff:
         raise ValueError(f"checkpoint {path} was made with other settings (differ in {diff}). "
                          "Fix: delete it, or run without --resume.")
@@ -233,7 +258,7 @@ def train_encoder(ds, profile="smoke", *, steps: int | None = None, out_dir=None
         torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu"))
     steps = p.meta_steps if steps is None else steps
     inner_checkpoint = p.inner_checkpoint if inner_checkpoint is None else inner_checkpoint
-    out = Path(out_dir) if out_dir is not None else discovery_dir(p.name)
+    out = Path(out_dir) if out_dir is not None else discovery_dir(run_name(p))
     ck_path = out / "encoder.pt"
     inputs = _inputs_signature(features)
     if resume and ck_path.is_file():
@@ -241,7 +266,7 @@ def train_encoder(ds, profile="smoke", *, steps: int | None = None, out_dir=None
     else:
         state = _new_state(p, device, None if features is None else features.shape[1])
         state["inputs"] = inputs
-    planes = orthogonal_hyperplanes(p.emb_dim, p.n_tasks, p.task_seed).to(device)   # (n_tasks,d)
+    planes = task_heads(p).to(device)                        # (n_tasks,d), or (n_tasks,K,d) K-way
     x_all = ds.x.to(device)
     train_idx = torch.as_tensor(np.asarray(ds.train_idx))
     encoder, opt, gen = state["encoder"], state["opt"], state["gen"]
@@ -312,7 +337,14 @@ def embed(encoder: nn.Module, ds, batch_size: int = 1024, recalibrate: bool = Tr
 
 
 def sample_tasks(encoder: nn.Module, ds, planes: torch.Tensor, balance: str = "median", inputs=None):
-    """Tasks (K,N) int64 from the hyperplanes ``planes`` (K,d), and the projections (K,N)."""
+    """Tasks (K,N) int64 from the hyperplanes ``planes`` (K,d), and the projections (K,N).
+    ``inputs``: the encoder's inputs per image (frozen features (N,F)), if not the images.
+
+    K-way heads ``planes`` (n,K,d) give tasks (n,N) and logits (n,N,K) (App. C); ``"median"`` then
+    means classes of N/K images each, ``"origin"`` the plain argmax."""
+    if planes.dim() == 3:
+        return sample_kway_tasks(embed(encoder, ds, inputs=inputs), planes,
+                                 "equal" if balance == "median" else "argmax")
     if balance not in ("median", "origin"):
         raise ValueError(f"balance must be 'median' or 'origin', got {balance!r}")
     scores = (embed(encoder, ds, inputs=inputs) @ planes.cpu().T).T.numpy()     # (K,N)
@@ -330,13 +362,16 @@ def discover(ds, profile="smoke", *, steps=None, out_dir=None, resume: bool = Tr
     orthogonal hyperplanes and save them to ``out_dir/tasks.npz``. Returns a summary dict.
     ``features`` (N, F): regulated discovery on these frozen features (Sec. 5.1)."""
     p = get_profile(profile)
-    out = Path(out_dir) if out_dir is not None else discovery_dir(p.name)
+    out = Path(out_dir) if out_dir is not None else discovery_dir(run_name(p))
     state = train_encoder(ds, p, steps=steps, out_dir=out, resume=resume, progress=progress,
                           stop_after=stop_after, features=features, **kw)
     k = p.n_tasks if n_sample is None else n_sample
-    planes = orthogonal_hyperplanes(p.emb_dim, max(k, p.n_tasks) if k <= p.emb_dim else k, p.task_seed)[:k]
+    if p.n_classes == 2:
+        planes = orthogonal_hyperplanes(p.emb_dim, max(k, p.n_tasks) if k <= p.emb_dim else k, p.task_seed)[:k]
+    else:
+        planes = task_heads(p, k)                            # (k,K,d)
     tasks, scores = sample_tasks(state["encoder"], ds, planes, balance, inputs=features)
-    from .tasks import mean_pairwise_similarity
+    from .tasks import mean_pairwise_kway_similarity, mean_pairwise_similarity
     sig = _dataset_signature(ds)
     path = out / "tasks.npz"
     fd, tmp = tempfile.mkstemp(dir=out, prefix="tasks", suffix=".npz")
@@ -345,9 +380,13 @@ def discover(ds, profile="smoke", *, steps=None, out_dir=None, resume: bool = Tr
                         signature=json.dumps(sig), profile=p.name, step=state["step"], balance=balance)
     os.chmod(tmp, 0o644)
     os.replace(tmp, path)
+    if p.n_classes == 2:
+        sim, bal = mean_pairwise_similarity(tasks), [float(t.mean()) for t in tasks]
+    else:                                                    # class fractions of each K-way task
+        sim = mean_pairwise_kway_similarity(tasks)
+        bal = [np.round(np.bincount(t, minlength=p.n_classes) / len(t), 4).tolist() for t in tasks]
     return {"step": state["step"], "history": state["history"], "tasks_path": str(path),
-            "n_tasks": int(len(tasks)), "mean_similarity": mean_pairwise_similarity(tasks),
-            "balance": [float(t.mean()) for t in tasks]}
+            "n_tasks": int(len(tasks)), "mean_similarity": sim, "balance": bal, "n_classes": p.n_classes}
 
 
 def arch_run(profile, arch: str):
@@ -368,13 +407,13 @@ def arch_run(profile, arch: str):
 # ----------------------------------------------------------------------------------------------
 def load_tasks(ds=None, profile: str | None = None, root=None) -> np.ndarray:
     """Saved discovered tasks (K,N): of ``profile`` (``"cpu"``, or a run in its subfolder,
-    ``"cpu/arch_mlp"``), else of the most recent run whose dataset matches ``ds``."""
+    ``"cpu/arch_mlp"``, ``"cpu/k3"``), else of the most recent run whose dataset matches ``ds``."""
     return load_task_file(ds, profile, root)["tasks"]
 
 
 def load_task_file(ds=None, profile: str | None = None, root=None) -> dict:
     """As :func:`load_tasks`, with the projections: ``{"tasks": (K,N) int64, "scores": (K,N) float32,
-    "path": ...}``."""
+    "path": ...}`` (K-way runs: scores (K,N,classes))."""
     base = Path(root or results_root())
     cands = [discovery_dir(profile, base) / "tasks.npz"] if profile else \
         sorted(base.glob("*/discovery/tasks.npz"), key=lambda q: q.stat().st_mtime, reverse=True)
@@ -391,7 +430,8 @@ def load_task_file(ds=None, profile: str | None = None, root=None) -> dict:
     where = f"profile {profile!r}" if profile else f"any profile under {base}"
     raise ValueError(f"no saved discovered tasks for this dataset in {where}"
                      + (f"; found only {seen}" if seen else "")
-                     + ". Fix: run `python -m tdlib discover --profile <p>` (`--arch A` for `<p>/arch_A`) first.")
+                     + ". Fix: run `python -m tdlib discover --profile <p>` (`--arch A` for `<p>/arch_A`, "
+                     + "`--set n_classes=K` for `<p>/kK`) first.")
 
 
 def _discovered_kind(ds, arg: str):

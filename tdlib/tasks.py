@@ -8,6 +8,9 @@ A task is an ``int64`` label vector over the whole pool of a :class:`~tdlib.data
 - Random-labelled tasks (Sec. 3.2): i.i.d. balanced coin flips per image, fixed by a seed.
 - Planted-cue tasks of the synthetic data (``cue:warm`` ...), for tests.
 - The dataset's own K-way classes (``classes:all``), the multi-class target of Sec. 6.2.
+- K-way tasks (App. C): ``human:kK:i`` groups the classes into K near-equal groups (the i-th seeded
+  grouping), ``random:kK:i`` is balanced K-way random labels; :func:`kway_similarity` extends Eq. 2
+  (max over matchings of the labels).
 - Task names: ``human:3``, ``random:0``, ``cue:position``; :func:`task_by_name` resolves them.
   Other modules register more kinds (``randnet:``, ``discovered:``) with :func:`register_task_kind`.
 """
@@ -77,6 +80,68 @@ def mean_pairwise_similarity(tasks) -> float:
 
 
 # ----------------------------------------------------------------------------------------------
+# K-way tasks (App. C)
+# ----------------------------------------------------------------------------------------------
+def class_groups(num_classes: int, k: int, index: int) -> list[np.ndarray]:
+    """The ``index``-th seeded grouping of ``num_classes`` classes into ``k`` groups whose sizes
+    differ by at most one (CIFAR-10, K = 5: five pairs; K = 3: 4 + 3 + 3; K = 2 on 200 classes:
+    100 vs 100, App. A's human tasks on Tiny ImageNet)."""
+    if not 2 <= k <= num_classes:
+        raise ValueError(f"need 2 <= K <= {num_classes} groups of classes, got K = {k}")
+    perm = np.random.default_rng([20_000 + k, index]).permutation(num_classes)
+    return [np.sort(g) for g in np.array_split(perm, k)]
+
+
+def human_kway_task(classes: np.ndarray, k: int, index: int, num_classes: int | None = None) -> np.ndarray:
+    """Label g for images whose class is in group g of :func:`class_groups` (App. C's human tasks)."""
+    classes = np.asarray(classes)
+    groups = class_groups(num_classes or int(classes.max()) + 1, k, index)
+    lut = np.empty(sum(len(g) for g in groups), dtype=np.int64)
+    for g, members in enumerate(groups):
+        lut[members] = g
+    return lut[classes]
+
+
+def random_kway_task(n_images: int, k: int, seed: int) -> np.ndarray:
+    """Balanced random K-way labels (class sizes differ by at most one), fixed by ``seed``."""
+    labels = np.arange(n_images, dtype=np.int64) % k
+    return labels[np.random.default_rng([30_000 + k, seed]).permutation(n_images)]
+
+
+def kway_similarity(t1, t2) -> float:
+    """Eq. 2 for K-way tasks: the largest fraction of equal labels over all matchings of t2's
+    classes to t1's (relabelling gives the same task). Equals :func:`similarity` for K = 2."""
+    from scipy.optimize import linear_sum_assignment
+    t1, t2 = np.asarray(t1, dtype=np.int64), np.asarray(t2, dtype=np.int64)
+    if t1.shape != t2.shape:
+        raise ValueError(f"tasks must label the same images: shapes {t1.shape} vs {t2.shape}")
+    k = int(max(t1.max(), t2.max())) + 1
+    conf = np.zeros((k, k), dtype=np.int64)                # (K,K) co-occurrence counts
+    np.add.at(conf, (t1, t2), 1)
+    r, c = linear_sum_assignment(-conf)
+    return int(conf[r, c].sum()) / t1.size
+
+
+def mean_pairwise_kway_similarity(tasks) -> float:
+    t = np.asarray(tasks)
+    k = len(t)
+    vals = [kway_similarity(t[i], t[j]) for i in range(k) for j in range(i + 1, k)]
+    return float(np.mean(vals)) if vals else float("nan")
+
+
+def _kway_or(binary_fn, kway_fn):
+    """A task-kind resolver: ``kK:ARG`` goes to the K-way task, anything else to the binary one."""
+    def resolve(ds, arg):
+        if arg.startswith("k"):
+            kk, sep, rest = arg[1:].partition(":")
+            if not sep or not kk.isdigit():
+                raise ValueError(f"K-way task names look like kK:INDEX (e.g. k3:0), got {arg!r}")
+            return kway_fn(ds, int(kk), int(rest))
+        return binary_fn(ds, arg)
+    return resolve
+
+
+# ----------------------------------------------------------------------------------------------
 # names
 # ----------------------------------------------------------------------------------------------
 _KINDS: dict[str, Callable] = {}
@@ -95,8 +160,10 @@ def _cue(ds, arg):
     return (v > np.median(v)).astype(np.int64) if v.max() > 1 else v.astype(np.int64)
 
 
-register_task_kind("human", lambda ds, arg: human_task(ds.classes, int(arg)))
-register_task_kind("random", lambda ds, arg: random_task(len(ds), int(arg)))
+register_task_kind("human", _kway_or(lambda ds, arg: human_task(ds.classes, int(arg)),
+                                     lambda ds, k, i: human_kway_task(ds.classes, k, i, ds.num_classes)))
+register_task_kind("random", _kway_or(lambda ds, arg: random_task(len(ds), int(arg)),
+                                      lambda ds, k, i: random_kway_task(len(ds), k, i)))
 register_task_kind("cue", _cue)
 register_task_kind("classes", lambda ds, arg: np.asarray(ds.classes, dtype=np.int64))
 

@@ -39,14 +39,30 @@ def _autocast(device: torch.device, amp: bool):
     return contextlib.nullcontext()
 
 
+LR_SCHEDULES = ("constant", "linear", "late-decay")
+
+
+def lr_factor(schedule: str, total: int):
+    """Multiplier of the lr at step i of ``total``: ``constant`` (the paper), ``linear`` (to 0 over the
+    run) or ``late-decay`` (constant for the first 2/3 of the steps, then linear to 0)."""
+    if schedule == "constant":
+        return lambda i: 1.0
+    if schedule == "linear":
+        return lambda i: 1.0 - i / total
+    if schedule == "late-decay":
+        start = (2 * total) // 3
+        return lambda i: 1.0 if i < start else 1.0 - (i - start) / max(1, total - start)
+    raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {schedule!r}")
+
+
 def train_classifier(x: torch.Tensor, y, *, arch: str = "cnn", width: int = 16, num_classes: int = 2,
                      epochs: int = 10, batch_size: int = 512, lr: float = 1e-3, lr_schedule: str = "constant",
                      init_seed: int = 0, order_seed: int = 0, deterministic: bool = True,
                      device=None, amp: bool = True, progress=None) -> torch.nn.Module:
     """Train ``arch`` on ``(x, y)`` with Adam and cross-entropy; returns the model in eval mode.
 
-    ``x``: (N,3,32,32) float; ``y``: (N,) int labels. ``lr_schedule``: ``"constant"`` (the paper) or
-    ``"linear"`` (decay to 0 over the run). ``progress``: an optional tqdm bar advanced per epoch."""
+    ``x``: (N,3,32,32) float; ``y``: (N,) int labels. ``lr_schedule``: see :func:`lr_factor`.
+    ``progress``: an optional tqdm bar advanced per epoch."""
     device = torch.device(device) if device is not None else default_device()
     if len(x) != len(y):
         raise ValueError(f"x and y differ in length: {len(x)} vs {len(y)}")
@@ -58,12 +74,8 @@ def train_classifier(x: torch.Tensor, y, *, arch: str = "cnn", width: int = 16, 
     torch.manual_seed(init_seed)                                     # source 1: initialization
     model = build_model(arch, num_classes, width).to(device).to(memory_format=mem)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    if lr_schedule not in ("constant", "linear"):
-        raise ValueError(f"lr_schedule must be 'constant' or 'linear', got {lr_schedule!r}")
     steps_per_epoch = sum(1 for s in range(0, len(x), batch_size) if len(x) - s >= 2)
-    total = max(1, epochs * steps_per_epoch)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, (lambda i: 1.0 - i / total) if lr_schedule == "linear" else (lambda i: 1.0))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(lr_schedule, max(1, epochs * steps_per_epoch)))
     order = torch.Generator().manual_seed(order_seed)                # source 2: data order
     n = len(x)
     with cuda_determinism(deterministic):                            # source 3: CUDA kernels

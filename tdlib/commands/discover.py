@@ -4,7 +4,8 @@ import json
 
 HELP = ("task discovery with a shared encoder (Sec. 4): trains in chunks, resumes with --resume; "
         "saves results/<profile>/discovery/{encoder.pt,tasks.npz} (task names discovered:K); "
-        "--arch A: with another architecture, into discovery/arch_A (Sec. 5.2)")
+        "--arch A: with another architecture, into discovery/arch_A (Sec. 5.2); "
+        "K-way tasks (App. C) with --set n_classes=K, into discovery/kK (names discovered:I:<profile>/kK)")
 
 
 def add_arguments(p):

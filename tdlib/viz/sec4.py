@@ -218,3 +218,55 @@ def tradeoff_plotly(e18):
                       title=f"λ / d trade-off ({e18.caption()})", title_font_size=11,
                       height=430, width=640)
     return fig
+
+
+# ----------------------------------------------------------------------------------------------
+# K-way discovery (App. C, E17)
+# ----------------------------------------------------------------------------------------------
+def kway_groups(e17) -> dict:
+    """``{K: {kind: [AS, ...]}}`` from a stored E17."""
+    out: dict = {}
+    for e in e17.entries.values():
+        if isinstance(e, dict) and "agreement" in e and "k" in e:
+            out.setdefault(int(e["k"]), {}).setdefault(e["kind"], []).append(e["agreement"])
+    return {k: out[k] for k in sorted(out)}
+
+
+def kway_summary(e17) -> dict:
+    """Per K: mean AS of each kind next to chance (1/K), and the discovery run's meta-steps and
+    proxy-AS at its start and end, its tasks' largest class fraction and mean pairwise similarity
+    (Eq. 2 maximised over label matchings)."""
+    rows = {}
+    for k, groups in kway_groups(e17).items():
+        row = {"chance 1/K": round(1 / k, 3)}
+        row.update({f"AS {kind}": summarize(v) for kind, v in sorted(groups.items())})
+        disc = e17.entries.get(f"discovery:k{k}")
+        if disc:
+            row["meta-steps"] = disc["step"]
+            pa = [h["proxy_as"] for h in disc["history"]]
+            w = max(1, min(5, len(pa) // 2))
+            row[f"proxy-AS first/last {w} steps"] = f"{np.mean(pa[:w]):.3f} -> {np.mean(pa[-w:]):.3f}"
+            row["largest class fraction (discovered)"] = max(max(b) for b in disc["balance"])
+            row["mean similarity (discovered)"] = round(disc["mean_similarity"], 3)
+        rows[f"K={k}"] = row
+    return rows
+
+
+def plot_kway_as(e17):
+    """App. C: AS of K-way discovered, human and random tasks, one panel per K, chance 1/K dotted."""
+    groups = kway_groups(e17)
+    fig, axes = new_fig(max(len(groups), 1), width=3.8, height=3.4)
+    fig.subplots_adjust(wspace=0.35)
+    kinds = ("random", "human", "discovered")
+    for ax, (k, g) in zip(axes, groups.items()):
+        for x, kind in enumerate(kinds):
+            v = g.get(kind, [])
+            ax.scatter(np.full(len(v), x), v, color=KIND_COLORS.get(kind), alpha=0.75)
+            if v:
+                ax.plot([x - 0.25, x + 0.25], [np.mean(v)] * 2, color="k")
+        ax.axhline(1 / k, ls=":", c="k", lw=1, label=f"chance 1/K = {1 / k:.2f}")
+        ax.set_xticks(range(len(kinds)), kinds)
+        ax.set(ylim=(0, 1.02), title=f"K = {k} classes", ylabel="agreement score")
+        ax.legend(fontsize=8, loc="lower right")
+    caption(fig, e17)
+    return fig
