@@ -193,10 +193,8 @@ def _tin_class_names(root: Path, wnids: list) -> list:
 def _read_image(path: Path, size: int) -> np.ndarray:
     from PIL import Image
     with Image.open(path) as im:
-        im = im.convert("RGB")                               # a few Tiny ImageNet images are greyscale
-        if im.size != (size, size):
-            im = im.resize((size, size), Image.BOX)          # area average
-        return np.asarray(im, dtype=np.uint8)                # (size,size,3)
+        img = np.asarray(im.convert("RGB"), dtype=np.uint8)  # a few Tiny ImageNet images are greyscale
+    return img if img.shape[:2] == (size, size) else _resize(img, size)   # (size,size,3)
 
 
 def load_tinyimagenet_train(path=None, n: int | None = None, seed: int = 0, image_size: int = 64):
@@ -238,6 +236,7 @@ def load_tinyimagenet_train(path=None, n: int | None = None, seed: int = 0, imag
 
 
 def _resize(img: np.ndarray, size: int) -> np.ndarray:
+    """(H,W,3) uint8 -> (size,size,3), area average."""
     from PIL import Image
     return np.asarray(Image.fromarray(img).resize((size, size), Image.BOX), dtype=np.uint8)
 

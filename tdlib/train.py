@@ -39,19 +39,16 @@ def _autocast(device: torch.device, amp: bool):
     return contextlib.nullcontext()
 
 
-LR_SCHEDULES = ("constant", "linear", "late-decay")
+LR_SCHEDULES = ("constant", "linear")
 
 
 def lr_factor(schedule: str, total: int):
-    """Multiplier of the lr at step i of ``total``: ``constant`` (the paper), ``linear`` (to 0 over the
-    run) or ``late-decay`` (constant for the first 2/3 of the steps, then linear to 0)."""
+    """Multiplier of the lr at step i of ``total``: ``constant`` (the paper) or ``linear`` (to 0 over
+    the run; the cpu profile)."""
     if schedule == "constant":
         return lambda i: 1.0
     if schedule == "linear":
         return lambda i: 1.0 - i / total
-    if schedule == "late-decay":
-        start = (2 * total) // 3
-        return lambda i: 1.0 if i < start else 1.0 - (i - start) / max(1, total - start)
     raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {schedule!r}")
 
 
