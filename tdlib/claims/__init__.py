@@ -288,7 +288,14 @@ def page_table(page: str, profile: str = "auto", root=None):
     prof = best_profile(root) if profile == "auto" else profile
     rows = page_rows(page, prof, root)
     e = html.escape
-    out = [f"<p><b>Profile <code>{e(prof)}</code>.</b> {e(RULE)}</p>",
+    bad = [r for r in rows if r["verdict"] == "contradicts"]
+    out = [f"<p><b>Profile <code>{e(prof)}</code>.</b> {e(RULE)}</p>"]
+    if bad:
+        out.append(f"<p><b>Where the <code>{e(prof)}</code> results contradict the paper, and why (as measured):</b></p><ul>"
+                   + "".join(f"<li><b>{e(r['experiment'].upper())}</b>: {e(r['claim'])}. <i>Why:</i> {e(r['why'])}"
+                             + (f" <i>(stale result: {e(r['stale'])})</i>" if r["stale"] else "") + "</li>"
+                             for r in bad) + "</ul>")
+    out += [
            "<table><thead><tr><th>exp.</th><th>paper's claim</th><th>paper</th><th>measured</th>"
            "<th>premises</th><th>verdict</th></tr></thead><tbody>"]
     for r in rows:
