@@ -2,6 +2,8 @@
 and the book's tables."""
 import json
 
+import numpy as np
+
 import pytest
 
 from tdlib import claims as C
@@ -116,3 +118,17 @@ def test_page_table_html(tmp_path):
     text = getattr(out, "data", out)
     assert "<table>" in text and "contradicts" in text and "E1" in text and "E4" in text and "E5" not in text
     assert "Verdict rule" in text
+
+
+def test_colour_test_separates_colour_from_shape():
+    from tdlib.claims.sec5 import colour_test
+    rng = np.random.default_rng(0)
+    red = np.zeros((6, 8, 8, 3), np.uint8) + rng.integers(0, 30, (6, 8, 8, 3), dtype=np.uint8)
+    blue = red.copy()
+    red[..., 0] += 200
+    blue[..., 2] += 200
+    dist, p = colour_test(red, blue)
+    assert p < 0.05 and dist > 0.5
+    same = rng.integers(0, 256, (12, 8, 8, 3), dtype=np.uint8)
+    _, p = colour_test(same[:6], same[6:])
+    assert p > 0.05
