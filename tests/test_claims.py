@@ -132,3 +132,12 @@ def test_colour_test_separates_colour_from_shape():
     same = rng.integers(0, 256, (12, 8, 8, 3), dtype=np.uint8)
     _, p = colour_test(same[:6], same[6:])
     assert p > 0.05
+
+
+def test_report_unknown_profile_refuses(tmp_path, monkeypatch, capsys):
+    from tdlib.cli import main
+    monkeypatch.setenv("TDLIB_RESULTS", str(tmp_path))
+    (tmp_path / "cpu").mkdir()
+    assert main(["report", "--profile", "paper"]) == 2
+    err = capsys.readouterr().err
+    assert "no stored results" in err and "cpu" in err

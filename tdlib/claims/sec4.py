@@ -154,6 +154,8 @@ def e18(st):
                       for e in sorted(ent.values(), key=lambda e: (e["d"], e["lambda"])))
     none = [Check("fewer than two λ values stored for any d", None)]
     prem = [st.complete("e18")]
+    steps = st.params("e18").get("sweep_meta_steps")
+    curve += f" (each point a discovery run of {steps} meta-steps; the paper's runs: full length)" if steps else ""
     return [
         row(st, "e18", "A larger uniformity weight λ gives more dissimilar tasks (App. E, Fig. 13)",
             "Fig. 13 (values lost)", sim or none, prem, curve),

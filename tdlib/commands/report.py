@@ -19,7 +19,13 @@ def main(args):
     from collections import Counter
 
     from ..claims import RULE, best_profile, format_row, report
+    from ..errors import ConfigError
+    from ..results import results_root
     prof = best_profile() if args.profile == "auto" else args.profile
+    if not (results_root() / prof).is_dir():
+        have = sorted(d.name for d in results_root().iterdir() if d.is_dir()) if results_root().is_dir() else []
+        raise ConfigError(f"no stored results under {results_root() / prof}. Fix: --profile one of {have or '(none)'}, "
+                          f"or compute them first: python -m tdlib run all --profile {prof}")
     rows = report(prof, experiments=args.experiments)
     if args.json:
         for r in rows:
