@@ -341,7 +341,9 @@ def load_dataset(name: str = "synthetic", n_train: int = 45_000, n_test: int = 5
     elif name == "cifar10":
         all_x, all_y = load_cifar10_train(data_path, download=download)
         if n > len(all_x):
-            raise ValueError(f"n_train + n_test = {n} exceeds CIFAR-10's {len(all_x)} training images")
+            src = data_path or os.environ.get("TDLIB_DATA") or "torchvision's CIFAR-10"
+            raise DataError(f"{src} holds {len(all_x)} images, fewer than n_train + n_test = {n}. Fix: give the full "
+                            f"CIFAR-10 file (50000 training images), or a profile with fewer images.")
         # seeded 45K/5K split of CIFAR-10's train set (Sec. 3.2); smaller profiles take a subset
         pick = np.random.default_rng(seed).permutation(len(all_x))[:n]
         pick = np.concatenate([np.sort(pick[:n_train]), np.sort(pick[n_train:])])

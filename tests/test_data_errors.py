@@ -154,3 +154,9 @@ def test_split_by_same_labels_refuses(tmp_path, capsys, monkeypatch):
 
 def test_errors_are_tdlib_errors():
     assert issubclass(DataError, TdlibError) and issubclass(ConfigError, TdlibError)
+
+
+def test_too_few_images_for_the_profile(tmp_path):
+    path = _npz(tmp_path, *_good())
+    with pytest.raises(DataError, match=f"{path}.*holds {N} images.*Fix"):
+        load_dataset("cifar10", N, 10, data_path=path)

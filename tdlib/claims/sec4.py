@@ -78,7 +78,8 @@ def e6(st):
             [st.complete("e6")], note),
         row(st, "e6", "The proxy-AS correlates well with the AS (App. I.1, Fig. 16-right)",
             "Fig. 16-right (values lost)", [corr], [st.complete("e6")],
-            f"AS {'/'.join(sorted(x for x in from_ if x))} (stored: read from E1 / E5)"),
+            "AS " + " and ".join({"stored": "read from the stored E1 / E5 results", "computed": "computed here"}.get(x, x)
+                                 for x in sorted(x for x in from_ if x))),
     ]
 
 
