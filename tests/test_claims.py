@@ -14,10 +14,15 @@ KEYS = {"experiment", "claim", "paper", "measured", "verdict", "profile"}
 
 
 def _store(root, exp, entries, profile="cpu", complete=True, params=None):
+    """A results file as run_items writes it, with the recipe of ``profile`` (+ ``params``)."""
     from tdlib.config import get_profile
-    p = {**get_profile(profile).as_dict(), **(params or {})}
+    from tdlib.experiments import records
+    from tdlib.results import make_recipe
+    records()
+    prof = get_profile(profile).replace(**(params or {}))
     atomic_write_json(root / profile / f"{exp}.json",
-                      {"experiment": exp, "profile": profile, "params": p, "complete": complete,
+                      {"experiment": exp, "profile": profile, "params": prof.as_dict(), "complete": complete,
+                       "recipe": make_recipe(exp, prof, data=None, root=root),
                        "wall_seconds": 1.0, "provenance": {"device": "cpu (test)"}, "entries": entries})
 
 
@@ -110,6 +115,13 @@ def test_stored_cpu_results_cover_the_bar():
         pytest.skip("no stored cpu results")
     assert len(judged) >= 15
     assert all(KEYS <= set(r) for r in rows)
+
+
+def test_claim_pages_match_the_experiment_records():
+    from tdlib.experiments import records
+    C._load_all()
+    for exp, rec in records().items():
+        assert C.CLAIMS[exp].page == rec.page, exp
 
 
 def test_page_table_html(tmp_path):

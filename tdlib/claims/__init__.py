@@ -128,9 +128,6 @@ def pearson(xs, ys):
 
 
 # ---- stored results of one profile ------------------------------------------------------------
-# fields of the AS recipe compared when the store cannot say itself whether it is stale
-_RECIPE_FIELDS = ("dataset", "n_train", "n_test", "split_seed", "arch", "width", "epochs", "batch_size",
-                  "lr", "optimizer", "lr_schedule")
 _SEC3 = ("e1", "e2", "e3", "e4")
 
 
@@ -166,30 +163,24 @@ class Stores:
         return Check(f"{exp}: {'complete' if ok else 'PARTIAL'} run ({len(s.entries)} entries)", ok)
 
     def stale(self, exp: str) -> "str | None":
-        """Why the stored result of ``exp`` is stale (its recipe differs from the profile's current
-        one), or None. Uses the store's own ``stale(profile)`` when it has one, else compares the
-        AS-recipe fields of the stored params with the current profile."""
+        """Why the stored result of ``exp`` is stale (its recipe differs from what the profile computes
+        now: :meth:`~tdlib.results.ResultStore.stale`), or None."""
         s = self.get(exp)
         if s is None:
             return None
         from ..config import get_profile
+        from ..experiments import records
+        records()                                   # fills the recipe fields of every experiment
         try:
             cur = get_profile(self.profile)
         except ValueError:
             return None
-        own = getattr(s, "stale", None)
-        if callable(own):
-            try:
-                res = own(cur)
-            except TypeError:
-                res = own(self.profile)
-            if not res:
-                return None
-            return res if isinstance(res, str) else f"recipe differs from the current '{self.profile}' profile ({res})"
-        old, now = s.data.get("params", {}), cur.as_dict()
-        fields = _RECIPE_FIELDS + (("sec3_n_train",) if exp in _SEC3 else ())
-        diff = [f"{k} {old[k]!r} (now {now[k]!r})" for k in fields if k in old and k in now and old[k] != now[k]]
-        return f"made with {', '.join(diff)}" if diff else None
+        diff = s.stale(cur)
+        if not diff:
+            return None
+        if diff == ["no recipe recorded"]:
+            return "no recipe recorded in the file: made before recipes were stored"
+        return "made with " + "; ".join(diff[:4]) + (f" (+{len(diff) - 4} more)" if len(diff) > 4 else "")
 
     def recipe(self, exp: str) -> str:
         """A short recipe label of a store (images, schedule) to say when two stores differ."""
