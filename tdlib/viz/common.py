@@ -128,7 +128,7 @@ def image_rows(rows, store, title: str, extra: str = ""):
 
 
 # ---- text and tables ------------------------------------------------------------------------------
-_PATH = re.compile(r"(?<![\w.~$])/(?:[\w.+-]+/)*[\w.+-]+/?")
+_PATH = re.compile(r"(?<![\w.~$])/[\w.+-]*[\w+-](?:/[\w.+-]*[\w+-])*/?")
 
 
 def no_paths(text: str, name: str = "the data folder") -> str:
@@ -247,13 +247,15 @@ def as_bins(groups: dict, n: int = 31):
 
 
 def glue(values: dict) -> None:
-    """Glue ``{name: value}`` for the page's prose (myst-nb ``{glue:text}`` / ``{glue:md}``), shown
-    nowhere else; outside a notebook build this does nothing."""
+    """Glue ``{name: value}`` for the page's prose (myst-nb ``{glue:text}`` for numbers, ``{glue:md}``
+    for strings), shown nowhere else; characters other than letters, digits and ``_`` in a name
+    become ``_``."""
     try:
         from myst_nb import glue as _glue
     except ImportError:                 # pragma: no cover
         return
     for name, value in values.items():
+        name = re.sub(r"\W", "_", name)              # glue keys: letters, digits, underscores
         if isinstance(value, (float, np.floating)):
             value = float(value)
         elif isinstance(value, str):

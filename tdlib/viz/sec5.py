@@ -7,7 +7,6 @@ architecture (Sec. 5.2) keep the ``discovered`` colour and get that architecture
 """
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 
 from .common import (ARCH_MARKERS, FULL_WIDTH, Text, caption, html_table, image_rows, kind_color,
@@ -85,12 +84,12 @@ def plot_prop1(store):
     xs = np.arange(len(es))
     for x, e in zip(xs, es):
         ax.plot([x, x], [e["as_v"], e["upper_bound_on_best"]], color="lightgray", lw=6, zorder=0)
-    ax.scatter(xs, [e["as_u"] for e in es], marker="v", label="AS (distinct pairs)", zorder=3)
+    ax.scatter(xs, [e["as_u"] for e in es], marker="v", color="0.3", label="AS (distinct pairs)", zorder=3)
     ax.scatter(xs, [e["as_v"] for e in es], marker="_", s=300, color="k", label="AS (V-statistic): lower bound")
-    ax.scatter(xs, [e["best_case_acc"] for e in es], marker="o", label="Acc* = best-case accuracy", zorder=3)
-    ax.scatter(xs, [e["upper_bound_on_best"] for e in es], marker="_", s=300, color="tab:red",
+    ax.scatter(xs, [e["best_case_acc"] for e in es], marker="o", color="k", label="Acc* = best-case accuracy", zorder=3)
+    ax.scatter(xs, [e["upper_bound_on_best"] for e in es], marker="_", s=300, color="0.45",
                label="g⁻¹(AS): upper bound")
-    ax.scatter(xs, [e.get("test_acc", np.nan) for e in es], marker="x", color="tab:gray",
+    ax.scatter(xs, [e.get("test_acc", np.nan) for e in es], marker="x", color="0.55",
                label="Acc(τ) (task's test labels)", zorder=3)
     ax.set_xticks(xs, [e["task"] for e in es], fontsize=8)
     ax.set_ylim(0.4, 1.02)
@@ -270,6 +269,10 @@ def facts(store) -> dict:
                 if "meta_steps" in e:
                     out[f"e12_steps_{key}"] = e["meta_steps"]
         out["e12_max"] = max(float(e["max"]) for k, e in es.items() if k.startswith("d=") or k in ("main", "ssl"))
+        prm = store.data.get("params", {})
+        out.update({f"e12_{k}": prm[k] for k in ("ssl_epochs", "n_train") if k in prm})
+        if "ssl_arch" in prm:
+            out["e12_ssl_arch"] = f"`{prm['ssl_arch']}`"
         for k in ("ssl as", "plain as"):
             if k in es:
                 out[f"e12_as_{k.split()[0]}"] = float(es[k]["mean_as"])

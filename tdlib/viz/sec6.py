@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import SPLIT_COLORS, Text, caption, html_table, kind_color, kind_of, new_fig
+from .common import SPLIT_COLORS, Text, caption, html_table, kind_color, new_fig
 
 
 def _title(fig, text, store):
