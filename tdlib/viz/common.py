@@ -40,6 +40,11 @@ ARCH_MARKERS = {"cnn": "o", "resnet18": "o", "mlp": "s", "vit": "^"}
 FULL_WIDTH = 8.0               # inches: a figure this wide fills the page column at about 1:1
 CAPTION_SIZE = 9.5             # points
 
+# Figures that put results of several experiments side by side: (function, experiments). Each
+# checks its inputs with :func:`tdlib.records.same_recipe` and says so in the caption where they
+# differ; ``tests/test_records.py`` checks that no stored comparison mixes recipes.
+COMPARISONS = {"sec4.plot_random_networks": ("e7", "e5")}
+
 
 def kind_of(name: str) -> str:
     """The task kind of a task or group name: ``human:3`` -> ``human``, ``discovered-mlp`` ->
@@ -77,20 +82,31 @@ def recipe(store) -> str:
             f"Adam lr {p['lr']} ({p.get('lr_schedule', 'constant')} schedule)")
 
 
-def caption_text(store, extra: str = "", with_recipe: bool = True) -> str:
-    """The provenance text of a figure: what ``store.caption()`` says (profile, device, date,
-    commit), the run's recipe, then ``extra`` (e.g. the other stores a figure combines)."""
-    parts = [store.caption() if store is not None else "", recipe(store) if with_recipe else "", extra]
+def recipe_note(store, others=()) -> str:
+    """'' when ``store`` and ``others`` share one recipe, else a warning naming the differences."""
+    from ..records import same_recipe
+    diffs = same_recipe(store, *others, strict=False) if others else []
+    return ("RECIPES DIFFER, compare with care: " + "; ".join(diffs)) if diffs else ""
+
+
+def caption_text(store, extra: str = "", with_recipe: bool = True, others=()) -> str:
+    """The provenance text of a figure: a warning if ``others`` (shown in the same figure) were made
+    with another recipe, what ``store.caption()`` says (profile, device, date, commit, recipe hash),
+    the run's training recipe, then ``extra``."""
+    note = recipe_note(store, [o for o in others if o is not None]) if store is not None else ""
+    parts = [note, store.caption() if store is not None else "", recipe(store) if with_recipe else "", extra]
     return "; ".join(t for t in parts if t)
 
 
-def caption(fig, store, extra: str = "", title: str | None = None, with_recipe: bool = True) -> None:
+def caption(fig, store, extra: str = "", title: str | None = None, with_recipe: bool = True,
+            others=()) -> None:
     """The book's one caption style: a grey, wrapped provenance text under the figure (profile,
-    device, date and commit, the recipe, then ``extra``), in a readable size. ``title`` (optional)
-    goes above the figure as its suptitle. Call it last: it lays the figure out."""
+    device, date and commit, the recipe, then ``extra``; first a warning when ``others``, shown in the
+    same figure, were made with another recipe), in a readable size. ``title`` (optional) goes above
+    the figure as its suptitle. Call it last: it lays the figure out."""
     if title:
         fig.suptitle(title, fontsize=11)
-    text = caption_text(store, extra, with_recipe)
+    text = caption_text(store, extra, with_recipe, others)
     fig.tight_layout()
     if not text:
         return
