@@ -32,8 +32,8 @@ def table(store):
                    "median": r["median"], "max": r["max"], "share > 0.8": f"{r['frac_above_0.8']:.2f}",
                    "share > 0.9": f"{r['frac_above_0.9']:.2f}", "untrained: mean": u.get("mean", float("nan")),
                    "untrained: max": u.get("max", float("nan"))}
-    return html_table(rows, index_name="encoder", caption=f"E12, profile {store.data['profile']}: similarity "
-                      "(Eq. 2) on X_te of the closest task to each human task")
+    return html_table(rows, index_name="encoder", caption="E12: similarity "
+                      "(Eq. 2) on X_te of the closest task to each human task", store=store)
 
 
 def as_table(store):
@@ -47,8 +47,8 @@ def as_table(store):
             rows[label] = {"run": r["tasks"][0].rsplit("/", 1)[-1] if r.get("tasks") else "",
                            "AS of each task": [float(x) for x in r["as"]], "mean AS": r["mean_as"],
                            "mean pairwise similarity": r["mean_similarity"]}
-    return html_table(rows, index_name="discovery", caption=f"E12, profile {store.data['profile']}: AS of "
-                      "the regulated and the plain discovered tasks")
+    return html_table(rows, index_name="discovery", caption="E12: AS of "
+                      "the regulated and the plain discovered tasks", store=store)
 
 
 def plot_similarity(store):

@@ -203,11 +203,12 @@ def fmt(value, digits: int = 3) -> str:
 class HTMLTable:
     """Rows of cells: HTML in the book, aligned text in a terminal (``str``)."""
 
-    def __init__(self, columns, rows, caption: str = "", index: bool = True, digits: int = 3):
+    def __init__(self, columns, rows, caption: str = "", index: bool = True, digits: int = 3, source: str = ""):
         self.columns = [str(c) for c in columns]
         self.rows = [[fmt(v, digits) for v in r] for r in rows]
         self.caption = caption
         self.index = index
+        self.source = source                 # the provenance line under the table
 
     def __len__(self):
         return len(self.rows)
@@ -223,14 +224,17 @@ class HTMLTable:
                 num = ' class="num"' if re.fullmatch(r"[-+]?[\d.]+[*]?|n/a", v) else ""
                 cells.append(f"<{tag}{num}>{html.escape(v)}</{tag}>")
             body.append("<tr>" + "".join(cells) + "</tr>")
+        foot = (f'<tfoot><tr><td class="tdlib-source" colspan="{len(self.columns)}">Results: '
+                f"{html.escape(self.source)}</td></tr></tfoot>" if self.source else "")
         return (f'<table class="tdlib-table">{cap}<thead><tr>{head}</tr></thead>'
-                f"<tbody>{''.join(body)}</tbody></table>")
+                f"<tbody>{''.join(body)}</tbody>{foot}</table>")
 
     def __str__(self) -> str:
         widths = [max([len(c)] + [len(r[i]) for r in self.rows]) for i, c in enumerate(self.columns)]
         line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
         out = [line(self.columns), "  ".join("-" * w for w in widths)] + [line(r) for r in self.rows]
-        return "\n".join(([self.caption] if self.caption else []) + out)
+        return "\n".join(([self.caption] if self.caption else []) + out
+                         + ([f"Results: {self.source}"] if self.source else []))
 
     __repr__ = __str__
 
@@ -238,16 +242,19 @@ class HTMLTable:
         printer.text(str(self))
 
 
-def html_table(data, columns=None, caption: str = "", index_name: str = "", digits: int = 3) -> HTMLTable:
+def html_table(data, columns=None, caption: str = "", index_name: str = "", digits: int = 3,
+               store=None) -> HTMLTable:
     """A table from ``{row name: {column: value}}``, ``{name: value}`` (two columns), or a list of
-    rows (``columns`` then names the columns); floats shown to ``digits`` decimals."""
+    rows (``columns`` then names the columns); floats shown to ``digits`` decimals. With ``store``,
+    its provenance (the figures' caption text, :func:`caption_text`) goes under the table."""
+    src = caption_text(store) if store is not None else ""
     if isinstance(data, dict) and data and all(isinstance(v, dict) for v in data.values()):
         cols = columns or list(dict.fromkeys(c for row in data.values() for c in row))
         rows = [[name] + [row.get(c) for c in cols] for name, row in data.items()]
-        return HTMLTable([index_name] + list(cols), rows, caption, True, digits)
+        return HTMLTable([index_name] + list(cols), rows, caption, True, digits, src)
     if isinstance(data, dict):
-        return HTMLTable(columns or [index_name, ""], [[k, v] for k, v in data.items()], caption, True, digits)
-    return HTMLTable(columns, [list(r) for r in data], caption, False, digits)
+        return HTMLTable(columns or [index_name, ""], [[k, v] for k, v in data.items()], caption, True, digits, src)
+    return HTMLTable(columns, [list(r) for r in data], caption, False, digits, src)
 
 
 # ---- numbers --------------------------------------------------------------------------------------

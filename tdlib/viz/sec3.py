@@ -30,8 +30,7 @@ def as_table(store):
             groups.setdefault(e["kind"], []).append(e[key])
         for kind, vals in groups.items():
             out.setdefault(kind, {})[col] = summarize(vals)
-    return html_table(out, index_name="tasks", caption=f"{store.data['experiment'].upper()}, "
-                      f"profile {store.data['profile']}: mean ± std over tasks (n tasks)")
+    return html_table(out, index_name="tasks", caption=f"{store.data['experiment'].upper()}: mean ± std over tasks (n tasks)", store=store)
 
 
 def facts(store) -> dict:

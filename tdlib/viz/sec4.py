@@ -282,7 +282,7 @@ def kway_summary(e17):
             row["largest class fraction (discovered)"] = max(max(b) for b in disc["balance"])
             row["mean similarity (discovered)"] = round(disc["mean_similarity"], 3)
         rows[f"K={k}"] = row
-    return html_table(rows, index_name="K", caption=f"E17, profile {e17.data['profile']}: AS mean ± std (n tasks)")
+    return html_table(rows, index_name="K", caption="E17: AS mean ± std (n tasks)", store=e17)
 
 
 def plot_kway_as(e17):

@@ -39,8 +39,7 @@ def green_pixel_table(store):
         for cond, label in CONDITIONS.items():
             rows[f"{name}: {label}"] = {"AS": e[cond]["agreement"], "test accuracy": e[cond]["acc"]}
     return html_table(rows, index_name="trained setting: test images",
-                      caption=f"E11 (green pixel task {store.entries and next(iter(store.entries.values()))['task']}), "
-                              f"profile {store.data['profile']}")
+                      caption="E11: the green pixel task", store=store)
 
 
 def plot_green_pixel(store):
@@ -74,7 +73,7 @@ def prop1_table(store):
                      "Acc(τ)": e.get("test_acc", float("nan")),
                      "(i) holds": bool(e["i_as_v"] and e["i_as_u"] and e["i_per_network"]),
                      "(ii) holds": bool(e["ii_as_v"] and e["ii_linear"]), "(ii) with pair AS": bool(e["ii_as_u"])}
-    return html_table(rows, index_name="task", caption=f"E20 (Proposition 1), profile {store.data['profile']}")
+    return html_table(rows, index_name="task", caption="E20: Proposition 1", store=store)
 
 
 def plot_prop1(store):
@@ -168,8 +167,8 @@ def group_arch_table(store):
         own = g.partition("-")[2] if g.startswith("discovered-") else None
         rows[g] = {"tasks": len(sel), **{f"AS on {a}": f"{_mean(m['as'][sel, j]):.3f}{'*' if a == own else ''}"
                                          for j, a in enumerate(m["archs"])}}
-    return html_table(rows, index_name="group", caption=f"E9, profile {store.data['profile']}: mean AS "
-                      f"per group (* = the architecture the group was discovered with)")
+    return html_table(rows, index_name="group", caption="E9: mean AS "
+                      f"per group (* = the architecture the group was discovered with)", store=store)
 
 
 def discovery_runs(store):
@@ -182,7 +181,7 @@ def discovery_runs(store):
                                "proxy-AS, first 5 steps": e["proxy_as_first5"],
                                "proxy-AS, last 5 steps": e["proxy_as_last5"],
                                "mean similarity": e["mean_similarity"], "tasks": e["n_tasks"]}
-    return html_table(rows, index_name="architecture", caption="E9: the discovery run of each architecture")
+    return html_table(rows, index_name="architecture", caption="E9: the discovery run of each architecture", store=store)
 
 
 #: sets of E9 groups over which the AS of two architectures is correlated (Sec. 5.2)
@@ -229,8 +228,8 @@ def correlation_table(store):
     note = (f"; single groups of fewer than 3 tasks ({', '.join(small)}) have no defined correlation and are "
             f"left out" if small else "")
     return html_table(correlations(store), index_name="tasks over which r is taken",
-                      caption=f"E9, profile {store.data['profile']}: Pearson r of the AS on two architectures{note}",
-                      digits=2)
+                      caption=f"E9: Pearson r of the AS on two architectures{note}",
+                      digits=2, store=store)
 
 
 def facts(store) -> dict:
@@ -374,4 +373,4 @@ def missing_domains(store):
         how = str(why).split("get it with ", 1)[-1] if "get it with " in str(why) else str(why)
         rows[name] = {"measured": "no", "how to get it": no_paths(how, "$TDLIB_DOMAINS")}
     return html_table(rows, index_name="test domain", caption="E10: test domains (put missing ones under "
-                      "$TDLIB_DOMAINS, the data root, and rerun)")
+                      "$TDLIB_DOMAINS, the data root, and rerun)", store=store)

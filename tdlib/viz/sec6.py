@@ -132,8 +132,7 @@ def table_multiclass(store):
                 "τ'": e["by"] if side == "adversarial" else "", "C1 (Eq. 7)": e["adversarial"].get("C1", "")
                 if side == "adversarial" else "", "train": r["n_train"], "test": r["n_test"],
                 "test accuracy": r["test_acc"], "drop": e["drop"] if side == "adversarial" else ""}
-    return html_table(rows, index_name="target, split", caption=f"{store.data['experiment'].upper()} (Tab. 1), "
-                      f"profile {store.data['profile']}")
+    return html_table(rows, index_name="target, split", caption=f"{store.data['experiment'].upper()} (Tab. 1)", store=store)
 
 
 def report_e15(store) -> str:
