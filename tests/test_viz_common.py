@@ -167,3 +167,10 @@ def test_glue_names_are_valid_keys(monkeypatch):
     common.glue({"e9_as_discovered-cnn_cnn": np.float64(0.9), "e12_mean_ssl features": 0.5, "task": "`x`"})
     assert set(seen) == {"e9_as_discovered_cnn_cnn", "e12_mean_ssl_features", "task"}
     assert isinstance(seen["e9_as_discovered_cnn_cnn"], float)
+
+
+def test_tables_carry_the_figures_provenance_line():
+    t = common.html_table({"human": {"AS": 0.8}}, store=FakeStore())
+    assert '<td class="tdlib-source" colspan="2">Results: profile &#x27;cpu&#x27;' in t._repr_html_()
+    assert str(t).splitlines()[-1] == "Results: " + common.caption_text(FakeStore())
+    assert "recipe: cnn (width 16)" in str(t)
