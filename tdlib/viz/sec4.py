@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import as_bins, KIND_COLORS, caption, new_fig, summarize
+from .common import as_bins, KIND_COLORS, caption, html_table, kind_color, new_fig, summarize
 
 
 def _as_by_kind(store) -> dict:
@@ -58,8 +58,8 @@ def plot_discovery_curve(e5, window: int = 10):
     for ax, key, label in zip(axes, ("proxy_as", "uniformity"), ("proxy-AS (-CE)", "uniformity loss")):
         v = np.array([h[key] for h in hist])
         w = min(window, len(v))
-        ax.plot(steps, v, ".", ms=3, alpha=0.35, color="tab:red")
-        ax.plot(steps[w - 1:], np.convolve(v, np.ones(w) / w, "valid"), color="tab:red")
+        ax.plot(steps, v, ".", ms=3, alpha=0.35, color=kind_color("discovered"))
+        ax.plot(steps[w - 1:], np.convolve(v, np.ones(w) / w, "valid"), color=kind_color("discovered"))
         ax.set(xlabel="meta-step", ylabel=label)
     axes[0].set_title("encoder training")
     caption(fig, e5)
@@ -96,7 +96,7 @@ def plot_random_networks(e7, e5=None):
     if e5 is not None:
         groups["discovered"] = _as_by_kind(e5).get("discovered", [])
     for x, (kind, v) in enumerate(groups.items()):
-        axes[1].scatter(np.full(len(v), x), v, color=KIND_COLORS.get(kind), alpha=0.7)
+        axes[1].scatter(np.full(len(v), x), v, color=kind_color(kind), alpha=0.7)
         if v:
             axes[1].plot([x - 0.2, x + 0.2], [np.mean(v)] * 2, color="k")
     axes[1].set_xticks(range(len(groups)), list(groups))
@@ -115,7 +115,7 @@ def plot_proxy_vs_as(e6):
     """Fig. 16: proxy-AS vs AS, and agreement on X_te over inner steps, per kind of task."""
     fig, axes = new_fig(2, width=4.5)
     for e in e6.entries.values():
-        c = KIND_COLORS.get(e["kind"])
+        c = kind_color(e["kind"])
         axes[0].scatter(e["proxy_as"], e["agreement"], color=c, label=e["kind"])
         axes[1].plot(e["steps"], e["test_agreement"], "-", color=c, alpha=0.7, label=e["kind"])
     for ax in axes:
@@ -134,6 +134,39 @@ def proxy_as_correlation(e6) -> float:
     x = np.array([e["proxy_as"] for e in e6.entries.values()])
     y = np.array([e["agreement"] for e in e6.entries.values()])
     return float(np.corrcoef(x, y)[0, 1]) if len(x) > 2 and x.std() > 0 and y.std() > 0 else float("nan")
+
+
+def facts(e6=None, e7=None, e17=None) -> dict:
+    """Numbers the Sec. 4 prose quotes (glued): E6's proxy-AS/AS correlation, E7's mean similarity and
+    naive-discovery counts, E17's meta-steps, tasks per kind and the largest one-class share of a
+    random K-way task's predictions."""
+    out = {}
+    if e6 is not None:
+        out["e6_corr"] = proxy_as_correlation(e6)
+        out["e6_n"] = len(e6.entries)
+    if e7 is not None:
+        sim = e7.entries.get("similarity", {})
+        if "mean_similarity" in sim:
+            out["e7_mean_similarity"] = float(sim["mean_similarity"])
+        naive = e7.entries.get("naive")
+        if naive:
+            out.update({f"e7_naive_{k}": naive[k] for k in ("found", "wanted", "draws")})
+    if e17 is not None:
+        groups = kway_groups(e17)
+        out["e17_ks"] = " and ".join(str(k) for k in groups)
+        steps = [e17.entries[f"discovery:k{k}"]["step"] for k in groups if f"discovery:k{k}" in e17.entries]
+        if steps:
+            out["e17_steps"] = max(steps)
+        per = [len(v) for g in groups.values() for v in g.values()]
+        if per:
+            out["e17_per_kind"] = min(per)
+        rnd = [e for e in e17.entries.values() if isinstance(e, dict) and e.get("kind") == "random"]
+        if rnd:
+            low = min(rnd, key=lambda e: e["agreement"])
+            out.update(e17_random_min_as=float(low["agreement"]), e17_random_min_task=f"`{low['task']}`",
+                       e17_random_min_chance=1 / int(low["k"]),
+                       e17_random_max_train_acc=float(max(e["train_acc"] for e in rnd)))
+    return out
 
 
 # ----------------------------------------------------------------------------------------------
@@ -232,10 +265,10 @@ def kway_groups(e17) -> dict:
     return {k: out[k] for k in sorted(out)}
 
 
-def kway_summary(e17) -> dict:
+def kway_summary(e17):
     """Per K: mean AS of each kind next to chance (1/K), and the discovery run's meta-steps and
     proxy-AS at its start and end, its tasks' largest class fraction and mean pairwise similarity
-    (Eq. 2 maximised over label matchings)."""
+    (Eq. 2 maximised over label matchings); an HTML table, one row per K."""
     rows = {}
     for k, groups in kway_groups(e17).items():
         row = {"chance 1/K": round(1 / k, 3)}
@@ -249,7 +282,7 @@ def kway_summary(e17) -> dict:
             row["largest class fraction (discovered)"] = max(max(b) for b in disc["balance"])
             row["mean similarity (discovered)"] = round(disc["mean_similarity"], 3)
         rows[f"K={k}"] = row
-    return rows
+    return html_table(rows, index_name="K", caption="E17: AS mean ± std (n tasks)", store=e17)
 
 
 def plot_kway_as(e17):
@@ -261,7 +294,7 @@ def plot_kway_as(e17):
     for ax, (k, g) in zip(axes, groups.items()):
         for x, kind in enumerate(kinds):
             v = g.get(kind, [])
-            ax.scatter(np.full(len(v), x), v, color=KIND_COLORS.get(kind), alpha=0.75)
+            ax.scatter(np.full(len(v), x), v, color=kind_color(kind), alpha=0.75)
             if v:
                 ax.plot([x - 0.25, x + 0.25], [np.mean(v)] * 2, color="k")
         ax.axhline(1 / k, ls=":", c="k", lw=1, label=f"chance 1/K = {1 / k:.2f}")
