@@ -28,7 +28,7 @@ notebooks:
 	$(PYTHON) -m tdlib notebooks --profile smoke --out _build/papermill
 
 book:
-	jupyter-book build . -W --keep-going -q
+	jupyter-book build . --all -W --keep-going -q
 	$(PYTHON) -c "from tdlib.notebooks import check_built_book; check_built_book('_build/html')"
 	@echo "Book: file://$(abspath _build/html/index.html)"
 

@@ -7,7 +7,7 @@
 //   - a page is 2 MB or larger,
 //   - on a page with slider controls (.tdlib-gridview): moving a slider does not change the figure
 //     and the numbers, or fewer than --min-axes sliders can move (default 1).
-// Prints one line per page and a closing "N passed, N failed" line.
+// SHOTS=DIR: screenshots of each slider view. Prints one line per page and a closing "N passed, N failed" line.
 import http from "node:http";
 import fs from "node:fs";
 import path from "node:path";
@@ -65,6 +65,8 @@ for (const rel of pages) {
   page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
   page.on("requestfailed", (r) => { if (r.url().startsWith(origin)) problems.push(`request failed: ${r.url()} (${r.failure()?.errorText})`); });
   page.on("response", (r) => { if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`); });
+  let loaded = 0;                                    // bytes of the page and everything it loaded
+  page.on("requestfinished", async (r) => { try { loaded += (await r.sizes()).responseBodySize; } catch {} });
   await page.goto(`${origin}/${rel}`, { waitUntil: "load" });
   await page.waitForTimeout(1500);          // late scripts (MathJax, widgets) and their requests
   const notes = [];
@@ -86,9 +88,10 @@ for (const rel of pages) {
       notes.push(`${name} ${label0}->${label1}: figure ${before.img === after.img ? "same" : "changed"}, numbers ${before.nums === after.nums ? "same" : "changed"}`);
       await page.keyboard.press("ArrowLeft");
     }
+    if (process.env.SHOTS) await view.screenshot({ path: path.join(process.env.SHOTS, `${path.basename(rel, ".html")}-gridview.png`) });
   }
   await context.close();
-  const head = `${problems.length ? "FAIL" : "ok  "} ${rel} (${(size / 1e6).toFixed(2)} MB)`;
+  const head = `${problems.length ? "FAIL" : "ok  "} ${rel} (page ${(size / 1e6).toFixed(2)} MB; loaded with its files ${(loaded / 1e6).toFixed(2)} MB)`;
   console.log([head, ...notes.map((n) => `     ${n}`), ...problems.map((p) => `     ${p}`)].join("\n"));
   problems.length ? failed++ : passed++;
 }
