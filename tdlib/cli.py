@@ -13,6 +13,7 @@ import sys
 
 from . import commands
 from .config import PROFILES, Profile, get_profile
+from .errors import Diverged, TdlibError
 
 
 def add_profile_arguments(p: argparse.ArgumentParser) -> None:
@@ -30,6 +31,9 @@ def profile_from_args(args) -> Profile:
     base = get_profile(args.profile)
     for item in args.set:
         key, sep, value = item.partition("=")
+        if key == "name":
+            raise SystemExit(f"error: --set {item!r}: the profile name cannot be overridden (results are stored "
+                             f"under results/<profile>/); choose the profile with --profile, one of {sorted(PROFILES)}")
         if not sep or not hasattr(base, key):
             raise SystemExit(f"error: --set {item!r}: use FIELD=VALUE with a field of Profile "
                              f"({', '.join(sorted(base.as_dict()))})")
@@ -59,7 +63,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return mains[args.command](args) or 0
-    except (ValueError, FileNotFoundError) as e:
+    except Diverged as e:
+        print(f"error: diverged: {e}", file=sys.stderr)
+        return 3
+    except (TdlibError, ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
 
