@@ -167,3 +167,20 @@ def test_papermill_run_with_a_misspelt_parameter_fails(tmp_path):
                             kernel_name="python3", progress_bar=False, cwd=str(page.parent))
     pm.execute_notebook(str(src), str(tmp_path / "o.ipynb"), parameters={"profile": "smoke"},
                         kernel_name="python3", progress_bar=False, cwd=str(page.parent))
+
+
+def test_download_true_fetches_cifar10_with_torchvision_into_the_cache(tmp_path, monkeypatch):
+    import torchvision
+    calls = []
+
+    class FakeCIFAR10:                      # no network in tests: record what would be fetched
+        def __init__(self, root, train, download):
+            calls.append((root, train, download))
+    monkeypatch.setattr(torchvision.datasets, "CIFAR10", FakeCIFAR10)
+    monkeypatch.setenv("TDLIB_CACHE", str(tmp_path / "cache"))
+    profile, data_path = page_parameters({"profile": "cpu", "data_path": None, "download": True})
+    assert (profile, data_path) == ("cpu", str(tmp_path / "cache"))
+    assert calls == [(str(tmp_path / "cache"), True, True)]
+    # an explicit data_path wins: nothing is fetched
+    assert page_parameters({"profile": "cpu", "data_path": "/x.npz", "download": True}) == ("cpu", "/x.npz")
+    assert len(calls) == 1
