@@ -224,7 +224,7 @@ def load_cifar10_train(path: "str | os.PathLike | None" = None, download: bool =
             break
         raise DataNotFoundError(f"{origin}={str(p)!r} does not exist. {_fix_hint()}")
     else:
-        root = Path(os.environ.get("TDLIB_CACHE", "~/.cache/tdlib")).expanduser()
+        root = cache_dir()
     import torchvision
     try:
         ds = torchvision.datasets.CIFAR10(root=str(root), train=True, download=download)
@@ -233,6 +233,24 @@ def load_cifar10_train(path: "str | os.PathLike | None" = None, download: bool =
     except OSError as e:             # download failed (offline)
         raise DataNotFoundError(f"CIFAR-10 download to {root} failed ({e}). {_fix_hint()}") from None
     return np.asarray(ds.data), np.asarray(ds.targets, dtype=np.int64)
+
+
+def cache_dir() -> Path:
+    """Where downloads go: ``$TDLIB_CACHE``, else ``~/.cache/tdlib``."""
+    return Path(os.environ.get("TDLIB_CACHE", "~/.cache/tdlib")).expanduser()
+
+
+def download_cifar10(root: "str | os.PathLike | None" = None) -> Path:
+    """Fetch CIFAR-10's training set with torchvision (online; e.g. on Colab) into ``root`` (default
+    :func:`cache_dir`) unless it is there, and return the folder (usable as ``data_path``)."""
+    import torchvision
+    root = Path(root).expanduser() if root is not None else cache_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        torchvision.datasets.CIFAR10(root=str(root), train=True, download=True)
+    except OSError as e:             # offline, or the host unreachable
+        raise DataNotFoundError(f"CIFAR-10 download to {root} failed ({e}). {_fix_hint()}") from None
+    return root
 
 
 def cifar10_available(path=None) -> bool:

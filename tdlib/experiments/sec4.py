@@ -8,6 +8,7 @@ import torch
 
 from ..agreement import agreement_score
 from ..data import dataset_for
+from ..config import get_profile
 from ..discovery import _new_state, discover, discovery_dir, load_tasks, orthogonal_hyperplanes, sample_tasks
 from ..models import build_model
 from ..randnet import naive_discovery, random_network_task
@@ -162,6 +163,27 @@ def sweep_point(p, lam: float, d: int):
     return q, discovery_dir(p.name) / f"sweep_l{lam:g}_d{d}"
 
 
+def tradeoff_point(p, lam, d, ds=None, data_path=None) -> dict:
+    """One E18 point: a short discovery run with uniformity weight ``lam`` and embedding size ``d``
+    (App. E), then the AS and mean pairwise similarity of its tasks (an E18 entry)."""
+    ds = ds if ds is not None else dataset_for(p, data_path)
+    q, out_dir = sweep_point(p, lam, d)
+    k = min(p.sweep_n_tasks, d)
+    summ = discover(ds, q, out_dir=out_dir, n_sample=k, progress=False)
+    with np.load(out_dir / "tasks.npz") as z:
+        tasks = z["tasks"].astype(np.int64)
+    ases = [agreement_score(ds, t, p, seed=i)["agreement"] for i, t in enumerate(tasks)]
+    return {"lambda": float(lam), "d": int(d), "mean_as": float(np.mean(ases)), "as": ases,
+            "mean_similarity": mean_pairwise_similarity(tasks),
+            "final_proxy_as": float(np.mean([h["proxy_as"] for h in summ["history"][-5:]]))}
+
+
+def tradeoff_runner(store, data_path=None):
+    """``(λ, d) -> E18 entry`` at the profile of a stored E18 (the book's live sliders)."""
+    p = get_profile(store.data["profile"])
+    return lambda lam, d: tradeoff_point(p, lam, d, data_path=data_path)
+
+
 @register("e18", page="sec4_discovery", pool="main", needs=(),
           title="The lambda / d trade-off (App. E, Fig. 13)",
           fields=POOL + TRAIN + DISCOVERY + ('inner_checkpoint', 'sweep_dims', 'sweep_meta_steps', 'sweep_n_tasks', 'sweep_weights', 'task_seed'))
@@ -171,16 +193,6 @@ def e18_tradeoff(p, data_path=None):
     ds = dataset_for(p, data_path)
 
     def point(lam, d):
-        def run():
-            q, out_dir = sweep_point(p, lam, d)
-            k = min(p.sweep_n_tasks, d)
-            summ = discover(ds, q, out_dir=out_dir, n_sample=k, progress=False)
-            with np.load(out_dir / "tasks.npz") as z:
-                tasks = z["tasks"].astype(np.int64)
-            ases = [agreement_score(ds, t, p, seed=i)["agreement"] for i, t in enumerate(tasks)]
-            return {"lambda": lam, "d": d, "mean_as": float(np.mean(ases)), "as": ases,
-                    "mean_similarity": mean_pairwise_similarity(tasks),
-                    "final_proxy_as": float(np.mean([h["proxy_as"] for h in summ["history"][-5:]]))}
-        return run
+        return lambda: tradeoff_point(p, lam, d, ds)
     items = {f"lambda={lam:g}/d={d}": point(lam, d) for d in p.sweep_dims for lam in p.sweep_weights}
     return run_items("e18", p, items, data=ds, desc="E18 λ/d sweep")
