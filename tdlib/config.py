@@ -142,13 +142,14 @@ PROFILES: dict[str, Profile] = {
         n_human=10, n_random=10,           # issue 11: at least 10 of each kind (paper: 20)
         n_ablation=5,                      # E2-E4: 5 tasks of each kind per point (paper: 20)
         study_group_size=10,               # Sec. 5.2-5.3 groups: 10 tasks (paper: 20)
-        # discovery: encoder + Adam state must travel between GPU windows (<= ~40 MB; files <= 16 MiB):
-        # ResNet-18 at width 32 has 2.8M parameters, 3 x 11 MB with Adam's two moments (w64: 134 MB)
-        disc_width=32,
+        # discovery: the encoder + Adam state travels between GPU windows beside a CIFAR-10 part (46 MiB
+        # of the 64 MiB a call carries): ResNet-18 at width 16 has 0.70M parameters, 8.4 MB with Adam's
+        # two moments (w32: 34 MB, w64: 134 MB do not fit); the inner networks share the width
+        disc_width=16,
         meta_steps=3_200,                  # numbers.md: the authors' "xas" config runs 3,200 meta-steps
         study_disc_meta_steps=3_200, kway_meta_steps=3_200,
         sweep_meta_steps=1_000, ssl_meta_steps=1_000,   # as the cpu profile: sweep points shorter
-        ssl_epochs=100,                    # SimCLR's shortest CIFAR run
+        ssl_epochs=100, ssl_width=16,      # SimCLR's shortest CIFAR run; width: its state travels (as disc_width)
         prop1_models=4, adv_seeds=2, domain_n_images=2_000,
     ),
     "cpu": Profile(
