@@ -13,11 +13,13 @@ import sys
 
 from . import commands
 from .config import PROFILES, Profile, get_profile
+from .errors import Diverged, TdlibError
 
 
 def add_profile_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", default="smoke", choices=sorted(PROFILES),
-                   help="smoke: built-in data, seconds; cpu: CIFAR-10 subset, minutes; paper: GPU")
+                   help="smoke: built-in data, seconds; cpu: CIFAR-10 subset, minutes; gpu: one GPU with "
+                        "cost savers; paper: GPU, the paper's protocol")
     p.add_argument("--data-path", default=None,
                    help="a cifar10.npz or a folder with it / torchvision's files (else $TDLIB_DATA)")
     p.add_argument("--download", action="store_true", help="let torchvision download CIFAR-10")
@@ -47,6 +49,9 @@ def profile_from_args(args, check_device: bool = True) -> Profile:
     base = get_profile(args.profile)
     for item in args.set:
         key, sep, value = item.partition("=")
+        if key == "name":
+            raise SystemExit(f"error: --set {item!r}: the profile name cannot be overridden (results are stored "
+                             f"under results/<profile>/); choose the profile with --profile, one of {sorted(PROFILES)}")
         if not sep or not hasattr(base, key):
             raise SystemExit(f"error: --set {item!r}: use FIELD=VALUE with a field of Profile "
                              f"({', '.join(sorted(base.as_dict()))})")
@@ -77,11 +82,10 @@ def main(argv=None) -> int:
         mod.add_arguments(p)
         mains[name] = mod.main
     args = parser.parse_args(argv)
-    from .errors import Diverged, TdlibError
     try:
         return mains[args.command](args) or 0
     except Diverged as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: diverged: {e}", file=sys.stderr)
         return 3
     except (TdlibError, ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)

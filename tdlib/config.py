@@ -15,8 +15,12 @@ name) and read their defaults from it; papermill parameters and CLI flags overri
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import re
 from dataclasses import dataclass, field, fields
+
+from .errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -120,16 +124,86 @@ class Profile:
     appj_dims: tuple = (8, 32, 128)      # Fig. 6-left: embedding sizes d (those of App. E's sweep)
     appj_head_steps: int = 300           # ours: LBFGS iterations of the linear head (App. J: a linear classifier)
 
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
+            raise ConfigError(f"profile name {self.name!r}: use lower-case letters, digits, '_' or '-' "
+                              "(it names the folder results/<name>/)")
+
     def replace(self, **overrides) -> "Profile":
-        """A copy with some fields changed; unknown names raise a clear error."""
+        """A copy with some fields changed; unknown names raise a clear error. The name cannot be
+        overridden: results of a changed profile are stored under the profile they came from, with
+        their recipe (see ``tdlib.results``), never under another profile's name."""
         known = {f.name for f in fields(self)}
         bad = sorted(set(overrides) - known)
         if bad:
-            raise ValueError(f"unknown profile field(s) {bad}; known fields: {sorted(known)}")
-        return dataclasses.replace(self, **overrides)
+            raise ConfigError(f"unknown profile field(s) {bad}; known fields: {sorted(known)}")
+        if "name" in overrides and overrides["name"] != self.name:
+            raise ConfigError(f"the profile name cannot be overridden ({self.name!r} -> {overrides['name']!r}): "
+                              f"choose the profile itself (--profile NAME), one of {sorted(PROFILES)}")
+        with untracked():
+            return dataclasses.replace(self, **overrides)
 
     def as_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        with untracked():
+            return dataclasses.asdict(self)
+
+    def values(self, names) -> dict:
+        """``{field: value}`` for the fields ``names`` (tuples as lists, as JSON stores them)."""
+        with untracked():
+            return {n: (list(getattr(self, n)) if isinstance(getattr(self, n), tuple) else getattr(self, n))
+                    for n in names}
+
+
+# Fields added after results were stored, with the value they implicitly had before they existed: a
+# stored recipe without such a field is read as having had this value (so adding a field whose default
+# keeps the old behaviour does not make every stored result stale). A new field that changes results
+# gets an entry here in the same commit.
+IMPLICIT_BEFORE: dict = {}
+
+_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+FIELD_NAMES = frozenset(f.name for f in fields(Profile)) - {"name"}
+
+
+# ---- which fields a computation reads (experiment records are checked against this) ----------------
+_TRACK = {"on": False, "reads": set()}
+
+
+class TrackedProfile(Profile):
+    """A :class:`Profile` that notes every field read while :func:`tracking` is active; copies made
+    with :meth:`Profile.replace` stay tracked. Used to check that each experiment record declares
+    every field its result depends on (``tests/test_records.py``)."""
+
+    def __getattribute__(self, name):
+        if _TRACK["on"] and name in FIELD_NAMES:
+            _TRACK["reads"].add(name)
+        return object.__getattribute__(self, name)
+
+
+@contextlib.contextmanager
+def tracking():
+    """Collect the names of the fields read from :class:`TrackedProfile` objects: ``with tracking() as
+    reads: ...``."""
+    old = (_TRACK["on"], _TRACK["reads"])
+    _TRACK["on"], _TRACK["reads"] = True, set()
+    try:
+        yield _TRACK["reads"]
+    finally:
+        _TRACK["on"], _TRACK["reads"] = old
+
+
+@contextlib.contextmanager
+def untracked():
+    old = _TRACK["on"]
+    _TRACK["on"] = False
+    try:
+        yield
+    finally:
+        _TRACK["on"] = old
+
+
+def tracked(p: Profile) -> TrackedProfile:
+    """The same profile, its field reads noted while :func:`tracking` is active."""
+    return TrackedProfile(**p.as_dict())
 
 
 PROFILES: dict[str, Profile] = {
@@ -209,7 +283,7 @@ def get_profile(profile: "str | Profile" = "smoke", **overrides) -> Profile:
         base = profile
     else:
         if profile not in PROFILES:
-            raise ValueError(
+            raise ConfigError(
                 f"unknown profile {profile!r}; choose one of {sorted(PROFILES)} "
                 "(smoke: CI seconds, cpu: CIFAR-10 subset on 2 cores, gpu: one GPU with cost savers, "
                 "paper: one GPU, the paper's protocol)")

@@ -21,6 +21,7 @@ Sources, by ``name``:
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +56,19 @@ class Dataset:
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
+
+    def fingerprint(self) -> dict:
+        """What a stored result ran on: the dataset's name, the sizes of X_tr and X_te, and a hash of
+        the pool's images, classes and split (so a run started on other data does not resume on this)."""
+        if "_fingerprint" not in self.__dict__:
+            h = hashlib.blake2b(digest_size=8)
+            for a in (self.images, self.classes, self.train_idx, self.test_idx):
+                a = np.ascontiguousarray(a)
+                h.update(str((a.dtype, a.shape)).encode())
+                h.update(memoryview(a).cast("B"))
+            self.__dict__["_fingerprint"] = {"dataset": self.name, "n_train": int(len(self.train_idx)),
+                                             "n_test": int(len(self.test_idx)), "hash": h.hexdigest()}
+        return dict(self.__dict__["_fingerprint"])
 
     def describe(self) -> str:
         return (f"{self.name}: {len(self)} images, X_tr {len(self.train_idx)}, "

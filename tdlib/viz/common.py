@@ -8,10 +8,25 @@ KIND_COLORS = {"human": "tab:blue", "random": "tab:gray", "discovered": "tab:red
                "randnet": "tab:orange", "cue": "tab:green", "greenpixel": "tab:green"}
 
 
-def caption(fig, store, extra: str = "") -> None:
-    """Put 'made by profile X on device Y ...' under a figure."""
-    fig.text(0.01, -0.02, f"Results: {store.caption()}{'; ' + extra if extra else ''}",
-             fontsize=7, color="0.35", ha="left", va="top")
+# Figures that put results of several experiments side by side: (function, experiments). Each
+# checks its inputs with :func:`tdlib.records.same_recipe` and says so in the caption where they
+# differ; ``tests/test_records.py`` checks that no stored comparison mixes recipes.
+COMPARISONS = {"sec4.plot_random_networks": ("e7", "e5")}
+
+
+def recipe_note(store, others=()) -> str:
+    """'' when ``store`` and ``others`` share one recipe, else a warning naming the differences."""
+    from ..records import same_recipe
+    diffs = same_recipe(store, *others, strict=False) if others else []
+    return ("RECIPES DIFFER, compare with care: " + "; ".join(diffs)) if diffs else ""
+
+
+def caption(fig, store, extra: str = "", others=()) -> None:
+    """Put 'made by profile X on device Y ...' under a figure (and a warning if ``others``, shown in the
+    same figure, were made with another recipe)."""
+    note = recipe_note(store, [o for o in others if o is not None])
+    text = "; ".join(t for t in (note, f"Results: {store.caption()}", extra) if t)
+    fig.text(0.01, -0.02, text, fontsize=7, color="0.35", ha="left", va="top", wrap=True)
 
 
 def summarize(values) -> str:

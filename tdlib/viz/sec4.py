@@ -107,7 +107,7 @@ def plot_random_networks(e7, e5=None):
     if naive:
         extra = (f"naive discovery: {naive['found']}/{naive['wanted']} tasks with max similarity < "
                  f"{naive['threshold']} after {naive['draws']} random networks")
-    caption(fig, e7, extra)
+    caption(fig, e7, extra, others=(e5,))
     return fig
 
 
