@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from .config import Profile, get_profile
+from .config import Profile, get_profile, untracked
 from .train import predict, train_classifier, train_networks
 
 ALL_SOURCES = ("init", "order", "cuda")
@@ -87,10 +87,12 @@ def train_pair(ds, labels, profile: "Profile | str" = "smoke", *, arch=None, wid
         extra = run_seeds(seed + 100_003 * k, vary)[1]
         runs.append(extra)
     t0 = time.perf_counter()
+    with untracked():                   # how, not what: every impl trains the same networks (tdlib.train)
+        impl = p.train_impl
     common = dict(arch=arch, width=width, num_classes=num_classes, epochs=epochs or p.epochs,
                   batch_size=p.batch_size, lr=p.lr, lr_schedule=p.lr_schedule, device=device, amp=p.amp,
-                  fit_stop=p.fit_stop, impl=p.train_impl, progress=progress)
-    if p.train_impl.startswith("streams"):          # the networks trained together (same networks on CPU)
+                  fit_stop=p.fit_stop, impl=impl, progress=progress)
+    if impl.startswith("streams"):          # the networks trained together (same networks on CPU)
         models = train_networks(ds.x[tr], labels[tr], runs, **common)
     else:
         models = [train_classifier(ds.x[tr], labels[tr], **common, **run) for run in runs]

@@ -158,7 +158,7 @@ class Profile:
 # stored recipe without such a field is read as having had this value (so adding a field whose default
 # keeps the old behaviour does not make every stored result stale). A new field that changes results
 # gets an entry here in the same commit.
-IMPLICIT_BEFORE: dict = {}
+IMPLICIT_BEFORE: dict = {"fit_stop": 0.0}      # fit_stop (issue 11): every network trained all epochs
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 FIELD_NAMES = frozenset(f.name for f in fields(Profile)) - {"name"}

@@ -21,7 +21,7 @@ def add_arguments(p):
 def main(args):
     from ..cli import profile_from_args
     from ..errors import ConfigError
-    from ..workqueue import format_status, format_summary, job_status, plan, run_queue
+    from ..queue import format_status, format_summary, job_status, plan, run_queue
     only = set(args.only.split(",")) if args.only else None
     prof = profile_from_args(args, check_device=not args.list)
     if args.list:
