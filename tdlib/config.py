@@ -225,6 +225,7 @@ PROFILES: dict[str, Profile] = {
         sweep_meta_steps=1_000, ssl_meta_steps=1_000,   # as the cpu profile: sweep points shorter
         ssl_epochs=100, ssl_width=16,      # SimCLR's shortest CIFAR run; width: its state travels (as disc_width)
         prop1_models=4, adv_seeds=2, domain_n_images=2_000,
+        adv_by=tuple(f"discovered:{i}:gpu" for i in range(10)),   # Sec. 6: tau' = discovered tasks (E5's)
     ),
     "cpu": Profile(
         name="cpu",

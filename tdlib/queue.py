@@ -76,14 +76,25 @@ class LongRun:
         return self.progress()[0] >= self.total
 
 
+def reads_main_discovery(exp: str, p: Profile) -> bool:
+    """Whether ``exp`` reads the profile's main discovery run: its record declares the discovery fields,
+    or it reads discovered tasks by name (``adv_by``, e.g. the gpu profile's tau' of Sec. 6)."""
+    from . import experiments
+    rec = experiments.records().get(exp)
+    if rec is None:
+        return False
+    return "meta_steps" in rec.fields or ("adv_by" in rec.fields and any(
+        str(n).startswith("discovered") for n in p.adv_by))
+
+
 def long_runs(exp: str, p: Profile) -> list[LongRun]:
     """The long runs experiment ``exp`` reads at profile ``p`` (its folders as the experiments name them)."""
     from .discovery import arch_run, discovery_dir, run_name
-    main = LongRun("discovery", "discovery", p, discovery_dir(run_name(p)), p.meta_steps)
     if exp in PURE_AS or exp in SKIP:
         return []
-    runs = [main]
-    if exp == "e9":
+    runs = [LongRun("discovery", "discovery", p, discovery_dir(run_name(p)), p.meta_steps)] \
+        if reads_main_discovery(exp, p) else []
+    if exp in ("e8", "e9"):
         for a in p.study_disc_archs:
             if a != p.arch:
                 q, where = arch_run(p, a)
@@ -275,7 +286,19 @@ def job_status(job: Job) -> dict:
     minutes = None if complete else round((left if left is not None else 1) * secs / 60, 1)
     return {"job": job.name, "done": n, "total": total, "pending": not complete,
             "minutes": 0.0 if complete else minutes, "measured": measured,
-            "waits_for": [r.name for r in job.waits_for if not r.done()]}
+            "waits_for": [r.name for r in job.waits_for if not r.done()] + _needs_pending(job)}
+
+
+def _needs_pending(job: Job) -> list:
+    """The experiments ``job`` reads (its record's ``needs``) that are not complete at its profile."""
+    from . import experiments
+    rec = experiments.records().get(job.exp)
+    out = []
+    for need in (rec.needs if rec else ()):
+        d = _store(need, job.profile)
+        if not (d and d.get("complete")):
+            out.append(need)
+    return out
 
 
 def format_status(rows) -> str:
@@ -313,9 +336,10 @@ def run_queue(p: Profile, minutes: float, data_path=None, only=None, tail: bool 
             datasets[key] = dataset_for(q, data_path)
         return datasets[key]
 
+    min_start = min(MIN_START_SECONDS, 0.1 * minutes * 60)
     for job in plan(p, only, tail):
         left = deadline - time.perf_counter()
-        if left < MIN_START_SECONDS:
+        if left < min_start:
             log(f"{who}budget spent ({left:.0f} s left): stopping")
             break
         if job.kind == "run":
@@ -323,11 +347,12 @@ def run_queue(p: Profile, minutes: float, data_path=None, only=None, tail: bool 
                 continue
             log(f"{who}{job.name}: advancing ({left / 60:.1f} min left)")
             try:
-                res = advance(job.run, dataset(job.profile), left - MIN_START_SECONDS / 2, data_path, log=log)
+                res = advance(job.run, dataset(job.profile), left - min_start / 2, data_path, log=log)
             except Diverged as e:
                 res = {"job": job.name, "status": f"diverged: {e}"}
             except (TdlibError, ValueError, FileNotFoundError, RuntimeError) as e:
                 res = {"job": job.name, "status": f"failed: {type(e).__name__}: {e}"}
+            res["job"] = job.name
             log(f"{who}{job.name}: {res['status']}")
             summary["jobs"].append(res)
             continue
@@ -342,10 +367,14 @@ def run_queue(p: Profile, minutes: float, data_path=None, only=None, tail: bool 
         before = st["done"]
         try:
             budget = getattr(results, "time_budget", None)
-            ctx = budget(left - MIN_START_SECONDS / 2) if budget else contextlib.nullcontext()
+            ctx = budget(left - min_start / 2) if budget else contextlib.nullcontext()
             with ctx:
                 store = experiments.get(job.exp, profile=job.profile, data_path=data_path)
             status = "complete" if store.data.get("complete") else "partial"
+            if getattr(store, "skipped_claimed", None):
+                status += f" ({len(store.skipped_claimed)} entries being computed by other workers)"
+            if getattr(store, "budget_stopped", False):
+                status += " (stopped by the time budget)"
             after = len(store.entries)
         except Diverged as e:
             status, after = f"diverged: {e}", None
