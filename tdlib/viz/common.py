@@ -5,7 +5,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 KIND_COLORS = {"human": "tab:blue", "random": "tab:gray", "discovered": "tab:red",
-               "randnet": "tab:orange", "cue": "tab:green", "greenpixel": "tab:green"}
+               "randnet": "tab:orange", "cue": "tab:green", "greenpixel": "tab:green",
+               "untrained": "tab:purple", "unseen": "tab:brown"}
 
 
 def caption(fig, store, extra: str = "") -> None:
