@@ -8,6 +8,7 @@ import torch.nn as nn
 from tdlib import discovery
 from tdlib.config import get_profile
 from tdlib.data import load_dataset
+from tdlib.errors import ConfigError
 from tdlib.tasks import mean_pairwise_similarity, task_by_name
 from tdlib.unroll import FunctionalNet, agreement_term, proxy_agreement, soft_cross_entropy
 
@@ -142,6 +143,7 @@ def test_resume_gives_the_same_result(tiny, tmp_path, over):
     discovery.train_encoder(ds, p, out_dir=tmp_path / "b", progress=False, stop_after=2)
     ck = torch.load(tmp_path / "b" / "encoder.pt", map_location="cpu", weights_only=False)
     assert ck["step"] == 2 and ck["train_seconds"] > 0
+    assert {f.name for f in (tmp_path / "b").iterdir()} == {"encoder.pt", *discovery.MOMENT_FILES.values()}
     resumed = discovery.train_encoder(ds, p, out_dir=tmp_path / "b", progress=False)
     assert resumed["train_seconds"] > ck["train_seconds"]
     assert resumed["step"] == full["step"] == 4
@@ -149,6 +151,17 @@ def test_resume_gives_the_same_result(tiny, tmp_path, over):
         assert torch.equal(v, resumed["encoder"].state_dict()[k]), k
     strip = lambda h: [{k: v for k, v in e.items() if k != "seconds"} for e in h]   # noqa: E731
     assert strip(full["history"]) == strip(resumed["history"])
+    for a, b in zip(full["opt"].state_dict()["state"].values(), resumed["opt"].state_dict()["state"].values()):
+        assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_checkpoint_files_must_belong_together(tiny, tmp_path):
+    p, ds = tiny
+    discovery.train_encoder(ds, p, out_dir=tmp_path / "a", progress=False, stop_after=1)
+    discovery.train_encoder(ds, p, out_dir=tmp_path / "b", progress=False, stop_after=2)
+    (tmp_path / "b" / "adam_exp_avg.pt").write_bytes((tmp_path / "a" / "adam_exp_avg.pt").read_bytes())
+    with pytest.raises(ConfigError, match="another save"):
+        discovery.train_encoder(ds, p, out_dir=tmp_path / "b", progress=False)
 
 
 def test_nan_stops_cleanly_and_keeps_the_last_good_checkpoint(tiny, tmp_path, monkeypatch):
