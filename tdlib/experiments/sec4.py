@@ -80,16 +80,22 @@ def e5_discovery(p, data_path=None):
         return cache["u"]
     items["untrained"] = lambda: {"mean_similarity": mean_pairwise_similarity(untrained()),
                                   "similarity_matrix": np.round(similarity_matrix(untrained()), 4).tolist()}
-    for i in range(p.n_tasks):
+    for i in range(p.n_tasks):            # interleaved with discovered:i, so a partial run stays balanced
         items[f"untrained:{i}"] = (lambda i=i: _as_entry(ds, f"untrained:{i}", untrained()[i], p))
+    order = ["discovery", "untrained"] + [k for i in range(p.n_tasks) for k in (f"discovered:{i}", f"untrained:{i}")]
+    names = default_task_names(p.replace(n_human=p.e5_n_baseline, n_random=p.e5_n_baseline))
+    for h, r in zip(names["human"], names["random"]):
+        for name in (h, r):
+            items[name] = (lambda name=name: _as_entry(ds, name, task_by_name(ds, name), p))
+            order.append(name)
     if p.e5_n_unseen:
         items["unseen"] = lambda: {"mean_similarity": mean_pairwise_similarity(unseen()) if len(unseen()) > 1
                                    else float("nan"), "n": int(p.e5_n_unseen)}
+        order.append("unseen")
     for i in range(p.e5_n_unseen):
         items[f"unseen:{i}"] = (lambda i=i: _as_entry(ds, f"unseen:{i}", unseen()[i], p))
-    names = default_task_names(p.replace(n_human=p.e5_n_baseline, n_random=p.e5_n_baseline))
-    for name in names["human"] + names["random"]:
-        items[name] = (lambda name=name: _as_entry(ds, name, task_by_name(ds, name), p))
+        order.append(f"unseen:{i}")
+    items = {k: items[k] for k in order}
     return run_items("e5", p, items, desc="E5 discovery")
 
 
