@@ -14,30 +14,43 @@ def _as_by_kind(store) -> dict:
     return out
 
 
-def summary(e1, e5) -> dict:
-    """Mean AS of human / random (E1) and discovered (E5) tasks, and the discovered tasks' mean
-    pairwise similarity; with the profiles that produced them."""
-    g = {**{k: v for k, v in _as_by_kind(e1).items() if k in ("human", "random")}, **_as_by_kind(e5)}
-    out = {f"AS {k}": summarize(v) for k, v in g.items()}
+def _proxy_rise(hist) -> tuple:
+    """Mean proxy-AS of the first and of the last 20% of meta-steps."""
+    pa = np.array([h["proxy_as"] for h in hist])
+    w = max(1, len(pa) // 5)
+    return float(pa[:w].mean()), float(pa[-w:].mean())
+
+
+def summary(e5) -> dict:
+    """Mean AS of each kind of task in E5 (discovered, untrained encoder, unseen hyperplanes, human,
+    random: one pool, one training recipe), the discovered tasks' mean pairwise similarity, the
+    meta-training's length, time and proxy-AS rise. E1 is not mixed in: it uses another pool."""
+    g = _as_by_kind(e5)
+    out = {f"AS {k}": summarize(v) for k, v in sorted(g.items())}
     disc = e5.entries.get("discovery", {})
     out["mean similarity (discovered)"] = round(disc.get("mean_similarity", float("nan")), 3)
     if "untrained" in e5.entries:
         out["mean similarity (untrained encoder)"] = round(e5.entries["untrained"]["mean_similarity"], 3)
-    if "discovered" in g and "random" in g:
-        out["discovered minus random"] = round(float(np.mean(g["discovered"]) - np.mean(g["random"])), 3)
-    if "discovered" in g and "human" in g:
-        out["discovered minus human"] = round(float(np.mean(g["discovered"]) - np.mean(g["human"])), 3)
-    out["profiles"] = f"E1: {e1.data['profile']}, E5: {e5.data['profile']}"
+    for other in ("untrained", "random", "human", "unseen"):
+        if "discovered" in g and other in g:
+            out[f"discovered minus {other}"] = round(float(np.mean(g["discovered"]) - np.mean(g[other])), 3)
+    if disc.get("history"):
+        first, last = _proxy_rise(disc["history"])
+        out["proxy-AS first/last 20% of meta-steps"] = f"{first:.3f} -> {last:.3f} ({last - first:+.3f})"
+        out["meta-steps"] = disc.get("step", len(disc["history"]))
+        if "train_seconds" in disc:
+            out["training seconds"] = disc["train_seconds"]
+    out["profile"] = e5.data["profile"]
     return out
 
 
-def plot_as_comparison(e1, e5):
-    """Fig. 1-center: AS of discovered tasks next to human- and random-labelled ones."""
-    groups = {k: v for k, v in _as_by_kind(e1).items() if k in ("human", "random")}
-    groups.update(_as_by_kind(e5))
+def plot_as_comparison(e5):
+    """Fig. 1-center: AS of discovered tasks next to human- and random-labelled ones, all from E5
+    (one pool, one recipe)."""
+    groups = _as_by_kind(e5)
     fig, (ax,) = new_fig(width=5.5)
     bins = as_bins(groups)
-    for kind in ("random", "human", "untrained", "discovered"):
+    for kind in ("random", "human", "untrained", "unseen", "discovered"):
         if kind in groups:
             v = groups[kind]
             ax.hist(v, bins=bins, alpha=0.65, color=KIND_COLORS.get(kind, "tab:purple"),
@@ -45,7 +58,7 @@ def plot_as_comparison(e1, e5):
     ax.axvline(0.5, ls=":", c="k", lw=1)
     ax.set(xlabel="agreement score", ylabel="tasks", title="AS: discovered vs human vs random")
     ax.legend(fontsize=8)
-    caption(fig, e5, f"human/random: profile '{e1.data['profile']}'")
+    caption(fig, e5, "every kind trained on E5's pool with one recipe")
     return fig
 
 
