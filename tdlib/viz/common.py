@@ -30,6 +30,7 @@ KIND_COLORS = {
     "greenpixel": "#2ca02c",   # green
     "cue": "#bcbd22",          # olive: planted cues of the built-in data
     "ssl": "#8c564b",          # brown: SSL-regulated discovered tasks (Sec. 5.1)
+    "unseen": "#17becf",       # cyan: new random hyperplanes on the trained encoder (App. I.2)
 }
 OTHER_COLOR = "#9467bd"        # purple: anything else
 #: Split kinds (Sec. 6): the accuracy is that of a human target task, so shades of its blue.
