@@ -26,6 +26,7 @@ KIND_COLORS = {
     "random": "#7f7f7f",       # grey
     "discovered": "#d62728",   # red
     "untrained": "#e377c2",    # pink: the discovery encoder before meta-training
+    "unseen": "#17becf",       # cyan: hyperplanes of the trained encoder not sampled in meta-training
     "randnet": "#ff7f0e",      # orange: random-network tasks (Sec. 4.4)
     "greenpixel": "#2ca02c",   # green
     "cue": "#bcbd22",          # olive: planted cues of the built-in data

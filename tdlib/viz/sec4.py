@@ -53,7 +53,7 @@ def plot_as_comparison(e5):
     for kind in ("random", "human", "untrained", "unseen", "discovered"):
         if kind in groups:
             v = groups[kind]
-            ax.hist(v, bins=bins, alpha=0.65, color=KIND_COLORS.get(kind, "tab:purple"),
+            ax.hist(v, bins=bins, alpha=0.65, color=kind_color(kind),
                     label=f"{kind} (mean {np.mean(v):.2f}, n={len(v)})")
     ax.axvline(0.5, ls=":", c="k", lw=1)
     ax.set(xlabel="agreement score", ylabel="tasks", title="AS: discovered vs human vs random")

@@ -267,7 +267,8 @@ def facts(store) -> dict:
                 out[f"e12_mean_{key}"] = float(e["mean"])
                 if "meta_steps" in e:
                     out[f"e12_steps_{key}"] = e["meta_steps"]
-        out["e12_max"] = max(float(e["max"]) for k, e in es.items() if k.startswith("d=") or k in ("main", "ssl"))
+        maxes = [float(e["max"]) for k, e in es.items() if (k.startswith("d=") or k in ("main", "ssl")) and "max" in e]
+        out["e12_max"] = max(maxes) if maxes else float("nan")
         prm = store.data.get("params", {})
         out.update({f"e12_{k}": prm[k] for k in ("ssl_epochs", "n_train") if k in prm})
         if "ssl_arch" in prm:
