@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import as_bins, KIND_COLORS, caption, new_fig, summarize
+from .common import as_bins, KIND_COLORS, caption, html_table, kind_color, new_fig, summarize
 
 
 def _as_by_kind(store) -> dict:
@@ -14,30 +14,43 @@ def _as_by_kind(store) -> dict:
     return out
 
 
-def summary(e1, e5) -> dict:
-    """Mean AS of human / random (E1) and discovered (E5) tasks, and the discovered tasks' mean
-    pairwise similarity; with the profiles that produced them."""
-    g = {**{k: v for k, v in _as_by_kind(e1).items() if k in ("human", "random")}, **_as_by_kind(e5)}
-    out = {f"AS {k}": summarize(v) for k, v in g.items()}
+def _proxy_rise(hist) -> tuple:
+    """Mean proxy-AS of the first and of the last 20% of meta-steps."""
+    pa = np.array([h["proxy_as"] for h in hist])
+    w = max(1, len(pa) // 5)
+    return float(pa[:w].mean()), float(pa[-w:].mean())
+
+
+def summary(e5) -> dict:
+    """Mean AS of each kind of task in E5 (discovered, untrained encoder, unseen hyperplanes, human,
+    random: one pool, one training recipe), the discovered tasks' mean pairwise similarity, the
+    meta-training's length, time and proxy-AS rise. E1 is not mixed in: it uses another pool."""
+    g = _as_by_kind(e5)
+    out = {f"AS {k}": summarize(v) for k, v in sorted(g.items())}
     disc = e5.entries.get("discovery", {})
     out["mean similarity (discovered)"] = round(disc.get("mean_similarity", float("nan")), 3)
     if "untrained" in e5.entries:
         out["mean similarity (untrained encoder)"] = round(e5.entries["untrained"]["mean_similarity"], 3)
-    if "discovered" in g and "random" in g:
-        out["discovered minus random"] = round(float(np.mean(g["discovered"]) - np.mean(g["random"])), 3)
-    if "discovered" in g and "human" in g:
-        out["discovered minus human"] = round(float(np.mean(g["discovered"]) - np.mean(g["human"])), 3)
-    out["profiles"] = f"E1: {e1.data['profile']}, E5: {e5.data['profile']}"
+    for other in ("untrained", "random", "human", "unseen"):
+        if "discovered" in g and other in g:
+            out[f"discovered minus {other}"] = round(float(np.mean(g["discovered"]) - np.mean(g[other])), 3)
+    if disc.get("history"):
+        first, last = _proxy_rise(disc["history"])
+        out["proxy-AS first/last 20% of meta-steps"] = f"{first:.3f} -> {last:.3f} ({last - first:+.3f})"
+        out["meta-steps"] = disc.get("step", len(disc["history"]))
+        if "train_seconds" in disc:
+            out["training seconds"] = disc["train_seconds"]
+    out["profile"] = e5.data["profile"]
     return out
 
 
-def plot_as_comparison(e1, e5):
-    """Fig. 1-center: AS of discovered tasks next to human- and random-labelled ones."""
-    groups = {k: v for k, v in _as_by_kind(e1).items() if k in ("human", "random")}
-    groups.update(_as_by_kind(e5))
+def plot_as_comparison(e5):
+    """Fig. 1-center: AS of discovered tasks next to human- and random-labelled ones, all from E5
+    (one pool, one recipe)."""
+    groups = _as_by_kind(e5)
     fig, (ax,) = new_fig(width=5.5)
     bins = as_bins(groups)
-    for kind in ("random", "human", "untrained", "discovered"):
+    for kind in ("random", "human", "untrained", "unseen", "discovered"):
         if kind in groups:
             v = groups[kind]
             ax.hist(v, bins=bins, alpha=0.65, color=KIND_COLORS.get(kind, "tab:purple"),
@@ -45,7 +58,7 @@ def plot_as_comparison(e1, e5):
     ax.axvline(0.5, ls=":", c="k", lw=1)
     ax.set(xlabel="agreement score", ylabel="tasks", title="AS: discovered vs human vs random")
     ax.legend(fontsize=8)
-    caption(fig, e5, f"human/random: profile '{e1.data['profile']}'")
+    caption(fig, e5, "every kind trained on E5's pool with one recipe")
     return fig
 
 
@@ -58,8 +71,8 @@ def plot_discovery_curve(e5, window: int = 10):
     for ax, key, label in zip(axes, ("proxy_as", "uniformity"), ("proxy-AS (-CE)", "uniformity loss")):
         v = np.array([h[key] for h in hist])
         w = min(window, len(v))
-        ax.plot(steps, v, ".", ms=3, alpha=0.35, color="tab:red")
-        ax.plot(steps[w - 1:], np.convolve(v, np.ones(w) / w, "valid"), color="tab:red")
+        ax.plot(steps, v, ".", ms=3, alpha=0.35, color=kind_color("discovered"))
+        ax.plot(steps[w - 1:], np.convolve(v, np.ones(w) / w, "valid"), color=kind_color("discovered"))
         ax.set(xlabel="meta-step", ylabel=label)
     axes[0].set_title("encoder training")
     caption(fig, e5)
@@ -96,7 +109,7 @@ def plot_random_networks(e7, e5=None):
     if e5 is not None:
         groups["discovered"] = _as_by_kind(e5).get("discovered", [])
     for x, (kind, v) in enumerate(groups.items()):
-        axes[1].scatter(np.full(len(v), x), v, color=KIND_COLORS.get(kind), alpha=0.7)
+        axes[1].scatter(np.full(len(v), x), v, color=kind_color(kind), alpha=0.7)
         if v:
             axes[1].plot([x - 0.2, x + 0.2], [np.mean(v)] * 2, color="k")
     axes[1].set_xticks(range(len(groups)), list(groups))
@@ -115,7 +128,7 @@ def plot_proxy_vs_as(e6):
     """Fig. 16: proxy-AS vs AS, and agreement on X_te over inner steps, per kind of task."""
     fig, axes = new_fig(2, width=4.5)
     for e in e6.entries.values():
-        c = KIND_COLORS.get(e["kind"])
+        c = kind_color(e["kind"])
         axes[0].scatter(e["proxy_as"], e["agreement"], color=c, label=e["kind"])
         axes[1].plot(e["steps"], e["test_agreement"], "-", color=c, alpha=0.7, label=e["kind"])
     for ax in axes:
@@ -134,6 +147,39 @@ def proxy_as_correlation(e6) -> float:
     x = np.array([e["proxy_as"] for e in e6.entries.values()])
     y = np.array([e["agreement"] for e in e6.entries.values()])
     return float(np.corrcoef(x, y)[0, 1]) if len(x) > 2 and x.std() > 0 and y.std() > 0 else float("nan")
+
+
+def facts(e6=None, e7=None, e17=None) -> dict:
+    """Numbers the Sec. 4 prose quotes (glued): E6's proxy-AS/AS correlation, E7's mean similarity and
+    naive-discovery counts, E17's meta-steps, tasks per kind and the largest one-class share of a
+    random K-way task's predictions."""
+    out = {}
+    if e6 is not None:
+        out["e6_corr"] = proxy_as_correlation(e6)
+        out["e6_n"] = len(e6.entries)
+    if e7 is not None:
+        sim = e7.entries.get("similarity", {})
+        if "mean_similarity" in sim:
+            out["e7_mean_similarity"] = float(sim["mean_similarity"])
+        naive = e7.entries.get("naive")
+        if naive:
+            out.update({f"e7_naive_{k}": naive[k] for k in ("found", "wanted", "draws")})
+    if e17 is not None:
+        groups = kway_groups(e17)
+        out["e17_ks"] = " and ".join(str(k) for k in groups)
+        steps = [e17.entries[f"discovery:k{k}"]["step"] for k in groups if f"discovery:k{k}" in e17.entries]
+        if steps:
+            out["e17_steps"] = max(steps)
+        per = [len(v) for g in groups.values() for v in g.values()]
+        if per:
+            out["e17_per_kind"] = min(per)
+        rnd = [e for e in e17.entries.values() if isinstance(e, dict) and e.get("kind") == "random"]
+        if rnd:
+            low = min(rnd, key=lambda e: e["agreement"])
+            out.update(e17_random_min_as=float(low["agreement"]), e17_random_min_task=f"`{low['task']}`",
+                       e17_random_min_chance=1 / int(low["k"]),
+                       e17_random_max_train_acc=float(max(e["train_acc"] for e in rnd)))
+    return out
 
 
 # ----------------------------------------------------------------------------------------------
@@ -287,10 +333,10 @@ def kway_groups(e17) -> dict:
     return {k: out[k] for k in sorted(out)}
 
 
-def kway_summary(e17) -> dict:
+def kway_summary(e17):
     """Per K: mean AS of each kind next to chance (1/K), and the discovery run's meta-steps and
     proxy-AS at its start and end, its tasks' largest class fraction and mean pairwise similarity
-    (Eq. 2 maximised over label matchings)."""
+    (Eq. 2 maximised over label matchings); an HTML table, one row per K."""
     rows = {}
     for k, groups in kway_groups(e17).items():
         row = {"chance 1/K": round(1 / k, 3)}
@@ -304,7 +350,7 @@ def kway_summary(e17) -> dict:
             row["largest class fraction (discovered)"] = max(max(b) for b in disc["balance"])
             row["mean similarity (discovered)"] = round(disc["mean_similarity"], 3)
         rows[f"K={k}"] = row
-    return rows
+    return html_table(rows, index_name="K", caption="E17: AS mean ± std (n tasks)", store=e17)
 
 
 def plot_kway_as(e17):
@@ -316,7 +362,7 @@ def plot_kway_as(e17):
     for ax, (k, g) in zip(axes, groups.items()):
         for x, kind in enumerate(kinds):
             v = g.get(kind, [])
-            ax.scatter(np.full(len(v), x), v, color=KIND_COLORS.get(kind), alpha=0.75)
+            ax.scatter(np.full(len(v), x), v, color=kind_color(kind), alpha=0.75)
             if v:
                 ax.plot([x - 0.25, x + 0.25], [np.mean(v)] * 2, color="k")
         ax.axhline(1 / k, ls=":", c="k", lw=1, label=f"chance 1/K = {1 / k:.2f}")
