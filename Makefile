@@ -19,13 +19,15 @@ demo: install jslib ## main job: build the book, executing each notebook once (s
 	$(MAKE) book
 
 test: install jslib ## every test: pytest, notebooks at smoke with papermill, book build with -W, browser check
-	$(MAKE) pytest notebooks book browser
+	@# pytest and the smoke notebooks side by side (2 cores); the notebooks' smoke results in their own folder
+	$(MAKE) -j2 --output-sync=target pytest notebooks NB_RESULTS=$(abspath _build/results)
+	$(MAKE) book browser
 
 pytest:
 	$(PYTHON) -m pytest -q -p no:cacheprovider
 
-notebooks:
-	$(PYTHON) -m tdlib notebooks --profile smoke --out _build/papermill
+notebooks:          ## every page at the smoke profile with papermill (NB_RESULTS=DIR: results go there)
+	$(if $(NB_RESULTS),TDLIB_RESULTS=$(NB_RESULTS) )$(PYTHON) -m tdlib notebooks --profile smoke --out _build/papermill
 
 book:
 	jupyter-book build . --all -W --keep-going -q
