@@ -2,7 +2,7 @@
 
 ``python -m tdlib queue --profile gpu --minutes 9`` runs the next pending work of every experiment in a
 fixed priority order and stops before the budget ends; ``--list`` shows what is pending with an estimate
-of GPU-minutes. The order (:data:`PRIORITY`): E1 (Sec. 3.2); the shared-encoder discovery (Sec. 4) and
+of GPU-minutes. The order (:data:`PRIORITY`): E1 (Sec. 3.2); ``gpucheck`` (the profile's AS beside the 100-epoch protocol); the shared-encoder discovery (Sec. 4) and
 E5 (the AS of its tasks), E6; E13 / E14 (adversarial splits by discovered tau', Sec. 6); then every
 other experiment in the registry's order; then, after the gpu profile, the ``paper`` profile's E1
 (the 100-epoch protocol, :data:`TAIL`).
@@ -33,9 +33,9 @@ from pathlib import Path
 
 from .config import Profile, get_profile
 
-PRIORITY = ("e1", "e5", "e6", "e13", "e14")      # then the rest, registry order
+PRIORITY = ("e1", "gpucheck", "e5", "e6", "e13", "e14")   # then the rest, registry order
 TAIL = {"gpu": ("paper", ("e1",))}             # after the gpu profile's queue: the paper protocol's E1
-PURE_AS = ("e1", "e2", "e3", "e4")             # need no discovery run
+PURE_AS = ("e1", "e2", "e3", "e4", "gpucheck")  # need no discovery run
 SKIP = {"e21": "needs Tiny ImageNet ($TDLIB_TINYIMAGENET)"}
 MIN_START_SECONDS = 20                         # start nothing with less time left than this
 # rough seconds per network-epoch on 45K images (one H200, bf16, issue 11's measurement for ResNet-18;
@@ -238,6 +238,8 @@ def expected_entries(exp: str, p: Profile) -> int | None:
         return 5 * kinds
     if exp == "e5":
         return 1 + p.n_tasks + 1 + min(p.n_ablation, p.n_tasks)
+    if exp == "gpucheck":
+        return 2 * 2 * max(2, p.n_ablation)
     return None
 
 

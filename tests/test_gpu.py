@@ -183,3 +183,24 @@ def test_cuda_fit_stop_and_divergence(device):
         train_classifier(x, y, arch="resnet18", width=8, epochs=2, batch_size=512, lr=1e30,
                          impl="graph", device=device)
     assert build_model("mlp", 2, 2) is not None
+
+
+# ------------------------------------------------------------------------------- gpu vs paper protocol
+def test_gpucheck_pairs_each_task_with_the_100_epoch_protocol(tmp_path, monkeypatch):
+    """The check runs every task under the profile's recipe and under the protocol (100 epochs, no
+    fit-stop) and reports the differences (AS faked: the real one needs a GPU window)."""
+    from tdlib.experiments import gpucheck
+    monkeypatch.setenv("TDLIB_RESULTS", str(tmp_path))
+    seen = []
+
+    def fake_as(ds, labels, prof, **kw):
+        seen.append((prof.epochs, prof.fit_stop))
+        return {"agreement": 0.9 if prof.fit_stop else 0.95, "test_acc": 0.5, "train_acc": 1.0}
+    monkeypatch.setattr(gpucheck, "agreement_score", fake_as)
+    p = get_profile("smoke", fit_stop=0.98, epochs=3)
+    store = gpucheck.gpucheck(p)
+    assert store.data["complete"] and len(store.entries) == 8           # 2 human + 2 random, 2 recipes each
+    assert sorted(set(seen)) == [(3, 0.98), (100, 0.0)]
+    s = gpucheck.summarize(store)
+    assert len(s["tasks"]) == 4 and s["mean_diff"] == {"human": -0.05, "random": -0.05}
+    assert gpucheck.protocol_of(get_profile("gpu")).epochs == get_profile("paper").epochs == 100

@@ -83,11 +83,11 @@ def test_list_shows_pending_jobs_with_gpu_minutes(tmp_path):
     assert out.returncode == 0, out.stderr                   # --list needs no GPU
     rows = json.loads((tmp_path / "l.json").read_text())
     names = [r["job"] for r in rows]
-    assert names[:4] == ["gpu:e1", "gpu:e5 discovery", "gpu:e5", "gpu:e6"]
+    assert names[:5] == ["gpu:e1", "gpu:gpucheck", "gpu:e5 discovery", "gpu:e5", "gpu:e6"]
     assert names[-1] == "paper:e1" and "GPU-min" in out.stdout
     e1 = rows[0]
     assert e1["total"] == 20 and e1["pending"] and e1["minutes"] > 0
-    assert rows[2]["waits_for"] == ["discovery"]            # E5 waits for its discovery run
+    assert rows[3]["waits_for"] == ["discovery"]            # E5 waits for its discovery run
     out = subprocess.run([sys.executable, "-m", "tdlib", "queue", "--profile", "gpu", "--minutes", "1"], cwd=ROOT,
                          env=env, capture_output=True, text=True, timeout=120)
     import torch
