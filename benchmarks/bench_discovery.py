@@ -2,6 +2,9 @@
 
     OMP_NUM_THREADS=1 python benchmarks/bench_discovery.py            # cpu profile (+ paper on CUDA)
     python benchmarks/bench_discovery.py --profile smoke --steps 2    # quick
+    python benchmarks/bench_discovery.py --store                      # on CUDA: also write
+        benchmarks/results/discovery_<gpu>_<date>.json (GPU name, date, commit, s/meta-step,
+        meta-steps per GPU-minute per variant); refused without CUDA (prepared, not yet run)
 
 One meta-step = sample a hyperplane, unroll ``inner_steps`` SGD steps of two fresh networks on the
 encoder's soft labels (Algorithm 1), backward through the unroll, one Adam step on the encoder.
@@ -54,8 +57,7 @@ def _worker(args, q):
 
     from tdlib.discovery import build_encoder, meta_step_loss, orthogonal_hyperplanes
     p, variant, steps, device, warmup = args
-    if p.name == "paper":
-        p = p.replace(early_stop_agreement=2.0)            # time the full 50-step unroll
+    p = p.replace(early_stop_agreement=2.0)                # time the full unroll (the `higher` loop has no early stop)
     dev = torch.device(device)
     torch.manual_seed(0)
     encoder = build_encoder(p.arch, p.emb_dim, p.disc_width).to(dev)
@@ -129,7 +131,12 @@ def estimate_paper_memory():
           f"(one step's graph + {p.inner_steps} states of {state / gib:.2f} GiB)", flush=True)
 
 
-def run(profile, variant, steps, device, warmup=1):
+def run(profile, variant, steps, device, warmup=1, one_process=False):
+    if one_process:                                          # same numbers, peak memory shared by all variants
+        import queue
+        q = queue.Queue()
+        _worker((profile, variant, steps, device, warmup), q)
+        return q.get()
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
     proc = ctx.Process(target=_worker, args=((profile, variant, steps, device, warmup), q))
@@ -137,6 +144,22 @@ def run(profile, variant, steps, device, warmup=1):
     out = q.get()
     proc.join()
     return out
+
+
+def store_rows(rows, gpu: str, root=None) -> Path:
+    """Write the rows with the GPU name, date and commit to ``benchmarks/results/``."""
+    import datetime
+    import re
+
+    from tdlib.results import git_commit
+    root = Path(root) if root else Path(__file__).resolve().parent / "results"
+    root.mkdir(parents=True, exist_ok=True)
+    date = datetime.datetime.now(datetime.timezone.utc)
+    path = root / f"discovery_{re.sub(r'[^A-Za-z0-9]+', '-', gpu).strip('-')}_{date:%Y%m%d-%H%M}.json"
+    path.write_text(json.dumps({"benchmark": "discovery meta-step", "gpu": gpu, "commit": git_commit(),
+                                "date": date.isoformat(timespec="seconds"), "rows": rows}, indent=1))
+    print(f"stored {path}", flush=True)
+    return path
 
 
 def main(argv=None):
@@ -150,9 +173,17 @@ def main(argv=None):
     ap.add_argument("--variants", default="ours,ours+checkpoint,higher")
     ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                     help="override a profile field, e.g. --set disc_width=16 (repeatable)")
+    ap.add_argument("--one-process", action="store_true",
+                    help="run every variant in this process (peak memory then covers all of them)")
+    ap.add_argument("--store", action="store_true",
+                    help="on CUDA: write benchmarks/results/discovery_<gpu>_<date>.json")
     args = ap.parse_args(argv)
     import torch
     cuda = torch.cuda.is_available()
+    if args.store and not cuda:
+        print("error: --store records a GPU benchmark; no CUDA device here. Fix: run it on a GPU machine",
+              file=sys.stderr)
+        return 2
     profiles = args.profile or (["cpu", "paper"] if cuda else ["cpu"])
     device = "cuda" if cuda else "cpu"
     rows = []
@@ -160,10 +191,12 @@ def main(argv=None):
         from tdlib.cli import profile_from_args
         p = profile_from_args(argparse.Namespace(profile=prof, set=args.set))
         for variant in args.variants.split(","):
-            r = run(p, variant, args.steps, device, args.warmup)
+            r = run(p, variant, args.steps, device, args.warmup, args.one_process)
             row = {"profile": prof, "device": device, "arch": p.arch, "width": p.disc_width,
                    "inner_steps": p.inner_steps, "inner_batch": p.inner_batch, "variant": variant,
-                   "threads": torch.get_num_threads(), **r}
+                   "threads": torch.get_num_threads(), **r,
+                   "meta_steps_per_gpu_minute": (round(60 / r["s_per_meta_step"], 2)
+                                                 if r["s_per_meta_step"] and cuda else None)}
             rows.append(row)
             secs = f"{r['s_per_meta_step']:.2f} s/meta-step" if r["s_per_meta_step"] else r["error"]
             peak = f"peak {r['peak_gib']:.2f} GiB" if r["peak_gib"] else ""
@@ -171,6 +204,8 @@ def main(argv=None):
             print(f"{prof:6s} {variant:16s} {p.arch} w{p.disc_width} {p.inner_steps} steps x {p.inner_batch}: "
                   f"{secs}, {peak} ({mem})", flush=True)
     print(json.dumps(rows))
+    if args.store:
+        store_rows(rows, torch.cuda.get_device_name(0))
     if args.estimate_paper_memory:
         estimate_paper_memory()
     return 0

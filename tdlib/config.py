@@ -64,10 +64,22 @@ class Profile:
     inner_batch: int = 512          # numbers.md: inner batch 512
     meta_lr: float = 1e-3           # App. I.2: Adam lr 1e-3 for the encoder
     meta_steps: int = 100_000       # numbers.md: 1e5 meta-steps (~24 h in the paper)
-    uniformity_weight: float = 1.0  # App. I.2: λ (value lost in extraction; tuned, see App. E)
+    uniformity_weight: float = 5.0  # App. I.2: λ (value lost in extraction); numbers.md: 5 in the authors' config
     temperature: float = 5.0        # numbers.md: task-network softmax temperature 5
-    early_stop_agreement: float = 0.95   # App. I.2: stop when agreement above this (value lost) ...
-    early_stop_patience: int = 3         # ... for more than three consecutive steps
+    early_stop_agreement: float = 0.6    # numbers.md (authors' xas config): stop when the 0-1 agreement ...
+    early_stop_patience: int = 3         # ... of the last 3 inner steps is above 0.6 ...
+    early_stop_min_steps: int = 5        # ... after at least 5 steps (App. I.2: "more than three steps")
+    inner_fresh_images: bool = True      # App. I.2 / numbers.md: every inner batch is novel (a permutation of
+    #                                      X_tr cut into batches); False = each batch drawn anew (images repeat)
+    inner_fixed_init: bool = True        # numbers.md: the two inner networks start from the same two fixed
+    #                                      initializations at every meta-step; False = new seeds each step
+    encoder_head: str = "linear_bn_scale"   # numbers.md: Linear (no bias) + BatchNorm, learnable scale, bias
+    #                                      frozen at 0; "bn_plain" = BatchNorm without affine (our earlier head)
+    hyperplane_order: str = "cycle"      # numbers.md: each hyperplane once per n_tasks meta-steps, shuffled;
+    #                                      "random" = drawn with replacement
+    tasks_per_step: int = 1              # ours: hyperplanes per meta-step (their losses averaged); authors: 1
+    e5_n_baseline: int = 20              # Sec. 3.2: E5's own human and random tasks (20 of each), on E5's pool
+    e5_n_unseen: int = 8                 # ours: tasks from new random hyperplanes (App. I.2: "any hyperplane")
     # ---- adversarial splits (Sec. 6, App. D, F) -----------------------------------------
     adv_targets: int = 4            # Sec. 6.1, Fig. 7-right: 4 human-labelled targets (first of the E1 sample)
     adv_by: tuple = tuple(f"randnet:{i}" for i in range(10))   # Fig. 7-right: 10 high-AS tasks τ'; the paper
@@ -158,7 +170,10 @@ class Profile:
 # stored recipe without such a field is read as having had this value (so adding a field whose default
 # keeps the old behaviour does not make every stored result stale). A new field that changes results
 # gets an entry here in the same commit.
-IMPLICIT_BEFORE: dict = {"fit_stop": 0.0}      # fit_stop (issue 11): every network trained all epochs
+IMPLICIT_BEFORE: dict = {"fit_stop": 0.0,
+                          # discovery options added with the authors' variants (issue 12); the earlier engine:
+                          "inner_fresh_images": False, "inner_fixed_init": False, "encoder_head": "bn_plain",
+                          "hyperplane_order": "random", "tasks_per_step": 1}      # fit_stop (issue 11): every network trained all epochs
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 FIELD_NAMES = frozenset(f.name for f in fields(Profile)) - {"name"}
@@ -237,14 +252,20 @@ PROFILES: dict[str, Profile] = {
         n_human=10, n_random=10, n_ablation=3,
         train_sizes=(250, 1_000, 4_000, 10_000),
         archs=("cnn", "mlp", "vit"),
-        # discovery: a narrow CNN encoder / inner nets (~4.7 s per meta-step on 1 core); 20 inner
-        # steps instead of 50, so a larger inner step (0.1) lets the networks learn something
+        # discovery: a narrow CNN encoder / inner nets (~2.3 s per meta-step on 1 free core: the early stop
+        # ends most unrolls after 5 steps); at most 20 inner steps instead of 50, so a larger inner step
+        # (0.1) lets the networks learn something
         emb_dim=8, n_tasks=8, inner_steps=20, inner_batch=128, meta_steps=150,
         adv_targets=2, adv_by=("randnet:0", "randnet:1"), adv_multiclass_by=1, adv_seeds=1,
         study_group_size=2, study_n_train=500, domain_archs=("cnn",), domain_n_images=500,
         prop1_arch="mlp", prop1_models=3, grid_k=6, grid_n_discovered=4,   # e9-e11, e20: ~15 min on 2 cores
         green_arch="mlp", green_n_train=45_000, green_epochs=30,   # e11: the paper's X_tr size, MLP only
-        disc_width=8, inner_lr=0.1, inner_checkpoint=False,
+        disc_width=8, inner_lr=0.1, inner_checkpoint=False, e5_n_baseline=4, e5_n_unseen=4,
+        # λ = 0 at cpu (screened, 40 meta-steps each, proxy-AS of the last vs first 20%): λ = 5 -0.004,
+        # λ = 1 -0.002, λ = 0.2 +0.004, λ = 0 +0.032; meta_lr 1e-2 made it fall (λ = 5: -0.028, λ = 1: -0.025).
+        # With 5-step unrolls (the authors' early stop) the proxy-AS gradient of the small CNN is weak
+        # next to the uniformity term's
+        uniformity_weight=0.0,
         sweep_weights=(0.0, 1.0, 5.0), sweep_dims=(8,), sweep_meta_steps=40, sweep_n_tasks=4,
         # e9: a ViT meta-step takes ~3.5 min on 2 shared cores (MLP ~3 s), so only 4 meta-steps for the
         # MLP and ViT discovery runs (the cnn group is the default 150-step run)
@@ -268,7 +289,7 @@ PROFILES: dict[str, Profile] = {
         prop1_arch="mlp", prop1_models=3, grid_k=4, grid_n_discovered=2, study_disc_meta_steps=2,
         study_disc_archs=("mlp",),   # ours: one per-arch discovery (the cheapest) keeps CI in seconds
         green_arch="mlp", green_n_train=500, green_epochs=4,
-        disc_width=4, inner_lr=0.1, inner_checkpoint=False,
+        disc_width=4, inner_lr=0.1, inner_checkpoint=False, e5_n_baseline=1, e5_n_unseen=1,
         sweep_weights=(0.0, 5.0), sweep_dims=(4,), sweep_meta_steps=2, sweep_n_tasks=2,
         naive_max_draws=40,
         kway_classes=(3,), kway_meta_steps=2, kway_n_tasks=1, tin_image_size=32, tin_n_train=500, tin_n_test=200,

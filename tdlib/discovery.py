@@ -52,6 +52,7 @@ import copy
 import json
 import math
 import os
+import secrets
 import tempfile
 import time
 from pathlib import Path
@@ -62,6 +63,7 @@ import torch.nn as nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from .config import get_profile
+from .errors import ConfigError, Diverged
 from .kway import kway_heads, kway_probs, sample_kway_tasks
 from .models import build_model
 from .results import results_root
@@ -71,18 +73,39 @@ from .unroll import FunctionalNet, proxy_agreement
 UNIFORMITY_T = 2.0      # Wang & Isola 2020, Eq. 5 of the paper: exp(-2 ||z - z'||^2)
 
 
-class DiscoveryDiverged(RuntimeError):
-    """A non-finite meta-loss; the last good checkpoint is kept."""
+# a proxy-AS below this is no learning signal but a blown-up inner loop (the agreement term is minus a
+# cross-entropy between two softmax outputs: -log 2 ~ -0.69 at chance, -100 means probabilities of e^-100)
+PROXY_AS_FLOOR = -100.0
+
+
+class DiscoveryDiverged(Diverged, RuntimeError):
+    """A non-finite meta-loss or encoder, or a proxy-AS below ``PROXY_AS_FLOOR``; the last good
+    checkpoint is kept and no tasks are saved."""
 
 
 # ----------------------------------------------------------------------------------------------
 # pieces
 # ----------------------------------------------------------------------------------------------
-def build_encoder(arch: str, emb_dim: int, width: int) -> nn.Module:
-    """g_θ: the backbone with a ``d``-dim ``.fc`` projection, then BatchNorm without affine (centres
-    and scales each embedding dimension, so hyperplanes through the origin are balanced)."""
-    return nn.Sequential(build_model(arch, num_classes=emb_dim, width=width),
-                         nn.BatchNorm1d(emb_dim, affine=False))
+ENCODER_HEADS = ("linear_bn_scale", "bn_plain")
+
+
+def build_encoder(arch: str, emb_dim: int, width: int, head: str = "linear_bn_scale") -> nn.Module:
+    """g_θ: the backbone with a ``d``-dim ``.fc`` projection, then a BatchNorm that centres each
+    embedding dimension (so hyperplanes through the origin are balanced).
+
+    ``head="linear_bn_scale"`` (the authors' code, numbers.md): ``.fc`` without bias, BatchNorm with a
+    learnable scale and its bias frozen at 0 (the scale sets how sharp each direction's soft labels
+    are). ``"bn_plain"``: ``.fc`` with bias, BatchNorm without affine parameters (our earlier head)."""
+    if head not in ENCODER_HEADS:
+        raise ConfigError(f"encoder_head must be one of {ENCODER_HEADS}, got {head!r}. "
+                          "Fix: --set encoder_head=linear_bn_scale")
+    backbone = build_model(arch, num_classes=emb_dim, width=width)
+    if head == "bn_plain":
+        return nn.Sequential(backbone, nn.BatchNorm1d(emb_dim, affine=False))
+    backbone.fc = nn.Linear(backbone.fc.in_features, emb_dim, bias=False)
+    bn = nn.BatchNorm1d(emb_dim, affine=True)
+    bn.bias.requires_grad_(False)                            # frozen at 0: hyperplanes through the origin
+    return nn.Sequential(backbone, bn)
 
 
 def build_feature_encoder(in_dim: int, emb_dim: int, hidden: int) -> nn.Module:
@@ -169,6 +192,7 @@ def meta_step_loss(encoder: nn.Module, u: torch.Tensor, batches, p, net_seeds, *
     They are paired by identity: :func:`~tdlib.unroll.proxy_agreement` hands ``target_fn`` the very
     batch tensors it was given, also when it recomputes a checkpointed step."""
     n_out = 2 if u.dim() == 1 else len(u)
+    device = device if device is not None else next(encoder.parameters()).device
     nets = []
     for s in net_seeds:
         torch.manual_seed(int(s))
@@ -187,6 +211,7 @@ def meta_step_loss(encoder: nn.Module, u: torch.Tensor, batches, p, net_seeds, *
         res = proxy_agreement(nets, batches, target_fn, p.inner_lr,
                               early_stop_agreement=p.early_stop_agreement,
                               early_stop_patience=p.early_stop_patience,
+                              early_stop_min_steps=p.early_stop_min_steps,
                               checkpoint=checkpoint, create_graph=create_graph,
                               meta_params=[q for q in encoder.parameters() if q.requires_grad])
     loss = -res.proxy_as + p.uniformity_weight * res.extra
@@ -198,11 +223,74 @@ def meta_step_loss(encoder: nn.Module, u: torch.Tensor, batches, p, net_seeds, *
 # ----------------------------------------------------------------------------------------------
 def _new_state(p, device, in_dim: int | None = None):
     torch.manual_seed(p.task_seed)
-    encoder = (build_encoder(p.arch, p.emb_dim, p.disc_width) if in_dim is None
+    encoder = (build_encoder(p.arch, p.emb_dim, p.disc_width, p.encoder_head) if in_dim is None
                else build_feature_encoder(in_dim, p.emb_dim, p.ssl_hidden)).to(device)
-    opt = torch.optim.Adam(encoder.parameters(), lr=p.meta_lr)
+    opt = torch.optim.Adam([q for q in encoder.parameters() if q.requires_grad], lr=p.meta_lr)
     gen = torch.Generator().manual_seed(p.task_seed + 12345)
-    return {"encoder": encoder, "opt": opt, "gen": gen, "step": 0, "history": []}
+    return {"encoder": encoder, "opt": opt, "gen": gen, "step": 0, "history": [], "train_seconds": 0.0}
+
+
+def check_settings(p, steps=None, stop_after=None, n_sample=None) -> None:
+    """Refuse settings that cannot work, before any compute (:class:`~tdlib.errors.ConfigError`)."""
+    def need(ok, what, fix):
+        if not ok:
+            raise ConfigError(f"{what}. Fix: {fix}")
+    for name in ("inner_steps", "inner_batch", "n_tasks", "emb_dim", "disc_width", "tasks_per_step"):
+        v = getattr(p, name)
+        need(isinstance(v, int) and v >= 1, f"profile field {name}={v!r} must be an integer >= 1",
+             f"--set {name}=<n >= 1>")
+    need(steps is None or steps >= 1, f"--steps {steps}: discovery needs at least 1 meta-step",
+         "--steps N with N >= 1 (the profile's meta_steps by default)")
+    need(stop_after is None or stop_after >= 1, f"--chunk {stop_after}: a chunk needs at least 1 meta-step",
+         "--chunk N with N >= 1, or leave it out")
+    need(n_sample is None or n_sample >= 1, f"--n-sample {n_sample}: sample at least 1 task",
+         "--n-sample K with K >= 1 (default n_tasks)")
+    need(p.inner_lr > 0 and math.isfinite(p.inner_lr), f"inner_lr={p.inner_lr} must be a positive number",
+         "--set inner_lr=0.01")
+    need(p.meta_lr > 0 and math.isfinite(p.meta_lr), f"meta_lr={p.meta_lr} must be a positive number",
+         "--set meta_lr=0.001")
+    need(p.hyperplane_order in ("cycle", "random"), f"hyperplane_order={p.hyperplane_order!r}",
+         "--set hyperplane_order=cycle (or random)")
+    need(p.encoder_head in ENCODER_HEADS, f"encoder_head={p.encoder_head!r}",
+         f"--set encoder_head= one of {ENCODER_HEADS}")
+
+
+def inner_seeds(p, gen) -> list:
+    """Init seeds of the two inner networks: fixed across meta-steps (``inner_fixed_init``, the
+    authors' code) or drawn anew from the run's generator."""
+    if p.inner_fixed_init:
+        return [p.task_seed * 2 + 1001, p.task_seed * 2 + 1002]
+    return torch.randint(2 ** 31 - 1, (2,), generator=gen).tolist()
+
+
+def hyperplane_indices(p, step: int, gen) -> list:
+    """Hyperplanes of meta-step ``step`` (0-based), ``tasks_per_step`` of them. ``"cycle"``: the
+    authors' order, each of the ``n_tasks`` once per cycle, every cycle shuffled by a seed of its own
+    (no state to save: a resumed run continues the same sequence); ``"random"``: with replacement."""
+    n, b = p.n_tasks, p.tasks_per_step
+    if p.hyperplane_order == "random":
+        return torch.randint(n, (b,), generator=gen).tolist()
+    out, perms = [], {}
+    for pos in range(step * b, step * b + b):
+        c = pos // n
+        if c not in perms:
+            perms[c] = torch.randperm(n, generator=torch.Generator().manual_seed(p.task_seed * 100_003 + c))
+        out.append(int(perms[c][pos % n]))
+    return out
+
+
+def inner_batch_indices(p, train_idx: torch.Tensor, gen) -> list:
+    """``inner_steps`` index batches of ``inner_batch`` images of X_tr. ``inner_fresh_images``: a
+    permutation cut into consecutive batches (every image once; a new permutation when X_tr runs
+    out), as a shuffled loader gives (App. I.2); else each batch drawn anew (images repeat)."""
+    n, b = len(train_idx), p.inner_batch
+    if b > n:
+        raise ConfigError(f"inner_batch={b} is larger than X_tr ({n} images). Fix: --set inner_batch=<= {n}")
+    if not p.inner_fresh_images:
+        return [train_idx[torch.randperm(n, generator=gen)[:b]] for _ in range(p.inner_steps)]
+    need = p.inner_steps * b
+    perm = torch.cat([torch.randperm(n, generator=gen) for _ in range(-(-need // n))])
+    return [train_idx[perm[i * b:(i + 1) * b]] for i in range(p.inner_steps)]
 
 
 def _inputs_signature(features) -> dict | None:
@@ -212,55 +300,101 @@ def _inputs_signature(features) -> dict | None:
     return {"shape": list(features.shape), "sum": round(float(features.double().sum()), 3)}
 
 
+RESUME_KEYS = ("arch", "disc_width", "emb_dim", "n_tasks", "inner_lr", "inner_batch", "meta_lr",
+               "uniformity_weight", "temperature", "task_seed", "dataset", "n_train", "split_seed",
+               "inner_steps", "early_stop_agreement", "early_stop_patience", "n_classes",
+               "early_stop_min_steps", "inner_fresh_images", "inner_fixed_init", "encoder_head",
+               "hyperplane_order", "tasks_per_step")
+
+
+MOMENT_FILES = {"exp_avg": "adam_exp_avg.pt", "exp_avg_sq": "adam_exp_avg_sq.pt"}
+
+
 def _save(state, p, path: Path) -> None:
-    _atomic_torch_save({"encoder": state["encoder"].state_dict(), "opt": state["opt"].state_dict(),
+    """The checkpoint in three files, so that each stays small enough to travel (<= 16 MiB up to a
+    ResNet-18 of width 32: 2.8M parameters, 10.7 MiB per file, 33.6 MB in all): ``encoder.pt``
+    (weights, the RNG state, step, history, Adam's step counts and settings) and Adam's two moment
+    files beside it. Each carries the same random token; a resume checks that they match."""
+    token = secrets.randbits(62)                            # not the torch RNG: the run stays as it was
+    opt = state["opt"].state_dict()
+    moments = {k: {i: st[k] for i, st in opt["state"].items() if k in st} for k in MOMENT_FILES}
+    light = {"param_groups": opt["param_groups"],
+             "state": {i: {k: v for k, v in st.items() if k not in MOMENT_FILES} for i, st in opt["state"].items()}}
+    for k, name in MOMENT_FILES.items():                    # moments first: encoder.pt names the token last
+        _atomic_torch_save({"token": token, "moments": moments[k]}, path.parent / name)
+    _atomic_torch_save({"encoder": state["encoder"].state_dict(), "opt": light, "token": token,
                         "gen": state["gen"].get_state(), "step": state["step"],
                         "history": state["history"], "profile": p.as_dict(),
+                        "train_seconds": state.get("train_seconds", 0.0),
                         "inputs": state.get("inputs")}, path)
+
+
+def _load_opt_state(ck: dict, path: Path) -> dict:
+    """Adam's state dict from ``encoder.pt`` and its moment files (older single-file checkpoints
+    hold it whole)."""
+    opt = ck["opt"]
+    if "token" not in ck:
+        return opt
+    state = {i: dict(st) for i, st in opt["state"].items()}
+    for k, name in MOMENT_FILES.items():
+        f = path.parent / name
+        part = torch.load(f, map_location="cpu", weights_only=False) if f.is_file() else None
+        if part is None or part["token"] != ck["token"]:
+            raise ConfigError(f"{f} is missing or belongs to another save than {path}. Fix: copy the "
+                              "three checkpoint files together, or run with --fresh.")
+        for i, v in part["moments"].items():
+            state[i][k] = v
+    return {"state": state, "param_groups": opt["param_groups"]}
 
 
 def _load(p, path: Path, device, inputs: dict | None = None):
     state = _new_state(p, device, None if inputs is None else inputs["shape"][1])
     state["inputs"] = inputs
-    ck = torch.load(path, map_location=device, weights_only=False)
+    ck = torch.load(path, map_location="cpu", weights_only=False)      # device-agnostic (the RNG state stays on CPU)
     old = ck.get("inputs")
     if (old is None) != (inputs is None) or (inputs and (old["shape"] != inputs["shape"] or not math.isclose(
             old["sum"], inputs["sum"], rel_tol=1e-4, abs_tol=1e-2))):
-        raise ValueError(f"checkpoint {path} was made from other encoder inputs ({old}, now {inputs}). "
-                         "Fix: delete it, or run without --resume.")
-    keys = ("arch", "disc_width", "emb_dim", "n_tasks", "inner_lr", "inner_batch", "meta_lr",
-            "uniformity_weight", "temperature", "task_seed", "dataset", "n_train", "split_seed",
-            "inner_steps", "early_stop_agreement", "early_stop_patience", "n_classes")
+        raise ConfigError(f"checkpoint {path} was made from other encoder inputs ({old}, now {inputs}). "
+                          "Fix: delete it, or run with --fresh.")
     made = {"n_classes": 2, **ck["profile"]}                # checkpoints from before App. C were binary
-    diff = [k for k in keys if made.get(k) != p.as_dict().get(k)]
+    diff = [k for k in RESUME_KEYS if made.get(k) != p.as_dict().get(k)]
     if diff:
-        raise ValueError(f"checkpoint {path} was made with other settings (differ in {diff}). "
-                         "Fix: delete it, or run without --resume.")
+        raise ConfigError(f"checkpoint {path} was made with other settings (differ in {diff}). "
+                          "Fix: delete it, or run with --fresh (starts over).")
     state["encoder"].load_state_dict(ck["encoder"])
-    state["opt"].load_state_dict(ck["opt"])
-    state["gen"].set_state(ck["gen"])
+    state["opt"].load_state_dict(_load_opt_state(ck, path))
+    state["gen"].set_state(ck["gen"].cpu())
     state["step"], state["history"] = ck["step"], ck["history"]
+    state["train_seconds"] = ck.get("train_seconds", 0.0)
     return state
 
 
+def _default_device():
+    return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+
+
 def train_encoder(ds, profile="smoke", *, steps: int | None = None, out_dir=None, resume: bool = True,
-                  checkpoint_every: int = 25, inner_checkpoint: bool | None = None, device=None,
-                  progress: bool = True, stop_after: int | None = None, features=None) -> dict:
+                  fresh: bool = False, checkpoint_every: int = 25, inner_checkpoint: bool | None = None,
+                  device=None, progress: bool = True, stop_after: int | None = None, features=None) -> dict:
     """Meta-train the shared encoder up to ``steps`` meta-steps (default ``profile.meta_steps``).
     ``features`` (N, F): regulated discovery, the encoder is an MLP on these frozen features.
 
-    With ``resume`` and a checkpoint in ``out_dir`` it continues from there. ``stop_after`` ends
-    this call after that many meta-steps (a chunk), saving a checkpoint. Returns the state dict
-    (``encoder``, ``opt``, ``gen``, ``step``, ``history``)."""
+    With ``resume`` and a checkpoint in ``out_dir`` it continues from there; without ``resume`` a
+    folder that holds a checkpoint is refused (ConfigError, nothing touched) unless ``fresh``.
+    ``stop_after`` ends this call after that many meta-steps (a chunk), saving a checkpoint.
+    Returns the state dict (``encoder``, ``opt``, ``gen``, ``step``, ``history``, ``train_seconds``)."""
     from tqdm.auto import tqdm
     p = get_profile(profile)
-    device = torch.device(device) if device is not None else (
-        torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu"))
+    check_settings(p, steps, stop_after)
+    device = torch.device(device) if device is not None else _default_device()
     steps = p.meta_steps if steps is None else steps
     inner_checkpoint = p.inner_checkpoint if inner_checkpoint is None else inner_checkpoint
     out = Path(out_dir) if out_dir is not None else discovery_dir(run_name(p))
     ck_path = out / "encoder.pt"
     inputs = _inputs_signature(features)
+    if ck_path.is_file() and not resume and not fresh:
+        raise ConfigError(f"{ck_path} holds a trained encoder; not overwritten. Fix: --resume to continue it, "
+                          "or --fresh to start over (replaces it and its tasks).")
     if resume and ck_path.is_file():
         state = _load(p, ck_path, device, inputs)
     else:
@@ -268,38 +402,55 @@ def train_encoder(ds, profile="smoke", *, steps: int | None = None, out_dir=None
         state["inputs"] = inputs
     planes = task_heads(p).to(device)                        # (n_tasks,d), or (n_tasks,K,d) K-way
     x_all = ds.x.to(device)
+    feats = None if features is None else features.to(device)
     train_idx = torch.as_tensor(np.asarray(ds.train_idx))
     encoder, opt, gen = state["encoder"], state["opt"], state["gen"]
     last_good = state["step"]
     end = steps if stop_after is None else min(steps, state["step"] + stop_after)
     bar = tqdm(total=steps, initial=state["step"], desc=f"discovery [{p.name}]", disable=not progress)
+
+    def diverged(why):
+        bar.close()
+        return DiscoveryDiverged(
+            f"{why} at meta-step {state['step']}; stopped, no tasks saved. The last good checkpoint "
+            f"(step {last_good}) is kept in {ck_path}. Fix: lower inner_lr / meta_lr (--set inner_lr=...), "
+            f"then --fresh.")
     while state["step"] < end:
         t0 = time.perf_counter()
-        k = int(torch.randint(p.n_tasks, (1,), generator=gen))
-        seeds = torch.randint(2 ** 31 - 1, (2,), generator=gen).tolist()
-        idx = [train_idx[torch.randperm(len(train_idx), generator=gen)[: p.inner_batch]]
-               for _ in range(p.inner_steps)]
-        batches = [x_all[i.to(device)] for i in idx]
-        enc_batches = None if features is None else [features[i].to(device) for i in idx]
-        loss, res = meta_step_loss(encoder, planes[k], batches, p, seeds, enc_batches=enc_batches,
-                                   checkpoint=inner_checkpoint, device=device)
-        if not torch.isfinite(loss):
-            bar.close()
-            raise DiscoveryDiverged(
-                f"non-finite meta-loss ({float(loss.detach())}) at meta-step {state['step']}; stopped. The last good "
-                f"checkpoint (step {last_good}) is kept in {ck_path}. Fix: lower meta_lr / inner_lr "
-                f"(--set meta_lr=...), or resume from it.")
+        ks = hyperplane_indices(p, state["step"], gen)
+        seeds = inner_seeds(p, gen)
+        loss, results = 0.0, []
+        for k in ks:                                         # a batch of tasks: their losses averaged
+            idx = [i.to(device) for i in inner_batch_indices(p, train_idx, gen)]
+            batches = [x_all[i] for i in idx]
+            enc_batches = None if feats is None else [feats[i] for i in idx]
+            lk, res = meta_step_loss(encoder, planes[k], batches, p, seeds, enc_batches=enc_batches,
+                                     checkpoint=inner_checkpoint, device=device)
+            loss = loss + lk / len(ks)
+            results.append(res)
+        proxy = float(sum(r.proxy_as.detach() for r in results) / len(results))    # one host sync
+        if not math.isfinite(float(loss.detach())):
+            raise diverged(f"non-finite meta-loss ({float(loss.detach())})")
+        if proxy < PROXY_AS_FLOOR:
+            raise diverged(f"proxy-AS {proxy:.3g} below {PROXY_AS_FLOOR:g} (the inner networks blew up: "
+                           f"inner_lr={p.inner_lr})")
         opt.zero_grad(set_to_none=True)
         with sdpa_kernel(SDPBackend.MATH):                   # checkpointed inner steps rerun in backward
             loss.backward()
         opt.step()
+        if not all(bool(torch.isfinite(q).all()) for q in encoder.parameters()):
+            raise diverged("non-finite encoder weights after the Adam step")
         state["step"] += 1
-        state["history"].append({"step": state["step"], "hyperplane": k, "proxy_as": float(res.proxy_as.detach()),
-                                 "uniformity": float(res.extra.detach()), "inner_steps": res.steps,
-                                 "agreement01": res.agreement01[-1],
-                                 "seconds": round(time.perf_counter() - t0, 3)})
+        secs = time.perf_counter() - t0
+        state["train_seconds"] = state.get("train_seconds", 0.0) + secs
+        state["history"].append({"step": state["step"], "hyperplane": ks[0] if len(ks) == 1 else ks,
+                                 "proxy_as": proxy,
+                                 "uniformity": float(sum(r.extra.detach() for r in results) / len(results)),
+                                 "inner_steps": results[0].steps if len(ks) == 1 else [r.steps for r in results],
+                                 "agreement01": results[0].agreement01[-1],
+                                 "seconds": round(secs, 3)})
         bar.update(1)
-        bar.set_postfix(proxy_as=f"{float(res.proxy_as.detach()):.3f}", unif=f"{float(res.extra.detach()):.3f}")
+        bar.set_postfix(proxy_as=f"{proxy:.3f}", unif=f"{state['history'][-1]['uniformity']:.3f}")
         if state["step"] % checkpoint_every == 0 or state["step"] == end:
             _save(state, p, ck_path)
             last_good = state["step"]
@@ -356,14 +507,16 @@ def sample_tasks(encoder: nn.Module, ds, planes: torch.Tensor, balance: str = "m
     return tasks, scores
 
 
-def discover(ds, profile="smoke", *, steps=None, out_dir=None, resume: bool = True, n_sample=None,
-             balance: str = "median", progress: bool = True, stop_after=None, features=None, **kw) -> dict:
+def discover(ds, profile="smoke", *, steps=None, out_dir=None, resume: bool = True, fresh: bool = False,
+             n_sample=None, balance: str = "median", progress: bool = True, stop_after=None, features=None,
+             **kw) -> dict:
     """Train the encoder (resuming), then sample ``n_sample`` (default ``n_tasks``) tasks from that many
     orthogonal hyperplanes and save them to ``out_dir/tasks.npz``. Returns a summary dict.
     ``features`` (N, F): regulated discovery on these frozen features (Sec. 5.1)."""
     p = get_profile(profile)
+    check_settings(p, steps, stop_after, n_sample)
     out = Path(out_dir) if out_dir is not None else discovery_dir(run_name(p))
-    state = train_encoder(ds, p, steps=steps, out_dir=out, resume=resume, progress=progress,
+    state = train_encoder(ds, p, steps=steps, out_dir=out, resume=resume, fresh=fresh, progress=progress,
                           stop_after=stop_after, features=features, **kw)
     k = p.n_tasks if n_sample is None else n_sample
     if p.n_classes == 2:
@@ -385,7 +538,8 @@ def discover(ds, profile="smoke", *, steps=None, out_dir=None, resume: bool = Tr
     else:                                                    # class fractions of each K-way task
         sim = mean_pairwise_kway_similarity(tasks)
         bal = [np.round(np.bincount(t, minlength=p.n_classes) / len(t), 4).tolist() for t in tasks]
-    return {"step": state["step"], "history": state["history"], "tasks_path": str(path),
+    return {"step": state["step"], "train_seconds": round(state.get("train_seconds", 0.0), 1),
+            "history": state["history"], "tasks_path": str(path),
             "n_tasks": int(len(tasks)), "mean_similarity": sim, "balance": bal, "n_classes": p.n_classes}
 
 

@@ -24,9 +24,14 @@ saved activations already during the forward.
 Proxy-AS (Algorithm 1): both networks see the same fresh batch at every step; *before* the update
 on it we add the agreement term, the negative symmetrised cross-entropy between their predicted
 distributions, ``-(CE(p1, p2) + CE(p2, p1)) / 2``; then each takes one SGD step on the cross-entropy
-to the task's soft labels. The proxy-AS is the mean of the terms over the steps that ran. Early stop:
-once the 0-1 agreement on the batch exceeds ``early_stop_agreement`` for more than
-``early_stop_patience`` consecutive steps (App. I.2).
+to the task's soft labels. The proxy-AS is the mean of the terms over the steps that ran. Early stop
+(App. I.2; the authors' xas config): after at least ``early_stop_min_steps`` steps, stop once the 0-1
+agreement on the batch was above ``early_stop_agreement`` at each of the last ``early_stop_patience``
+steps (authors: 0.6, 3 steps, at least 5 steps).
+
+Host syncs: the 0-1 agreements stay on the device as one tensor; the loop reads them back only
+where early stop can fire (from step ``max(early_stop_min_steps, early_stop_patience)`` on, and
+only when the threshold can be reached), so an unroll without early stop runs without a sync.
 """
 from __future__ import annotations
 
@@ -86,7 +91,7 @@ def sgd_step(net: FunctionalNet, params: dict, buffers: dict, x, target_probs, l
 class ProxyASResult:
     proxy_as: torch.Tensor              # scalar, differentiable w.r.t. the targets' parameters
     extra: torch.Tensor                 # mean of ``target_fn``'s second output over the steps
-    agreement01: list = field(default_factory=list)   # 0-1 agreement on each step's batch
+    agreement01: list = field(default_factory=list)   # 0-1 agreement on each step's batch (floats)
     steps: int = 0                      # inner steps run (early stop may end before the budget)
     nets: list = field(default_factory=list)          # final (params, buffers) of each network
 
@@ -134,7 +139,8 @@ class _CheckpointedUnroll(torch.autograd.Function):
 
 def proxy_agreement(nets: Sequence[FunctionalNet], batches: Sequence[torch.Tensor],
                     target_fn: Callable, lr: float, *, early_stop_agreement: float = 2.0,
-                    early_stop_patience: int = 3, checkpoint: bool = False, meta_params=None,
+                    early_stop_patience: int = 3, early_stop_min_steps: int = 0,
+                    checkpoint: bool = False, meta_params=None,
                     create_graph: bool = True, step_callback: Callable | None = None) -> ProxyASResult:
     """Algorithm 1: train two networks on ``target_fn``'s soft labels, batch after batch, and
     accumulate their agreement on each batch before the update on it.
@@ -179,7 +185,9 @@ def proxy_agreement(nets: Sequence[FunctionalNet], batches: Sequence[torch.Tenso
 
     flat = (*net1.params.values(), *net2.params.values(), *net1.buffers.values(), *net2.buffers.values())
     total, extra_total = 0.0, 0.0
-    agreement01, above, states = [], 0, []
+    a01s, states = [], []
+    can_stop = early_stop_agreement < 1.0                 # 0-1 agreement never exceeds 1
+    first_check = max(early_stop_min_steps, early_stop_patience, 1)
     k = 0
     for k, x in enumerate(batches, start=1):
         if use_ck:
@@ -191,13 +199,13 @@ def proxy_agreement(nets: Sequence[FunctionalNet], batches: Sequence[torch.Tenso
         flat = out[4:]
         total = total + agree
         extra_total = extra_total + extra
-        a01 = float((l1.argmax(1) == l2.argmax(1)).float().mean())
-        agreement01.append(a01)
+        a01s.append((l1.argmax(1) == l2.argmax(1)).float().mean())     # stays on the device
         if step_callback is not None:
             step_callback(k, l1, l2, unflatten(flat))
-        above = above + 1 if a01 > early_stop_agreement else 0
-        if above > early_stop_patience:          # "for more than three consecutive steps"
+        if can_stop and k >= first_check and \
+                bool((torch.stack(a01s[-early_stop_patience:]) > early_stop_agreement).all()):
             break
+    agreement01 = torch.stack(a01s).tolist() if a01s else []    # one host sync per unroll
     proxy, extra_mean = total / max(k, 1), extra_total / max(k, 1)
     if use_ck:
         meta = list(meta_params)

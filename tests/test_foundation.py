@@ -217,7 +217,7 @@ def test_run_items_resumes_and_keeps_finished_entries(tmp_path):
     assert saved["provenance"]["torch"] == torch.__version__ and saved["params"]["name"] == "smoke"
     store = run_items("exp", p, {"a": ok("a"), "b": ok("b"), "c": ok("c")}, root=tmp_path)
     assert calls == ["a", "b", "c"] and store.data["complete"] is True      # 'a' not recomputed
-    with pytest.raises(ValueError, match="other parameters"):
+    with pytest.raises(ValueError, match="another recipe: epochs=6 \(now 9\)"):
         run_items("exp", get_profile("smoke", epochs=9), {"a": ok("a")}, root=tmp_path)
     assert not list((tmp_path / "smoke").glob("*.tmp"))
 

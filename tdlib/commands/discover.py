@@ -1,6 +1,7 @@
 """``python -m tdlib discover --profile cpu [--steps N] [--resume]``: meta-train the shared encoder
 (Sec. 4.3, App. I.2) and save it with the sampled tasks under ``results/<profile>/discovery/``."""
 import json
+import sys
 
 HELP = ("task discovery with a shared encoder (Sec. 4): trains in chunks, resumes with --resume; "
         "saves results/<profile>/discovery/{encoder.pt,tasks.npz} (task names discovered:K); "
@@ -15,7 +16,10 @@ def add_arguments(p):
     p.add_argument("--chunk", type=int, default=None,
                    help="stop after this many meta-steps in this call (resume later with --resume)")
     p.add_argument("--resume", action="store_true",
-                   help="continue from the checkpoint in the output folder (else start afresh)")
+                   help="continue from the checkpoint in the output folder")
+    p.add_argument("--fresh", action="store_true",
+                   help="start over even if the output folder holds a trained encoder (replaces it); "
+                        "without --resume or --fresh such a folder is refused and left untouched")
     p.add_argument("--n-sample", type=int, default=None,
                    help="how many tasks to sample from orthogonal hyperplanes (default: n_tasks)")
     p.add_argument("--balance", choices=("median", "origin"), default="median",
@@ -31,18 +35,22 @@ def add_arguments(p):
 def main(args):
     from ..cli import profile_from_args
     from ..data import dataset_for
-    from ..discovery import DiscoveryDiverged, arch_run, discover, discovery_dir
+    from ..discovery import DiscoveryDiverged, arch_run, check_settings, discover, discovery_dir
+    from ..errors import ConfigError
     prof = profile_from_args(args)
+    if args.resume and args.fresh:
+        raise ConfigError("--resume and --fresh contradict each other. Fix: pass one of them")
+    check_settings(prof, args.steps, args.chunk, args.n_sample)       # refuse before loading data
     ds = dataset_for(prof, args.data_path, args.download)
     out_dir = args.out
     if args.arch:
         prof, where = arch_run(prof, args.arch)
         out_dir = out_dir or discovery_dir(where)
     try:
-        out = discover(ds, prof, steps=args.steps, out_dir=out_dir, resume=args.resume,
+        out = discover(ds, prof, steps=args.steps, out_dir=out_dir, resume=args.resume, fresh=args.fresh,
                        n_sample=args.n_sample, balance=args.balance, stop_after=args.chunk)
     except DiscoveryDiverged as e:
-        print(f"error: {e}")
+        print(f"error: {e}", file=sys.stderr)
         return 3
     hist = out["history"]
     last = hist[-10:]

@@ -33,7 +33,8 @@ TRAIN = ("arch", "width", "epochs", "batch_size", "lr", "lr_schedule", "amp", "f
 TASKS = ("n_human", "n_random", "task_seed")
 DISCOVERY = ("arch", "emb_dim", "n_tasks", "inner_steps", "inner_lr", "inner_batch", "meta_lr", "meta_steps",
              "uniformity_weight", "temperature", "early_stop_agreement", "early_stop_patience", "disc_width",
-             "n_classes")
+             "n_classes", "early_stop_min_steps", "inner_fresh_images", "inner_fixed_init", "encoder_head",
+             "hyperplane_order", "tasks_per_step", "inner_checkpoint")
 
 
 @dataclass(frozen=True)

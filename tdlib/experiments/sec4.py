@@ -8,6 +8,7 @@ import torch
 
 from ..agreement import agreement_score
 from ..data import dataset_for
+from ..config import get_profile
 from ..discovery import _new_state, discover, discovery_dir, load_tasks, orthogonal_hyperplanes, sample_tasks
 from ..models import build_model
 from ..randnet import naive_discovery, random_network_task
@@ -30,18 +31,43 @@ def _discovery_entry(ds, p, **kw):
     return run
 
 
+# Profile fields E5's result depends on (its recipe): the data pool, the AS training recipe, the
+# discovery run, and the counts of each kind of task.
+E5_FIELDS = ("dataset", "n_train", "n_test", "split_seed", "task_seed",
+             "arch", "width", "epochs", "batch_size", "lr", "optimizer", "lr_schedule", "amp",
+             "disc_width", "emb_dim", "n_tasks", "inner_steps", "inner_lr", "inner_batch", "meta_lr", "meta_steps",
+             "uniformity_weight", "temperature", "early_stop_agreement", "early_stop_patience",
+             "early_stop_min_steps", "inner_fresh_images", "inner_fixed_init", "encoder_head",
+             "hyperplane_order", "tasks_per_step", "inner_checkpoint", "n_classes",
+             "e5_n_baseline", "e5_n_unseen")
+
+
+def unseen_hyperplanes(p, n: int) -> torch.Tensor:
+    """``n`` new random unit normals in R^d (App. I.2: "any hyperplane" gives a high-AS task), from
+    a seed of their own, so none is one of the ``n_tasks`` trained ones (a random direction is,
+    almost surely, none of them)."""
+    g = torch.Generator().manual_seed(p.task_seed + 777_001)
+    u = torch.randn(n, p.emb_dim, generator=g)
+    return u / u.norm(dim=1, keepdim=True)
+
+
 @register("e5", page="sec4_discovery", pool="main", needs=(),
           title="Task discovery with a shared encoder (Sec. 4, Fig. 1)",
-          fields=POOL + TRAIN + TASKS + DISCOVERY + ('disc_width', 'emb_dim', 'inner_checkpoint', 'meta_lr', 'meta_steps', 'n_ablation', 'n_classes', 'n_tasks', 'task_seed'))
+          fields=E5_FIELDS)
 def e5_discovery(p, data_path=None):
     """E5: discover tasks with the shared encoder, then their AS as in E1 and their similarity
-    (Sec. 4.1-4.4, Fig. 1-center). Control (ours): tasks of the same hyperplanes on the untrained
-    encoder, to separate what the meta-optimization adds from what the architecture gives."""
+    (Sec. 4.1-4.4, Fig. 1-center). Every AS entry here uses one pool (``dataset_for(p)``) and one
+    training recipe (the profile's), so the kinds compare directly:
+
+    - ``discovered:i``: the ``n_tasks`` trained hyperplanes on the meta-trained encoder;
+    - ``untrained:i``: the same hyperplanes on the untrained encoder (meta-step 0; our control,
+      separating what the meta-optimization adds from what the architecture gives);
+    - ``unseen:i``: ``e5_n_unseen`` new random hyperplanes on the trained encoder (App. I.2's claim);
+    - ``human:i`` / ``random:i``: ``e5_n_baseline`` human and random-labelled tasks (E1's names)."""
     ds = dataset_for(p, data_path)
     items = {"discovery": _discovery_entry(ds, p)}
     for i in range(p.n_tasks):
         items[f"discovered:{i}"] = (lambda i=i: _as_entry(ds, f"discovered:{i}", load_tasks(ds, p.name)[i], p))
-    # control: the same hyperplanes on the *untrained* encoder (meta-step 0), for n_ablation tasks
     cache = {}
 
     def untrained():
@@ -49,11 +75,39 @@ def e5_discovery(p, data_path=None):
             planes = orthogonal_hyperplanes(p.emb_dim, p.n_tasks, p.task_seed)
             cache["t"] = sample_tasks(_new_state(p, "cpu")["encoder"], ds, planes)[0]
         return cache["t"]
+
+    def unseen():
+        if "u" not in cache:
+            enc = _load_trained_encoder(p)
+            cache["u"] = sample_tasks(enc, ds, unseen_hyperplanes(p, p.e5_n_unseen))[0]
+        return cache["u"]
     items["untrained"] = lambda: {"mean_similarity": mean_pairwise_similarity(untrained()),
                                   "similarity_matrix": np.round(similarity_matrix(untrained()), 4).tolist()}
-    for i in range(min(p.n_ablation, p.n_tasks)):
+    for i in range(p.n_tasks):            # interleaved with discovered:i, so a partial run stays balanced
         items[f"untrained:{i}"] = (lambda i=i: _as_entry(ds, f"untrained:{i}", untrained()[i], p))
+    order = ["discovery", "untrained"] + [k for i in range(p.n_tasks) for k in (f"discovered:{i}", f"untrained:{i}")]
+    names = default_task_names(p.replace(n_human=p.e5_n_baseline, n_random=p.e5_n_baseline))
+    for h, r in zip(names["human"], names["random"]):
+        for name in (h, r):
+            items[name] = (lambda name=name: _as_entry(ds, name, task_by_name(ds, name), p))
+            order.append(name)
+    if p.e5_n_unseen:
+        items["unseen"] = lambda: {"mean_similarity": mean_pairwise_similarity(unseen()) if len(unseen()) > 1
+                                   else float("nan"), "n": int(p.e5_n_unseen)}
+        order.append("unseen")
+    for i in range(p.e5_n_unseen):
+        items[f"unseen:{i}"] = (lambda i=i: _as_entry(ds, f"unseen:{i}", unseen()[i], p))
+        order.append(f"unseen:{i}")
+    items = {k: items[k] for k in order}
     return run_items("e5", p, items, data=ds, desc="E5 discovery")
+
+
+def _load_trained_encoder(p):
+    """The meta-trained encoder of the profile's default discovery run (on the CPU)."""
+    state = _new_state(p, "cpu")
+    ck = torch.load(discovery_dir(p.name) / "encoder.pt", map_location="cpu", weights_only=False)
+    state["encoder"].load_state_dict(ck["encoder"])
+    return state["encoder"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -162,6 +216,27 @@ def sweep_point(p, lam: float, d: int):
     return q, discovery_dir(p.name) / f"sweep_l{lam:g}_d{d}"
 
 
+def tradeoff_point(p, lam, d, ds=None, data_path=None) -> dict:
+    """One E18 point: a short discovery run with uniformity weight ``lam`` and embedding size ``d``
+    (App. E), then the AS and mean pairwise similarity of its tasks (an E18 entry)."""
+    ds = ds if ds is not None else dataset_for(p, data_path)
+    q, out_dir = sweep_point(p, lam, d)
+    k = min(p.sweep_n_tasks, d)
+    summ = discover(ds, q, out_dir=out_dir, n_sample=k, progress=False)
+    with np.load(out_dir / "tasks.npz") as z:
+        tasks = z["tasks"].astype(np.int64)
+    ases = [agreement_score(ds, t, p, seed=i)["agreement"] for i, t in enumerate(tasks)]
+    return {"lambda": float(lam), "d": int(d), "mean_as": float(np.mean(ases)), "as": ases,
+            "mean_similarity": mean_pairwise_similarity(tasks),
+            "final_proxy_as": float(np.mean([h["proxy_as"] for h in summ["history"][-5:]]))}
+
+
+def tradeoff_runner(store, data_path=None):
+    """``(λ, d) -> E18 entry`` at the profile of a stored E18 (the book's live sliders)."""
+    p = get_profile(store.data["profile"])
+    return lambda lam, d: tradeoff_point(p, lam, d, data_path=data_path)
+
+
 @register("e18", page="sec4_discovery", pool="main", needs=(),
           title="The lambda / d trade-off (App. E, Fig. 13)",
           fields=POOL + TRAIN + DISCOVERY + ('inner_checkpoint', 'sweep_dims', 'sweep_meta_steps', 'sweep_n_tasks', 'sweep_weights', 'task_seed'))
@@ -171,16 +246,6 @@ def e18_tradeoff(p, data_path=None):
     ds = dataset_for(p, data_path)
 
     def point(lam, d):
-        def run():
-            q, out_dir = sweep_point(p, lam, d)
-            k = min(p.sweep_n_tasks, d)
-            summ = discover(ds, q, out_dir=out_dir, n_sample=k, progress=False)
-            with np.load(out_dir / "tasks.npz") as z:
-                tasks = z["tasks"].astype(np.int64)
-            ases = [agreement_score(ds, t, p, seed=i)["agreement"] for i, t in enumerate(tasks)]
-            return {"lambda": lam, "d": d, "mean_as": float(np.mean(ases)), "as": ases,
-                    "mean_similarity": mean_pairwise_similarity(tasks),
-                    "final_proxy_as": float(np.mean([h["proxy_as"] for h in summ["history"][-5:]]))}
-        return run
+        return lambda: tradeoff_point(p, lam, d, ds)
     items = {f"lambda={lam:g}/d={d}": point(lam, d) for d in p.sweep_dims for lam in p.sweep_weights}
     return run_items("e18", p, items, data=ds, desc="E18 λ/d sweep")

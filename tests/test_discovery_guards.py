@@ -1,0 +1,71 @@
+"""Issue 10's discovery guards: a blown-up inner loop stops with ``Diverged`` and saves no tasks;
+settings that cannot work are refused before any compute; a trained encoder is never overwritten
+without ``--fresh``."""
+import numpy as np
+import pytest
+
+from tdlib import cli, discovery
+from tdlib.config import get_profile
+from tdlib.data import load_dataset
+from tdlib.errors import ConfigError, Diverged
+
+TINY = ["--set", "n_train=200", "--set", "n_test=50", "--set", "inner_batch=32", "--set", "inner_steps=3",
+        "--set", "disc_width=4", "--set", "emb_dim=4", "--set", "n_tasks=4"]
+
+
+@pytest.fixture
+def results(tmp_path, monkeypatch):
+    monkeypatch.setenv("TDLIB_RESULTS", str(tmp_path))
+    return tmp_path / "smoke" / "discovery"
+
+
+def test_huge_inner_lr_stops_with_diverged_and_saves_no_tasks(results):
+    p = get_profile("smoke", n_train=200, n_test=50, inner_batch=32, inner_steps=5, disc_width=4,
+                    inner_lr=100.0, meta_steps=6)
+    ds = load_dataset("synthetic", p.n_train, p.n_test)
+    with pytest.raises(Diverged, match="inner_lr=100"):
+        discovery.discover(ds, p, progress=False)
+    assert not (results / "tasks.npz").exists()
+
+
+def test_cli_exits_3_on_divergence(results, capsys):
+    rc = cli.main(["discover", "--profile", "smoke", *TINY, "--set", "inner_lr=100", "--steps", "3"])
+    assert rc == 3 and "proxy-AS" in capsys.readouterr().err
+    assert not (results / "tasks.npz").exists()
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--steps", "0"], "--steps 0"),
+    (["--chunk", "0"], "--chunk 0"),
+    (["--n-sample", "-2"], "--n-sample -2"),
+    (["--set", "inner_steps=0"], "inner_steps=0"),
+    (["--set", "inner_batch=0"], "inner_batch=0"),
+    (["--resume", "--fresh"], "contradict"),
+])
+def test_cli_refuses_bad_settings_before_any_compute(results, capsys, monkeypatch, argv, words):
+    def no_data(*a, **k):
+        raise AssertionError("data loaded before the refusal")
+    monkeypatch.setattr("tdlib.data.dataset_for", no_data)
+    rc = cli.main(["discover", "--profile", "smoke", *argv])
+    err = capsys.readouterr().err
+    assert rc == 2 and words in err and "Fix:" in err, err
+    assert not results.exists()
+
+
+def test_check_settings_raises_config_error():
+    with pytest.raises(ConfigError, match="--steps 0"):
+        discovery.check_settings(get_profile("smoke"), steps=0)
+
+
+def test_second_discover_without_resume_leaves_the_trained_encoder_untouched(results, capsys):
+    assert cli.main(["discover", "--profile", "smoke", *TINY, "--steps", "2"]) == 0
+    files = {f: f.read_bytes() for f in (results / "encoder.pt", results / "tasks.npz")}
+    capsys.readouterr()
+    rc = cli.main(["discover", "--profile", "smoke", *TINY, "--steps", "3"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--fresh" in err and "--resume" in err, err
+    assert all(f.read_bytes() == b for f, b in files.items())
+    assert cli.main(["discover", "--profile", "smoke", *TINY, "--steps", "3", "--resume"]) == 0
+    assert cli.main(["discover", "--profile", "smoke", *TINY, "--steps", "1", "--fresh"]) == 0
+    with np.load(results / "tasks.npz") as z:
+        assert int(z["step"]) == 1
