@@ -51,9 +51,10 @@ def add_arguments(p):
 
 
 def state_files(root: Path, profile: str = "gpu") -> list:
-    """Checkpoints of long runs under ``results/<profile>/`` (ignored by git; they travel by carry)."""
+    """Checkpoints of long runs under ``results/<profile>/`` (``encoder.pt`` and Adam's moment files
+    beside it; ignored by git; they travel by carry)."""
     base = root / "results" / profile
-    return sorted(p.relative_to(root) for p in base.rglob("encoder.pt")) if base.is_dir() else []
+    return sorted(p.relative_to(root) for p in base.rglob("*.pt")) if base.is_dir() else []
 
 
 def _run(cmd, log, timeout, env=None, cwd=None) -> int:
@@ -142,7 +143,7 @@ def run(args) -> int:
     elif args.part:
         print(f"error: the CIFAR-10 parts in {STAGE} did not join (see {work / 'data.log'}); the queue is skipped. "
               "Fix: run call 1 (stage) with part 0 first, within the machine's warm time", flush=True)
-    for src in (STAGE / "state").rglob("encoder.pt") if (STAGE / "state").is_dir() else []:
+    for src in (STAGE / "state").rglob("*.pt") if (STAGE / "state").is_dir() else []:
         dst = root / src.relative_to(STAGE / "state")
         if not dst.is_file() or dst.stat().st_mtime < src.stat().st_mtime:
             dst.parent.mkdir(parents=True, exist_ok=True)
