@@ -60,8 +60,18 @@ class LongRun:
         return self.out_dir / "encoder.pt"
 
     def progress(self) -> tuple[int, float | None]:
-        """(steps done, measured seconds per step or None), from the checkpoint."""
+        """(steps done, measured seconds per step or None), from the checkpoint; without one, from the
+        sampled tasks (``tasks.npz`` records the step they were sampled at: a finished run whose
+        checkpoint stayed behind, see ``python -m tdlib window prepare``)."""
         if not self.checkpoint.is_file():
+            tasks = self.out_dir / "tasks.npz"
+            if self.kind == "discovery" and tasks.is_file():
+                import numpy as np
+                try:
+                    with np.load(tasks) as z:
+                        return int(z["step"]), None
+                except (OSError, KeyError, ValueError):
+                    pass
             return 0, None
         import torch
         try:

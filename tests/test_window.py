@@ -52,3 +52,24 @@ def test_gpu_window_rehearsal_at_smoke(tmp_path):
     assert e1["entries"] and e1["provenance"]["device"]
     logs = list((here / ".gpu" / "logs").rglob("window.json"))
     assert logs and json.loads(logs[0].read_text())["profile"] == "smoke"
+
+
+def test_prepare_carries_only_the_checkpoints_a_window_needs(tmp_path):
+    import torch
+    from types import SimpleNamespace
+    from tdlib.commands import window
+    root = tmp_path
+    (root / ".gpu" / "data").mkdir(parents=True)
+    for i in range(2):
+        (root / ".gpu" / "data" / f"part0{i}.npzpart").write_bytes(b"x" * 1000)
+    for name, ck_step, task_step in (("discovery", 10, None), ("discovery/k3", 10, 10), ("discovery/ssl", 10, 4)):
+        d = root / "results" / "gpu" / name
+        d.mkdir(parents=True, exist_ok=True)
+        torch.save({"step": ck_step, "history": []}, d / "encoder.pt")
+        (d / "adam_exp_avg.pt").write_bytes(b"m")
+        if task_step is not None:
+            np.savez(d / "tasks.npz", tasks=np.zeros((1, 3), np.uint8), step=task_step)
+    window.prepare(SimpleNamespace(root=str(root), data=str(root / ".gpu" / "data"), source=None))
+    carried = sorted(str(p.relative_to(root / ".gpu" / "state")) for p in (root / ".gpu" / "state").rglob("*.pt"))
+    assert carried == ["results/gpu/discovery/adam_exp_avg.pt", "results/gpu/discovery/encoder.pt",
+                       "results/gpu/discovery/ssl/adam_exp_avg.pt", "results/gpu/discovery/ssl/encoder.pt"]

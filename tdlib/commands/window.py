@@ -50,13 +50,6 @@ def add_arguments(p):
     p.add_argument("parts", nargs="*", help="unpack: the folder (or files) brought back")
 
 
-def state_files(root: Path, profile: str = "gpu") -> list:
-    """Checkpoints of long runs under ``results/<profile>/`` (``encoder.pt`` and Adam's moment files
-    beside it; ignored by git; they travel by carry)."""
-    base = root / "results" / profile
-    return sorted(p.relative_to(root) for p in base.rglob("*.pt")) if base.is_dir() else []
-
-
 def _run(cmd, log, timeout, env=None, cwd=None) -> int:
     """Run ``cmd`` with its output appended to ``log``; never raises (a step's failure is logged)."""
     t0 = time.perf_counter()
@@ -78,6 +71,38 @@ def _cuda() -> bool:
     return torch.cuda.is_available()
 
 
+CALL_MIB = 64                                  # what one device call carries, the checkout included
+
+
+def _tree_mib(root: Path) -> float:
+    """Size of what travels besides carried paths: tracked + untracked-not-ignored files."""
+    try:
+        out = subprocess.run(["git", "-C", str(root), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                             capture_output=True, timeout=60, check=True).stdout.decode().split("\0")
+    except (OSError, subprocess.SubprocessError):
+        return 8.0
+    return sum((root / f).stat().st_size for f in out if f and (root / f).is_file()) / 2 ** 20
+
+
+def travelling_state(root: Path, profile: str = "gpu") -> list:
+    """Checkpoint folders (relative) that a window needs: long runs not finished, or finished but their
+    tasks not yet sampled (``tasks.npz`` missing or older than the run)."""
+    import numpy as np
+    need = []
+    for ck in sorted((root / "results" / profile).rglob("encoder.pt")) if (root / "results" / profile).is_dir() else []:
+        tasks = ck.parent / "tasks.npz"
+        try:
+            import torch
+            step = int(torch.load(ck, map_location="cpu", weights_only=False).get("step", 0))
+            with np.load(tasks) as z:
+                sampled = int(z["step"])
+        except Exception:
+            sampled, step = -1, 0
+        if sampled < step or not tasks.is_file():
+            need.append(ck.parent.relative_to(root))
+    return need
+
+
 def prepare(args) -> int:
     root, data = Path(args.root), Path(args.data)
     src = args.source or os.environ.get("TDLIB_DATA")
@@ -90,13 +115,30 @@ def prepare(args) -> int:
                         "--arrays", "x_train,y_train"], check=True)
         have = sorted(data.glob("part*.npzpart"))
     rel = [str(p.relative_to(root)) if p.is_relative_to(root) else str(p) for p in have]
-    state = [str(s) for s in state_files(root)]
-    sizes = {r: round((root / r).stat().st_size / 2 ** 20, 1) for r in rel + state}
-    print(json.dumps({"parts": rel, "state": state, "MiB": sizes}, indent=1))
+    # the checkpoints that must travel, copied into .gpu/state/ (one carried path), as many as fit call 1
+    state_dir = root / ".gpu" / "state"
+    shutil.rmtree(state_dir, ignore_errors=True)
+    room = CALL_MIB - 1 - _tree_mib(root) - have[0].stat().st_size / 2 ** 20
+    taken, left_out = [], []
+    for folder in travelling_state(root):
+        files = [f for f in (root / folder).glob("*.pt")]
+        mib = sum(f.stat().st_size for f in files) / 2 ** 20
+        if mib > room:
+            left_out.append(str(folder))
+            continue
+        for f in files:
+            dst = state_dir / f.relative_to(root)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(f, dst)
+        room -= mib
+        taken.append(str(folder))
+    print(json.dumps({"parts": rel, "state": taken, "state_left_out (no room in call 1)": left_out,
+                      "room_left_MiB": round(room, 1)}, indent=1))
+    carry1 = [rel[0]] + ([".gpu/state"] if taken else [])
     print("device calls (run tool), the second within the machine's warm time after the first:")
-    print(f"  1: carry={json.dumps([rel[0]] + state)}  command: bash scripts/gpu_window.sh stage {rel[0]}")
-    print(f"  2: carry={json.dumps([rel[1]])}  command: bash scripts/gpu_window.sh run {rel[1]} 9")
-    print("then here: python -m tdlib window unpack <files_at>")
+    print(f"  1: carry={json.dumps(carry1)}  timeout_s=120  command: bash scripts/gpu_window.sh stage {rel[0]}")
+    print(f"  2: carry={json.dumps([rel[1]])}  timeout_s=600  command: bash scripts/gpu_window.sh run {rel[1]} 9")
+    print("then here: bash scripts/gpu_window.sh unpack <files_at>")
     return 0
 
 
@@ -105,10 +147,11 @@ def stage(args) -> int:
     STAGE.mkdir(parents=True, exist_ok=True)
     if args.part:
         shutil.copy2(args.part, STAGE / Path(args.part).name)
-    for rel in state_files(root):
-        dst = STAGE / "state" / rel
+    carried = root / ".gpu" / "state"                  # what prepare put there (carried as one path)
+    for src in sorted(carried.rglob("*.pt")) if carried.is_dir() else []:
+        dst = STAGE / "state" / src.relative_to(carried)
         dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(root / rel, dst)
+        shutil.copy2(src, dst)
     print(json.dumps({"staged": sorted(str(p.relative_to(STAGE)) for p in STAGE.rglob("*") if p.is_file())}))
     return 0
 
