@@ -197,7 +197,7 @@ def run(args) -> int:
     print(f"window: {args.minutes} min, data {data}", flush=True)
     _run(["nvidia-smi"], work / "nvidia-smi.log", 30) if shutil.which("nvidia-smi") else None
     # 1. the CUDA-only checks (skipped with a reason without a GPU)
-    tests = ["tests/test_gpu.py"] if args.quick else []
+    tests = ["tests/test_gpu.py"]          # the CUDA-only checks (other test files need notebook packages)
     info["steps"]["pytest_cuda"] = _run([py, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "cuda", "-rs",
                                          *tests], work / "pytest_cuda.log", min(150, max(40, left() * 0.2)), env, root)
     # 2. benchmarks (each stores its JSON under benchmarks/results/ on CUDA)
