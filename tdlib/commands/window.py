@@ -44,6 +44,8 @@ def add_arguments(p):
     p.add_argument("--out", default=os.environ.get("OUT"), help="run: folder for the packed archive ($OUT)")
     p.add_argument("--quick", action="store_true", help="run: tiny checks and benchmarks (CPU rehearsal)")
     p.add_argument("--allow-cpu", action="store_true", help="run: let the gpu profile run without a GPU")
+    p.add_argument("--skip-checks", action="store_true",
+                   help="run: no CUDA tests and benchmarks (later windows: all the time to the queue)")
     p.add_argument("--only", default=None, help="run: the queue's --only")
     p.add_argument("--set", action="append", default=[], help="run: the queue's --set FIELD=VALUE")
     p.add_argument("--root", default=str(ROOT), help="the checkout (results/ and benchmarks/ under it)")
@@ -196,6 +198,8 @@ def run(args) -> int:
     info = {"profile": args.profile, "minutes": args.minutes, "data": str(data) if data else None, "steps": {}}
     print(f"window: {args.minutes} min, data {data}", flush=True)
     _run(["nvidia-smi"], work / "nvidia-smi.log", 30) if shutil.which("nvidia-smi") else None
+    if args.skip_checks:
+        return _queue_and_pack(args, root, env, work, out, info, left)
     # 1. the CUDA-only checks (skipped with a reason without a GPU)
     tests = ["tests/test_gpu.py"]          # the CUDA-only checks (other test files need notebook packages)
     info["steps"]["pytest_cuda"] = _run([py, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "cuda", "-rs",
@@ -212,14 +216,19 @@ def run(args) -> int:
             else ["--profile", "gpu", "--steps", "3"])
     info["steps"]["bench_discovery"] = _run([py, root / "benchmarks" / "bench_discovery.py", *disc],
                                             work / "bench_discovery.log", min(120, max(20, left() * 0.2)), env, root)
-    # 3. the queue with the time left (minus the packing)
+    return _queue_and_pack(args, root, env, work, out, info, left)
+
+
+def _queue_and_pack(args, root, env, work, out, info, left) -> int:
+    """3. the queue with the time left (minus the packing), then the archive."""
+    py, data = sys.executable, info["data"]
     q_minutes = max(0.0, (left() - 30) / 60)
     q = [py, "-m", "tdlib", "queue", "--profile", args.profile, "--minutes", f"{q_minutes:.2f}",
          "--worker", "window", "--json", work / "queue_summary.json"]
     q += (["--only", args.only] if args.only else []) + [x for s in args.set for x in ("--set", s)]
     q += ["--allow-cpu"] if args.allow_cpu else []
     if q_minutes > 0.2 and (data is not None or not args.part):
-        info["steps"]["queue"] = _run(q, work / "queue.log", q_minutes * 60 + 60, env, root)
+        info["steps"]["queue"] = _run(q, work / "queue.log", q_minutes * 60 + 20, env, root)
     (work / "window.json").write_text(json.dumps(info, indent=1))
     files = pack(root, args.profile, work, out)
     print(json.dumps({**info, "packed": [f.name for f in files]}), flush=True)
