@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One GPU window (issue 11), run by the device tool in the checkout's root; see DEVELOPING.md.
-#   call 1: bash scripts/gpu_window.sh stage .gpu/data/part00.npzpart       (carry: that part + state files)
+#   call 1: bash scripts/gpu_window.sh stage .gpu/data/part00.npzpart --commit HASH   (carry: that part + .gpu/state)
 #   call 2: bash scripts/gpu_window.sh run .gpu/data/part01.npzpart 9       (carry: that part)
 #   here:   bash scripts/gpu_window.sh unpack /path/to/files_at
 #   here:   bash scripts/gpu_window.sh prepare                              (split CIFAR-10, print the calls)

@@ -31,7 +31,7 @@ def test_gpu_window_rehearsal_at_smoke(tmp_path):
     env.pop("TDLIB_RESULTS", None)
     env.pop("TDLIB_DATA", None)
     sh = ["bash", repo / "scripts" / "gpu_window.sh"]
-    r = subprocess.run([*sh, "stage", ".gpu/data/part00.npzpart"], env=env, capture_output=True, text=True,
+    r = subprocess.run([*sh, "stage", ".gpu/data/part00.npzpart", "--commit", "abc123window"], env=env, capture_output=True, text=True,
                        timeout=120)
     assert r.returncode == 0, r.stderr
     r = subprocess.run([*sh, "run", ".gpu/data/part01.npzpart", "2", "--profile", "smoke", "--quick",
@@ -49,7 +49,7 @@ def test_gpu_window_rehearsal_at_smoke(tmp_path):
                        timeout=120)
     assert r.returncode == 0, r.stderr
     e1 = json.loads((here / "results" / "smoke" / "e1.json").read_text())
-    assert e1["entries"] and e1["provenance"]["device"]
+    assert e1["entries"] and e1["provenance"]["device"] and e1["provenance"]["commit"] == "abc123window"
     logs = list((here / ".gpu" / "logs").rglob("window.json"))
     assert logs and json.loads(logs[0].read_text())["profile"] == "smoke"
 

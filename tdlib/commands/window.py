@@ -49,6 +49,7 @@ def add_arguments(p):
     p.add_argument("--only", default=None, help="run: the queue's --only")
     p.add_argument("--set", action="append", default=[], help="run: the queue's --set FIELD=VALUE")
     p.add_argument("--root", default=str(ROOT), help="the checkout (results/ and benchmarks/ under it)")
+    p.add_argument("--commit", default=None, help="stage: the checkout's commit (the .git does not travel)")
     p.add_argument("parts", nargs="*", help="unpack: the folder (or files) brought back")
 
 
@@ -138,7 +139,9 @@ def prepare(args) -> int:
                       "room_left_MiB": round(room, 1)}, indent=1))
     carry1 = [rel[0]] + ([".gpu/state"] if taken else [])
     print("device calls (run tool), the second within the machine's warm time after the first:")
-    print(f"  1: carry={json.dumps(carry1)}  timeout_s=120  command: bash scripts/gpu_window.sh stage {rel[0]}")
+    from ..results import git_commit
+    print(f"  1: carry={json.dumps(carry1)}  timeout_s=120  command: bash scripts/gpu_window.sh stage {rel[0]} "
+          f"--commit {git_commit()}")
     print(f"  2: carry={json.dumps([rel[1]])}  timeout_s=600  command: bash scripts/gpu_window.sh run {rel[1]} 9")
     print("then here: bash scripts/gpu_window.sh unpack <files_at>")
     return 0
@@ -149,6 +152,8 @@ def stage(args) -> int:
     STAGE.mkdir(parents=True, exist_ok=True)
     if args.part:
         shutil.copy2(args.part, STAGE / Path(args.part).name)
+    if args.commit:
+        (STAGE / "commit").write_text(args.commit)
     carried = root / ".gpu" / "state"                  # what prepare put there (carried as one path)
     for src in sorted(carried.rglob("*.pt")) if carried.is_dir() else []:
         dst = STAGE / "state" / src.relative_to(carried)
@@ -182,6 +187,8 @@ def run(args) -> int:
         shutil.copy2(args.part, STAGE / Path(args.part).name)
     env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
            "PYTHONUNBUFFERED": "1"}
+    if (STAGE / "commit").is_file():                   # provenance: the commit the window ran
+        env["TDLIB_COMMIT"] = (STAGE / "commit").read_text().strip()
     data = _join(root, work / "data.log")
     if data is not None:
         env["TDLIB_DATA"] = str(data)
@@ -213,7 +220,7 @@ def run(args) -> int:
                                             work / "bench_agreement.log",
                                             min(180, max(40, left() * 0.25)), env, root)
     disc = (["--profile", "smoke", "--steps", "1", "--variants", "ours"] if args.quick
-            else ["--profile", "gpu", "--steps", "3"])
+            else ["--profile", "gpu", "--steps", "3", "--variants", "ours,ours+checkpoint", "--store"])
     info["steps"]["bench_discovery"] = _run([py, root / "benchmarks" / "bench_discovery.py", *disc],
                                             work / "bench_discovery.log", min(120, max(20, left() * 0.2)), env, root)
     return _queue_and_pack(args, root, env, work, out, info, left)
