@@ -249,7 +249,8 @@ def expected_entries(exp: str, p: Profile) -> int | None:
     if exp == "e5":
         return 1 + p.n_tasks + 1 + min(p.n_ablation, p.n_tasks)
     if exp == "gpucheck":
-        return 2 * 2 * max(2, p.n_ablation)
+        from .experiments.gpucheck import N_CHECK
+        return 2 * 2 * N_CHECK
     return None
 
 
@@ -293,7 +294,10 @@ def job_status(job: Job) -> dict:
         elif d.get("wall_seconds"):
             secs = d["wall_seconds"] / n
     measured = secs is not None
-    secs = secs if measured else as_task_seconds(job.profile)
+    if not measured:
+        secs = as_task_seconds(job.profile)
+        if job.exp == "gpucheck":           # half its entries train the protocol's 100 epochs
+            secs = (secs + as_task_seconds(job.profile.replace(epochs=100))) / 2
     left = None if total is None else max(0, total - n)
     minutes = None if complete else round((left if left is not None else 1) * secs / 60, 1)
     return {"job": job.name, "done": n, "total": total, "pending": not complete,
