@@ -153,3 +153,21 @@ def test_report_unknown_profile_refuses(tmp_path, monkeypatch, capsys):
     assert main(["report", "--profile", "paper"]) == 2
     err = capsys.readouterr().err
     assert "no stored results" in err and "cpu" in err
+
+
+def test_e5_reads_its_own_baselines(tmp_path):
+    """E5 with its own human / random / untrained / unseen entries: compared within E5, not with E1."""
+    ent = {"discovery": {"mean_similarity": 0.52, "n_tasks": 4, "step": 100,
+                         "history": [{"proxy_as": -0.7 + 0.002 * i} for i in range(100)]}}
+    for i in range(4):
+        ent[f"discovered:{i}"] = {"kind": "discovered", "agreement": 0.9, "train_acc": 1.0}
+        ent[f"untrained:{i}"] = {"kind": "untrained", "agreement": 0.7, "train_acc": 1.0}
+        ent[f"unseen:{i}"] = {"kind": "unseen", "agreement": 0.6, "train_acc": 1.0}
+        ent[f"human:{i}"] = {"kind": "human", "agreement": 0.88, "train_acc": 1.0}
+        ent[f"random:{i}"] = {"kind": "random", "agreement": 0.5, "train_acc": 1.0}
+    _store(tmp_path, "e5", ent)
+    _store(tmp_path, "e1", _e1(0.2, 0.1))          # would contradict if E5 read E1's baselines
+    rows = _rows(tmp_path, "e5")
+    assert [r["verdict"] for r in rows] == ["agrees", "agrees", "agrees", "contradicts"]
+    assert "human (e5)" in rows[0]["measured"] and "E1" not in rows[0]["measured"]
+    assert "0.600 below the trained hyperplanes' 0.900" in rows[3]["why"]

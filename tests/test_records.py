@@ -174,7 +174,7 @@ LAYERS = [
     {"discovery", "splits", "ssl", "taskviz"},
     {"experiments", "records"},
     {"viz"},
-    {"claims", "report", "queue", "notebooks", "cli", "commands", "__init__", "__main__"},
+    {"claims", "report", "queue", "notebooks", "sphinx_offline", "cli", "commands", "__init__", "__main__"},
 ]
 
 

@@ -33,7 +33,7 @@ def _reference(st, exp, kind):
 def e5(st):
     ent = st.entries("e5")
     g = _by_kind(ent)
-    disc, unt = g.get("discovered"), g.get("untrained")
+    disc, unt, uns = g.get("discovered"), g.get("untrained"), g.get("unseen")
     hum, hname = _reference(st, "e5", "human")
     rnd, rname = _reference(st, "e5", "random")
     d = ent.get("discovery", {})
@@ -54,6 +54,10 @@ def e5(st):
             "minimum 0.5 (Sec. 4.4)", "close to 0.5 (the value was lost in extraction)",
             [close(f"mean pairwise similarity of {d.get('n_tasks', '?')} tasks", sim, 0.5)],
             [prem[0], st.complete("e5")]),
+        row(st, "e5", "Any hyperplane of the trained encoder gives a high-AS task, not only the trained ones "
+            "(App. I.2)", "App. I.2 (no number)",
+            [at_least(f"mean AS of {len(uns or [])} tasks from new random hyperplanes", _as(uns),
+                      "the trained hyperplanes'", _as(disc))], prem, note),
     ]
 
 
