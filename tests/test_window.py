@@ -40,6 +40,8 @@ def test_gpu_window_rehearsal_at_smoke(tmp_path):
     info = json.loads(r.stdout.strip().splitlines()[-1])
     assert info["data"] and info["steps"]["pytest_cuda"] == 0 and info["steps"]["bench_agreement"] == 0
     assert info["steps"]["queue"] == 0
+    from tdlib.train import TRAIN_IMPLS
+    assert info["train_impl"] in TRAIN_IMPLS                   # the queue trains with the fastest impl measured
     joined = np.load(stage / "cifar10.npz")
     assert np.array_equal(joined["x_train"], np.load(tmp_path / "c.npz")["x_train"])   # the data arrived whole
     back = sorted(out.iterdir())

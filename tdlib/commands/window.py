@@ -74,6 +74,24 @@ def _cuda() -> bool:
     return torch.cuda.is_available()
 
 
+def _gpu_slug() -> str:
+    import re
+
+    import torch
+    return re.sub(r"[^A-Za-z0-9]+", "-", torch.cuda.get_device_name(0)).strip("-")
+
+
+def fastest_impl(bench_json: Path, arch: str = "resnet18") -> "str | None":
+    """The fastest train_impl that ran without error for ``arch`` (else the first row's), from a
+    bench_agreement JSON; None if there is none."""
+    try:
+        rows = json.loads(Path(bench_json).read_text())["rows"]
+    except (OSError, ValueError, KeyError):
+        return None
+    rows = [r for r in rows if r.get("arch") == arch] or rows[:1]
+    return rows[0].get("best_impl") if rows else None
+
+
 CALL_MIB = 64                                  # what one device call carries, the checkout included
 
 
@@ -214,11 +232,16 @@ def run(args) -> int:
     # 2. benchmarks (each stores its JSON under benchmarks/results/ on CUDA)
     bench = (["--n", "512", "--archs", "mlp", "--width", "4", "--batch-size", "128"] if args.quick else
              ["--n", "45000", "--epochs", "1", "--archs", "resnet18", "mlp", "vit", "--width", "64"])
-    # on CUDA the benchmark stores benchmarks/results/agreement_<date>_<gpu>.json itself; else a log beside
-    bench += [] if _cuda() else ["--out", work / "bench_agreement.json"]
-    info["steps"]["bench_agreement"] = _run([py, root / "benchmarks" / "bench_agreement.py", *bench],
-                                            work / "bench_agreement.log",
+    # on CUDA stored as benchmarks/results/agreement_<date>_<gpu>.json (committed); else beside the logs
+    bench_json = (root / "benchmarks" / "results" / f"agreement_{time.strftime('%Y%m%dT%H%M')}_{_gpu_slug()}.json"
+                  if _cuda() else work / "bench_agreement.json")
+    info["steps"]["bench_agreement"] = _run([py, root / "benchmarks" / "bench_agreement.py", *bench,
+                                             "--out", bench_json], work / "bench_agreement.log",
                                             min(180, max(40, left() * 0.25)), env, root)
+    best = fastest_impl(bench_json)
+    if best and not any(s.startswith("train_impl=") for s in args.set):
+        args.set.append(f"train_impl={best}")       # how, not what: not part of any recipe
+        info["train_impl"] = best
     disc = (["--profile", "smoke", "--steps", "1", "--variants", "ours"] if args.quick
             else ["--profile", "gpu", "--steps", "3", "--variants", "ours,ours+checkpoint", "--store"])
     info["steps"]["bench_discovery"] = _run([py, root / "benchmarks" / "bench_discovery.py", *disc],
