@@ -75,3 +75,12 @@ def test_prepare_carries_only_the_checkpoints_a_window_needs(tmp_path):
     carried = sorted(str(p.relative_to(root / ".gpu" / "state")) for p in (root / ".gpu" / "state").rglob("*.pt"))
     assert carried == ["results/gpu/discovery/adam_exp_avg.pt", "results/gpu/discovery/encoder.pt",
                        "results/gpu/discovery/ssl/adam_exp_avg.pt", "results/gpu/discovery/ssl/encoder.pt"]
+
+
+def test_fastest_impl_reads_the_benchmark(tmp_path):
+    from tdlib.commands.window import fastest_impl
+    f = tmp_path / "b.json"
+    f.write_text(json.dumps({"rows": [{"arch": "mlp", "best_impl": "graph"},
+                                      {"arch": "resnet18", "best_impl": "streams+graph"}]}))
+    assert fastest_impl(f) == "streams+graph" and fastest_impl(f, "mlp") == "graph"
+    assert fastest_impl(tmp_path / "missing.json") is None
