@@ -54,6 +54,7 @@ class LongRun:
     out_dir: Path
     total: int                       # meta-steps or epochs
     features: str | None = None      # "ssl": the encoder reads frozen SimCLR features (Sec. 5.1)
+    requires: "LongRun | None" = None   # a run that must be complete first (the SimCLR model of "ssl")
 
     @property
     def checkpoint(self) -> Path:
@@ -122,11 +123,12 @@ def long_runs(exp: str, p: Profile) -> list[LongRun]:
             runs.append(LongRun(f"discovery/{out.name}", "discovery", q, out, q.meta_steps))
         if exp == "e12" and not p.ssl_weights:
             from .ssl import ssl_dir
-            runs.append(LongRun("ssl", "ssl", p, Path(ssl_dir(p.name)), p.ssl_epochs))
+            simclr = LongRun("ssl", "ssl", p, Path(ssl_dir(p.name)), p.ssl_epochs)
+            runs.append(simclr)
             from .experiments.appj import SSL_FOLDER
             q = p.replace(meta_steps=p.ssl_meta_steps)
             runs.append(LongRun(f"discovery/{SSL_FOLDER}", "discovery", q, discovery_dir(p.name) / SSL_FOLDER,
-                                q.meta_steps, features="ssl"))
+                                q.meta_steps, features="ssl", requires=simclr))
     return runs
 
 
@@ -155,6 +157,8 @@ def advance(run: LongRun, ds, seconds: float, data_path=None, log=print) -> dict
     done, s_step = run.progress()
     if done >= run.total:
         return {"job": run.name, "status": "complete", "step": done}
+    if run.requires is not None and not run.requires.done():
+        return {"job": run.name, "status": f"waits for {run.requires.name}", "step": done}
     with try_lock(run.out_dir / ".queue.lock") as mine:
         if not mine:
             return {"job": run.name, "status": "busy (another worker holds it)", "step": done}
