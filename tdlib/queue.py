@@ -2,7 +2,7 @@
 
 ``python -m tdlib queue --profile gpu --minutes 9`` runs the next pending work of every experiment in a
 fixed priority order and stops before the budget ends; ``--list`` shows what is pending with an estimate
-of GPU-minutes. The order (:data:`PRIORITY`): E1 (Sec. 3.2); the shared-encoder discovery (Sec. 4) and
+of GPU-minutes. The order (:data:`PRIORITY`): E1 (Sec. 3.2); ``gpucheck`` (the profile's AS beside the 100-epoch protocol); the shared-encoder discovery (Sec. 4) and
 E5 (the AS of its tasks), E6; E13 / E14 (adversarial splits by discovered tau', Sec. 6); then every
 other experiment in the registry's order; then, after the gpu profile, the ``paper`` profile's E1
 (the 100-epoch protocol, :data:`TAIL`).
@@ -33,9 +33,9 @@ from pathlib import Path
 
 from .config import Profile, get_profile
 
-PRIORITY = ("e1", "e5", "e6", "e13", "e14")      # then the rest, registry order
+PRIORITY = ("e1", "gpucheck", "e5", "e6", "e13", "e14")   # then the rest, registry order
 TAIL = {"gpu": ("paper", ("e1",))}             # after the gpu profile's queue: the paper protocol's E1
-PURE_AS = ("e1", "e2", "e3", "e4")             # need no discovery run
+PURE_AS = ("e1", "e2", "e3", "e4", "gpucheck")  # need no discovery run
 SKIP = {"e21": "needs Tiny ImageNet ($TDLIB_TINYIMAGENET)"}
 MIN_START_SECONDS = 20                         # start nothing with less time left than this
 # rough seconds per network-epoch on 45K images (one H200, bf16, issue 11's measurement for ResNet-18;
@@ -54,14 +54,25 @@ class LongRun:
     out_dir: Path
     total: int                       # meta-steps or epochs
     features: str | None = None      # "ssl": the encoder reads frozen SimCLR features (Sec. 5.1)
+    requires: "LongRun | None" = None   # a run that must be complete first (the SimCLR model of "ssl")
 
     @property
     def checkpoint(self) -> Path:
         return self.out_dir / "encoder.pt"
 
     def progress(self) -> tuple[int, float | None]:
-        """(steps done, measured seconds per step or None), from the checkpoint."""
+        """(steps done, measured seconds per step or None), from the checkpoint; without one, from the
+        sampled tasks (``tasks.npz`` records the step they were sampled at: a finished run whose
+        checkpoint stayed behind, see ``python -m tdlib window prepare``)."""
         if not self.checkpoint.is_file():
+            tasks = self.out_dir / "tasks.npz"
+            if self.kind == "discovery" and tasks.is_file():
+                import numpy as np
+                try:
+                    with np.load(tasks) as z:
+                        return int(z["step"]), None
+                except (OSError, KeyError, ValueError):
+                    pass
             return 0, None
         import torch
         try:
@@ -112,11 +123,12 @@ def long_runs(exp: str, p: Profile) -> list[LongRun]:
             runs.append(LongRun(f"discovery/{out.name}", "discovery", q, out, q.meta_steps))
         if exp == "e12" and not p.ssl_weights:
             from .ssl import ssl_dir
-            runs.append(LongRun("ssl", "ssl", p, Path(ssl_dir(p.name)), p.ssl_epochs))
+            simclr = LongRun("ssl", "ssl", p, Path(ssl_dir(p.name)), p.ssl_epochs)
+            runs.append(simclr)
             from .experiments.appj import SSL_FOLDER
             q = p.replace(meta_steps=p.ssl_meta_steps)
             runs.append(LongRun(f"discovery/{SSL_FOLDER}", "discovery", q, discovery_dir(p.name) / SSL_FOLDER,
-                                q.meta_steps, features="ssl"))
+                                q.meta_steps, features="ssl", requires=simclr))
     return runs
 
 
@@ -145,6 +157,8 @@ def advance(run: LongRun, ds, seconds: float, data_path=None, log=print) -> dict
     done, s_step = run.progress()
     if done >= run.total:
         return {"job": run.name, "status": "complete", "step": done}
+    if run.requires is not None and not run.requires.done():
+        return {"job": run.name, "status": f"waits for {run.requires.name}", "step": done}
     with try_lock(run.out_dir / ".queue.lock") as mine:
         if not mine:
             return {"job": run.name, "status": "busy (another worker holds it)", "step": done}
@@ -238,6 +252,9 @@ def expected_entries(exp: str, p: Profile) -> int | None:
         return 5 * kinds
     if exp == "e5":
         return 1 + p.n_tasks + 1 + min(p.n_ablation, p.n_tasks)
+    if exp == "gpucheck":
+        from .experiments.gpucheck import N_CHECK
+        return 2 * 2 * N_CHECK
     return None
 
 
@@ -281,7 +298,10 @@ def job_status(job: Job) -> dict:
         elif d.get("wall_seconds"):
             secs = d["wall_seconds"] / n
     measured = secs is not None
-    secs = secs if measured else as_task_seconds(job.profile)
+    if not measured:
+        secs = as_task_seconds(job.profile)
+        if job.exp == "gpucheck":           # half its entries train the protocol's 100 epochs
+            secs = (secs + as_task_seconds(job.profile.replace(epochs=100))) / 2
     left = None if total is None else max(0, total - n)
     minutes = None if complete else round((left if left is not None else 1) * secs / 60, 1)
     return {"job": job.name, "done": n, "total": total, "pending": not complete,

@@ -55,6 +55,9 @@ def results_root() -> Path:
 
 
 def git_commit() -> str:
+    """The checkout's commit; ``$TDLIB_COMMIT`` where the checkout travelled without its .git (a GPU window)."""
+    if os.environ.get("TDLIB_COMMIT"):
+        return os.environ["TDLIB_COMMIT"]
     try:
         out = subprocess.run(["git", "-C", str(REPO_ROOT), "describe", "--always", "--dirty", "--abbrev=12"],
                              capture_output=True, text=True, timeout=10)

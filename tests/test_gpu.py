@@ -13,7 +13,6 @@ from tdlib.agreement import agreement_score
 from tdlib.config import get_profile
 from tdlib.data import load_dataset
 from tdlib.errors import ConfigError, Diverged
-from tdlib.models import build_model
 from tdlib.train import TRAIN_IMPLS, train_classifier, train_networks
 
 
@@ -143,17 +142,19 @@ def _cifar_or_synthetic(n_train, n_test):
 
 @pytest.mark.cuda
 def test_bf16_channels_last_as_equals_fp32_within_noise(device):
-    """The CUDA recipe (bf16 autocast + channels-last) measures the same AS as fp32 (within noise)."""
+    """The CUDA recipe (bf16 autocast + channels-last) measures the same AS as fp32, within the noise of
+    the AS itself (two fp32 measurements with other seeds)."""
     ds = _cifar_or_synthetic(5_000, 1_000)
     p = get_profile("paper", epochs=8, width=32)
-    names = ["human:0", "human:1", "random:0", "random:1"]
-    diffs = []
-    for name in names:
+    diffs, noise = [], []
+    for name in ["human:0", "human:1", "random:0", "random:1"]:
         lab = tasks.task_by_name(ds, name)
-        a = agreement_score(ds, lab, p, device=device)["agreement"]
-        b = agreement_score(ds, lab, p.replace(amp=False), device=device)["agreement"]
-        diffs.append(a - b)
-    assert abs(np.mean(diffs)) < 0.03 and max(abs(d) for d in diffs) < 0.08, diffs
+        bf16 = agreement_score(ds, lab, p, device=device)["agreement"]
+        fp32 = agreement_score(ds, lab, p.replace(amp=False), device=device)["agreement"]
+        other = agreement_score(ds, lab, p.replace(amp=False), seed=1, device=device)["agreement"]
+        diffs.append(abs(bf16 - fp32))
+        noise.append(abs(other - fp32))
+    assert np.mean(diffs) <= 2 * np.mean(noise) + 0.02, (diffs, noise)
 
 
 @pytest.mark.cuda
@@ -175,11 +176,33 @@ def test_fast_impls_on_cuda_match_plain(impl, device):
 @pytest.mark.cuda
 def test_cuda_fit_stop_and_divergence(device):
     x = torch.randn(2048, 3, 32, 32)
-    y = (x[:, 0].mean((1, 2)) > 0).long()
-    m = train_classifier(x, y, arch="resnet18", width=16, epochs=20, batch_size=512, fit_stop=0.98,
-                         impl="streams+graph", device=device)
-    assert m.epochs_run < 20 and m.fit_train_acc >= 0.98
+    y = (torch.arange(2048) % 2).long()
+    x[:, 0] += (2 * y[:, None, None] - 1).float()             # a strong, easy cue: fitted in a few epochs
+    for impl in ("streams+graph", "graph", "streams"):
+        m = train_classifier(x, y, arch="resnet18", width=16, epochs=40, batch_size=512, fit_stop=0.98,
+                             impl=impl, device=device)
+        assert m.epochs_run < 40 and m.fit_train_acc >= 0.98, impl
     with pytest.raises(Diverged):
         train_classifier(x, y, arch="resnet18", width=8, epochs=2, batch_size=512, lr=1e30,
                          impl="graph", device=device)
-    assert build_model("mlp", 2, 2) is not None
+
+
+# ------------------------------------------------------------------------------- gpu vs paper protocol
+def test_gpucheck_pairs_each_task_with_the_100_epoch_protocol(tmp_path, monkeypatch):
+    """The check runs every task under the profile's recipe and under the protocol (100 epochs, no
+    fit-stop) and reports the differences (AS faked: the real one needs a GPU window)."""
+    from tdlib.experiments import gpucheck
+    monkeypatch.setenv("TDLIB_RESULTS", str(tmp_path))
+    seen = []
+
+    def fake_as(ds, labels, prof, **kw):
+        seen.append((prof.epochs, prof.fit_stop))
+        return {"agreement": 0.9 if prof.fit_stop else 0.95, "test_acc": 0.5, "train_acc": 1.0}
+    monkeypatch.setattr(gpucheck, "agreement_score", fake_as)
+    p = get_profile("smoke", fit_stop=0.98, epochs=3)
+    store = gpucheck.gpucheck(p)
+    assert store.data["complete"] and len(store.entries) == 8           # 2 human + 2 random, 2 recipes each
+    assert sorted(set(seen)) == [(3, 0.98), (100, 0.0)]
+    s = gpucheck.summarize(store)
+    assert len(s["tasks"]) == 4 and s["mean_diff"] == {"human": -0.05, "random": -0.05}
+    assert gpucheck.protocol_of(get_profile("gpu")).epochs == get_profile("paper").epochs == 100

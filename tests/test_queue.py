@@ -83,11 +83,11 @@ def test_list_shows_pending_jobs_with_gpu_minutes(tmp_path):
     assert out.returncode == 0, out.stderr                   # --list needs no GPU
     rows = json.loads((tmp_path / "l.json").read_text())
     names = [r["job"] for r in rows]
-    assert names[:4] == ["gpu:e1", "gpu:e5 discovery", "gpu:e5", "gpu:e6"]
+    assert names[:5] == ["gpu:e1", "gpu:gpucheck", "gpu:e5 discovery", "gpu:e5", "gpu:e6"]
     assert names[-1] == "paper:e1" and "GPU-min" in out.stdout
     e1 = rows[0]
     assert e1["total"] == 20 and e1["pending"] and e1["minutes"] > 0
-    assert rows[2]["waits_for"] == ["discovery"]            # E5 waits for its discovery run
+    assert rows[3]["waits_for"] == ["discovery"]            # E5 waits for its discovery run
     out = subprocess.run([sys.executable, "-m", "tdlib", "queue", "--profile", "gpu", "--minutes", "1"], cwd=ROOT,
                          env=env, capture_output=True, text=True, timeout=120)
     import torch
@@ -121,3 +121,17 @@ def test_queue_at_smoke_runs_e1_then_discovery_in_chunks(tmp_path):
     assert jobs["smoke:e5"]["status"].startswith("complete")
     assert json.loads((tmp_path / "smoke" / "e1.json").read_text())["complete"]
     assert (tmp_path / "smoke" / "discovery" / "encoder.pt").is_file()
+
+
+def test_a_long_run_waits_for_the_run_it_reads(tmp_path, monkeypatch):
+    """The SSL-regulated discovery reads the SimCLR model's features: it never starts before that run
+    is complete (else it would train SimCLR inline, unchunked)."""
+    from tdlib import queue as Q
+    monkeypatch.setenv("TDLIB_RESULTS", str(tmp_path))
+    runs = {r.name: r for r in Q.long_runs("e12", get_profile("smoke"))}
+    reg = runs["discovery/ssl"]
+    assert reg.requires is runs["ssl"] and not runs["ssl"].done()
+    called = []
+    monkeypatch.setattr(Q, "_train", lambda *a, **k: called.append(a))
+    res = Q.advance(reg, ds=None, seconds=60)
+    assert res["status"] == "waits for ssl" and called == []
