@@ -196,7 +196,8 @@ def meta_step_loss(encoder: nn.Module, u: torch.Tensor, batches, p, net_seeds, *
     nets = []
     for s in net_seeds:
         torch.manual_seed(int(s))
-        nets.append(FunctionalNet.from_module(build_model(p.arch, n_out, p.disc_width).to(device)))
+        nets.append(FunctionalNet.from_module(build_model(p.arch, n_out, p.disc_width).to(device=device,
+                                                                                            dtype=u.dtype)))
     enc = FunctionalNet(encoder.train(), dict(encoder.named_parameters()),
                         {k: v.detach().clone() for k, v in encoder.named_buffers()})
 
