@@ -6,22 +6,20 @@ TDLIB_DATA ?= $(abspath $(wildcard ../shared/data/cifar10.npz))
 export TDLIB_DATA
 export PYTHONUNBUFFERED = 1
 
-.PHONY: install jslib demo test pytest notebooks book clean
+.PHONY: install jslib demo test pytest notebooks book browser ipynb clean
 
 install:            ## Python packages (pinned by constraints.txt) and tdlib in editable mode
 	$(PYTHON) -m pip install -q -r requirements.txt -c $(CONSTRAINTS)
 	$(PYTHON) -m pip install -q --no-deps --no-build-isolation -e .
 
-jslib:              ## widget manager, require.js and MathJax for the offline book (npm)
-	@[ -d node_modules/@jupyter-widgets/html-manager ] || npm ci --no-audit --no-fund --silent
+jslib:              ## MathJax for the offline book, playwright-core for the browser test (npm, package-lock.json)
+	@[ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --silent
 
-demo: install jslib ## main job: execute every notebook at the smoke profile, then build the book
-	$(PYTHON) -m tdlib notebooks --profile smoke --out _build/papermill
+demo: install jslib ## main job: build the book, executing each notebook once (stored results, else smoke)
 	$(MAKE) book
-	@echo "Book: file://$(abspath _build/html/index.html)"
 
-test: install jslib ## every test: pytest, notebooks at smoke with papermill, book build with -W
-	$(MAKE) pytest notebooks book
+test: install jslib ## every test: pytest, notebooks at smoke with papermill, book build with -W, browser check
+	$(MAKE) pytest notebooks book browser
 
 pytest:
 	$(PYTHON) -m pytest -q -p no:cacheprovider
@@ -30,9 +28,17 @@ notebooks:
 	$(PYTHON) -m tdlib notebooks --profile smoke --out _build/papermill
 
 book:
-	jupyter-book build . -W --keep-going -q
+	jupyter-book build . --all -W --keep-going -q
 	$(PYTHON) -c "from tdlib.notebooks import check_built_book; check_built_book('_build/html')"
 	@echo "Book: file://$(abspath _build/html/index.html)"
+
+browser:            ## the built book in headless chromium: sliders work, nothing leaves the site, no console errors
+	@if [ -x "$${CHROMIUM:-/usr/bin/chromium}" ]; then node tests/browser/check_book.mjs _build/html; \
+	elif [ -n "$$TDLIB_REQUIRE_BROWSER" ]; then echo "no chromium: apt-get install chromium" >&2; exit 1; \
+	else echo "browser check skipped: no /usr/bin/chromium (apt-get install chromium)"; fi
+
+ipynb:              ## rewrite each page's paired book/*.ipynb (Colab, JupyterHub) from its .md source
+	$(PYTHON) -c "from tdlib.notebooks import write_ipynb; write_ipynb()"
 
 clean:
 	rm -rf _build results/smoke

@@ -1,31 +1,44 @@
-"""Time tdlib's AS training against a plain baseline, in one run (issue: speed).
+"""Time tdlib's AS training against a plain baseline, every implementation in one run (issue 11).
 
 Baseline: the straightforward loop: a DataLoader over CPU tensors (host->device copy per batch), fp32,
-the two networks trained one after the other. tdlib: ``tdlib.train.train_classifier`` (data kept on
-the device, seeded on-device permutation, bf16 autocast and channels-last on CUDA).
+the two networks trained one after the other. tdlib: ``tdlib.train.train_networks`` with each
+``train_impl`` (``plain``: data kept on the device, seeded on-device permutation, bf16 autocast and
+channels-last on CUDA; ``streams``: the pair interleaved on two CUDA streams; ``graph``: CUDA graph of
+the train step; ``streams+graph``), each training the pair of one AS task.
 
     python benchmarks/bench_agreement.py                      # CPU, small sizes (seconds)
     python benchmarks/bench_agreement.py --n 45000 --epochs 2 --archs resnet18 mlp vit --width 64   # GPU
 
-Prints seconds per epoch, images/s, the ratio baseline/tdlib, and (CUDA) the achieved fraction of a
-bf16 peak given with ``--peak-tflops`` (H100 SXM dense bf16: 989).
+Prints one JSON row per architecture: seconds per epoch per network of the baseline and of each impl,
+the ratio baseline/impl, images/s, and (CUDA) the achieved fraction of a bf16 peak given with
+``--peak-tflops`` (H100/H200 SXM dense bf16: 989). On CUDA the rows are stored as
+``benchmarks/results/agreement_<date>_<gpu>.json`` with the GPU's name, the date and the commit.
 """
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
+import re
+import sys
 import time
+import traceback
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from tdlib.models import build_model
-from tdlib.train import default_device, train_classifier
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tdlib.models import build_model  # noqa: E402
+from tdlib.train import TRAIN_IMPLS, default_device, train_networks  # noqa: E402
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
 def sync(device):
     if device.type == "cuda":
-        torch.cuda.synchronize()
+        torch.cuda.synchronize(device)
 
 
 def baseline_train(x, y, arch, width, epochs, batch_size, lr, seed, device):
@@ -56,6 +69,17 @@ def train_flops_per_image(arch, width, device):
     return fc.get_total_flops() / 8
 
 
+PAIR = [{"init_seed": 0, "order_seed": 0}, {"init_seed": 1, "order_seed": 1}]
+
+
+def _time(fn, device) -> float:
+    sync(device)
+    t0 = time.perf_counter()
+    fn()
+    sync(device)
+    return time.perf_counter() - t0
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=2000, help="training images (paper: 45000)")
@@ -63,41 +87,68 @@ def main(argv=None):
     ap.add_argument("--archs", nargs="+", default=["cnn", "mlp"])
     ap.add_argument("--width", type=int, default=16)
     ap.add_argument("--batch-size", type=int, default=512)
+    ap.add_argument("--impls", nargs="+", default=list(TRAIN_IMPLS), choices=TRAIN_IMPLS)
     ap.add_argument("--peak-tflops", type=float, default=989.0, help="bf16 dense peak of the GPU")
     ap.add_argument("--paper-epochs", type=int, default=100, help="to extrapolate seconds per AS task")
+    ap.add_argument("--out", default=None, help="JSON file for the rows (default on CUDA: benchmarks/results/)")
     args = ap.parse_args(argv)
     device = default_device()
     x = torch.randn(args.n, 3, 32, 32)
     y = torch.randint(0, 2, (args.n,))
     rows = []
     for arch in args.archs:
+        kw = dict(arch=arch, width=args.width, batch_size=args.batch_size, device=device)
         # warm-up (cuDNN autotune, allocator) on a few batches, untimed
         baseline_train(x[:1024], y[:1024], arch, args.width, 1, args.batch_size, 1e-3, 0, device)
-        train_classifier(x[:1024], y[:1024], arch=arch, width=args.width, epochs=1,
-                         batch_size=args.batch_size, device=device)
-        times = {}
-        for name, fn in [("baseline", lambda s: baseline_train(x, y, arch, args.width, args.epochs,
-                                                                 args.batch_size, 1e-3, s, device)),
-                         ("tdlib", lambda s: train_classifier(x, y, arch=arch, width=args.width,
-                                                              epochs=args.epochs, batch_size=args.batch_size,
-                                                              init_seed=s, order_seed=s, device=device))]:
-            sync(device)
-            t0 = time.perf_counter()
-            for seed in (0, 1):                       # the pair of networks of one AS task
-                fn(seed)
-            sync(device)
-            times[name] = (time.perf_counter() - t0) / (2 * args.epochs)      # seconds per epoch per net
+        train_networks(x[:1024], y[:1024], PAIR[:1], epochs=1, **kw)
+        per_epoch = 2 * args.epochs                               # network-epochs of one pair
+        base = _time(lambda: [baseline_train(x, y, arch, args.width, args.epochs, args.batch_size, 1e-3, r["init_seed"],
+                                             device) for r in PAIR], device) / per_epoch
         row = {"arch": arch, "device": str(device), "n": args.n, "width": args.width,
-               "baseline_s_per_epoch": round(times["baseline"], 4), "tdlib_s_per_epoch": round(times["tdlib"], 4),
-               "tdlib_images_per_s": round(args.n / times["tdlib"]),
-               "speedup": round(times["baseline"] / times["tdlib"], 2),
-               "tdlib_s_per_AS_task_paper_epochs": round(2 * args.paper_epochs * times["tdlib"], 1)}
-        if device.type == "cuda":
-            flops = train_flops_per_image(arch, args.width, device)
-            row["fraction_of_bf16_peak"] = round(flops * args.n / times["tdlib"] / (args.peak_tflops * 1e12), 4)
+               "batch_size": args.batch_size, "epochs": args.epochs,
+               "baseline_s_per_epoch": round(base, 4), "impls": {}}
+        flops = train_flops_per_image(arch, args.width, device) if device.type == "cuda" else None
+        for impl in args.impls:
+            try:
+                t = _time(lambda: train_networks(x, y, PAIR, epochs=args.epochs, impl=impl, **kw), device) / per_epoch
+            except Exception as e:                                # one broken impl must not lose the others
+                row["impls"][impl] = {"error": f"{type(e).__name__}: {e}",
+                                      "trace": traceback.format_exc(limit=3)[-1500:]}
+                continue
+            r = {"s_per_epoch": round(t, 4), "images_per_s": round(args.n / t), "speedup": round(base / t, 2),
+                 "s_per_AS_task_paper_epochs": round(2 * args.paper_epochs * t, 1)}
+            if flops:
+                r["fraction_of_bf16_peak"] = round(flops * args.n / t / (args.peak_tflops * 1e12), 4)
+            row["impls"][impl] = r
+        ok = {k: v for k, v in row["impls"].items() if "speedup" in v}
+        if ok:
+            best = max(ok, key=lambda k: ok[k]["speedup"])
+            row.update(best_impl=best, tdlib_s_per_epoch=ok[best]["s_per_epoch"], speedup=ok[best]["speedup"])
         rows.append(row)
         print(json.dumps(row), flush=True)
+    out = args.out or (RESULTS_DIR / _default_name(device) if device.type == "cuda" else None)
+    if out:
+        save(rows, out, device)
     return rows
+
+
+def _default_name(device) -> str:
+    gpu = re.sub(r"[^A-Za-z0-9]+", "-", torch.cuda.get_device_name(device)).strip("-")
+    return f"agreement_{datetime.datetime.now(datetime.timezone.utc):%Y%m%dT%H%M}_{gpu}.json"
+
+
+def save(rows, out, device) -> Path:
+    from tdlib.results import git_commit
+    meta = {"benchmark": "bench_agreement", "device": str(device),
+            "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+            "torch": torch.__version__, "commit": git_commit(),
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "argv": sys.argv[1:], "rows": rows}
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(meta, indent=1))
+    print(f"stored {out}", flush=True)
+    return out
 
 
 if __name__ == "__main__":

@@ -13,8 +13,8 @@ import time
 
 import numpy as np
 
-from .config import Profile, get_profile
-from .train import predict, train_classifier
+from .config import Profile, get_profile, untracked
+from .train import predict, train_classifier, train_networks
 
 ALL_SOURCES = ("init", "order", "cuda")
 
@@ -57,6 +57,8 @@ def agreement_score(ds, labels, profile: "Profile | str" = "smoke", *, arch=None
            "test_acc": float(np.mean([np.mean(pr == labels[te]) for pr in preds_te])),
            "train_acc": pair["train_acc"], "seconds": round(time.perf_counter() - t0, 2),
            "arch": pair["arch"], "n_train": pair["n_train"], "n_test": int(len(te))}
+    if p.fit_stop:                      # epochs each network trained before it fit its labels (cost saver)
+        out["epochs_run"] = pair["epochs_run"]
     if return_predictions:
         out["predictions"] = [p_.tolist() for p_ in preds_te]
     return out
@@ -85,15 +87,18 @@ def train_pair(ds, labels, profile: "Profile | str" = "smoke", *, arch=None, wid
         extra = run_seeds(seed + 100_003 * k, vary)[1]
         runs.append(extra)
     t0 = time.perf_counter()
-    models, accs = [], []
-    for run in runs:
-        m = train_classifier(ds.x[tr], labels[tr], arch=arch, width=width, num_classes=num_classes,
-                             epochs=epochs or p.epochs, batch_size=p.batch_size, lr=p.lr,
-                             lr_schedule=p.lr_schedule, device=device,
-                             amp=p.amp, progress=progress, **run)
-        models.append(m)
-        accs.append(float(np.mean(predict(m, ds.x[tr], amp=p.amp) == labels[tr])))
+    with untracked():                   # how, not what: every impl trains the same networks (tdlib.train)
+        impl = p.train_impl
+    common = dict(arch=arch, width=width, num_classes=num_classes, epochs=epochs or p.epochs,
+                  batch_size=p.batch_size, lr=p.lr, lr_schedule=p.lr_schedule, device=device, amp=p.amp,
+                  fit_stop=p.fit_stop, impl=impl, progress=progress)
+    if impl.startswith("streams"):          # the networks trained together (same networks on CPU)
+        models = train_networks(ds.x[tr], labels[tr], runs, **common)
+    else:
+        models = [train_classifier(ds.x[tr], labels[tr], **common, **run) for run in runs]
+    accs = [float(np.mean(predict(m, ds.x[tr], amp=p.amp) == labels[tr])) for m in models]
     return {"models": models, "arch": arch, "amp": p.amp, "train_acc": float(np.mean(accs)),
+            "epochs_run": [getattr(m, "epochs_run", None) for m in models],
             "n_train": int(len(tr)), "seconds": round(time.perf_counter() - t0, 2)}
 
 

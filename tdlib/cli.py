@@ -13,23 +13,45 @@ import sys
 
 from . import commands
 from .config import PROFILES, Profile, get_profile
+from .errors import Diverged, TdlibError
 
 
 def add_profile_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", default="smoke", choices=sorted(PROFILES),
-                   help="smoke: built-in data, seconds; cpu: CIFAR-10 subset, minutes; paper: GPU")
+                   help="smoke: built-in data, seconds; cpu: CIFAR-10 subset, minutes; gpu: one GPU with "
+                        "cost savers; paper: GPU, the paper's protocol")
     p.add_argument("--data-path", default=None,
                    help="a cifar10.npz or a folder with it / torchvision's files (else $TDLIB_DATA)")
     p.add_argument("--download", action="store_true", help="let torchvision download CIFAR-10")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="override a profile field, e.g. --set epochs=5 (repeatable)")
+    p.add_argument("--allow-cpu", action="store_true",
+                   help="run a GPU profile (gpu) on a machine without a CUDA GPU anyway (slow)")
 
 
-def profile_from_args(args) -> Profile:
+GPU_PROFILES = ("gpu",)      # profiles refused without a CUDA GPU unless --allow-cpu
+
+
+def check_gpu(prof: Profile, allow_cpu: bool = False) -> None:
+    """A GPU profile on a machine without a CUDA GPU: a clear error naming the fix."""
+    import torch
+
+    from .errors import ConfigError
+    if prof.name in GPU_PROFILES and not allow_cpu and not torch.cuda.is_available():
+        raise ConfigError(
+            f"profile {prof.name!r} is made for a CUDA GPU and none is visible here "
+            "(torch.cuda.is_available() is False). Fix: use --profile cpu (or smoke) on this machine, "
+            "or add --allow-cpu to run it on the CPU anyway (hours per experiment).")
+
+
+def profile_from_args(args, check_device: bool = True) -> Profile:
     overrides = {}
     base = get_profile(args.profile)
     for item in args.set:
         key, sep, value = item.partition("=")
+        if key == "name":
+            raise SystemExit(f"error: --set {item!r}: the profile name cannot be overridden (results are stored "
+                             f"under results/<profile>/); choose the profile with --profile, one of {sorted(PROFILES)}")
         if not sep or not hasattr(base, key):
             raise SystemExit(f"error: --set {item!r}: use FIELD=VALUE with a field of Profile "
                              f"({', '.join(sorted(base.as_dict()))})")
@@ -43,7 +65,10 @@ def profile_from_args(args) -> Profile:
                 overrides[key] = type(cur)(value)
         except ValueError:
             raise SystemExit(f"error: --set {item!r}: {value!r} is not a valid {type(cur).__name__}")
-    return get_profile(base, **overrides)
+    prof = get_profile(base, **overrides)
+    if check_device:
+        check_gpu(prof, getattr(args, "allow_cpu", False))
+    return prof
 
 
 def main(argv=None) -> int:
@@ -59,7 +84,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return mains[args.command](args) or 0
-    except (ValueError, FileNotFoundError) as e:
+    except Diverged as e:
+        print(f"error: diverged: {e}", file=sys.stderr)
+        return 3
+    except (TdlibError, ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
 

@@ -4,7 +4,10 @@ Three profiles share one code path and differ only in these numbers:
 
 - ``smoke``: CI on 2 CPU cores, the built-in generated data (``synthetic``), seconds per notebook.
 - ``cpu``: a real CIFAR-10 subset and a small CNN, minutes on 2 cores.
-- ``paper``: one GPU, the paper's settings.
+- ``paper``: one GPU, the paper's settings (the protocol exactly).
+- ``gpu``: one modern GPU in short windows: the paper's data, architectures and optimizer, with cost
+  savers (each a field below): networks stop once they fit their labels (``fit_stop``, ``epochs`` as the
+  cap), fewer tasks per experiment, a discovery width whose state fits one transfer (``disc_width``).
 
 Every field says where its value comes from. Functions take a :class:`Profile` (or a profile
 name) and read their defaults from it; papermill parameters and CLI flags override fields with
@@ -12,8 +15,12 @@ name) and read their defaults from it; papermill parameters and CLI flags overri
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import re
 from dataclasses import dataclass, field, fields
+
+from .errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,13 @@ class Profile:
     optimizer: str = "adam"         # Sec. 3.2: Adam
     lr_schedule: str = "constant"   # Sec. 3.2 names no schedule: constant lr; "linear" decays to 0 (cpu)
     amp: bool = True                # ours: bf16 autocast on CUDA (ignored on CPU)
+    fit_stop: float = 0.0           # cost saver (gpu): stop a network once its running train accuracy over
+    #                                 an epoch reaches this (the premise of Sec. 3.2: the networks fit their
+    #                                 labels; numbers.md: the authors' code stops at 0.98 when scoring tasks,
+    #                                 capped at 30 epochs); 0 = train all `epochs` (the paper's protocol)
+    train_impl: str = "plain"       # ours: how a pair is trained (tdlib.train.TRAIN_IMPLS): "plain",
+    #                                 "streams" (the pair interleaved on 2 CUDA streams), "graph" (CUDA graph
+    #                                 of the train step), "streams+graph"; the same networks on CPU
     # ---- experiments (Sec. 3.2) ----------------------------------------------------------
     n_human: int = 20               # Sec. 3.2: 20 of the 126 human 5-vs-5 tasks
     n_random: int = 20              # Sec. 3.2: 20 random-labelled tasks
@@ -122,20 +136,109 @@ class Profile:
     appj_dims: tuple = (8, 32, 128)      # Fig. 6-left: embedding sizes d (those of App. E's sweep)
     appj_head_steps: int = 300           # ours: LBFGS iterations of the linear head (App. J: a linear classifier)
 
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
+            raise ConfigError(f"profile name {self.name!r}: use lower-case letters, digits, '_' or '-' "
+                              "(it names the folder results/<name>/)")
+
     def replace(self, **overrides) -> "Profile":
-        """A copy with some fields changed; unknown names raise a clear error."""
+        """A copy with some fields changed; unknown names raise a clear error. The name cannot be
+        overridden: results of a changed profile are stored under the profile they came from, with
+        their recipe (see ``tdlib.results``), never under another profile's name."""
         known = {f.name for f in fields(self)}
         bad = sorted(set(overrides) - known)
         if bad:
-            raise ValueError(f"unknown profile field(s) {bad}; known fields: {sorted(known)}")
-        return dataclasses.replace(self, **overrides)
+            raise ConfigError(f"unknown profile field(s) {bad}; known fields: {sorted(known)}")
+        if "name" in overrides and overrides["name"] != self.name:
+            raise ConfigError(f"the profile name cannot be overridden ({self.name!r} -> {overrides['name']!r}): "
+                              f"choose the profile itself (--profile NAME), one of {sorted(PROFILES)}")
+        with untracked():
+            return dataclasses.replace(self, **overrides)
 
     def as_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        with untracked():
+            return dataclasses.asdict(self)
+
+    def values(self, names) -> dict:
+        """``{field: value}`` for the fields ``names`` (tuples as lists, as JSON stores them)."""
+        with untracked():
+            return {n: (list(getattr(self, n)) if isinstance(getattr(self, n), tuple) else getattr(self, n))
+                    for n in names}
+
+
+# Fields added after results were stored, with the value they implicitly had before they existed: a
+# stored recipe without such a field is read as having had this value (so adding a field whose default
+# keeps the old behaviour does not make every stored result stale). A new field that changes results
+# gets an entry here in the same commit.
+IMPLICIT_BEFORE: dict = {"fit_stop": 0.0}      # fit_stop (issue 11): every network trained all epochs
+
+_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
+FIELD_NAMES = frozenset(f.name for f in fields(Profile)) - {"name"}
+
+
+# ---- which fields a computation reads (experiment records are checked against this) ----------------
+_TRACK = {"on": False, "reads": set()}
+
+
+class TrackedProfile(Profile):
+    """A :class:`Profile` that notes every field read while :func:`tracking` is active; copies made
+    with :meth:`Profile.replace` stay tracked. Used to check that each experiment record declares
+    every field its result depends on (``tests/test_records.py``)."""
+
+    def __getattribute__(self, name):
+        if _TRACK["on"] and name in FIELD_NAMES:
+            _TRACK["reads"].add(name)
+        return object.__getattribute__(self, name)
+
+
+@contextlib.contextmanager
+def tracking():
+    """Collect the names of the fields read from :class:`TrackedProfile` objects: ``with tracking() as
+    reads: ...``."""
+    old = (_TRACK["on"], _TRACK["reads"])
+    _TRACK["on"], _TRACK["reads"] = True, set()
+    try:
+        yield _TRACK["reads"]
+    finally:
+        _TRACK["on"], _TRACK["reads"] = old
+
+
+@contextlib.contextmanager
+def untracked():
+    old = _TRACK["on"]
+    _TRACK["on"] = False
+    try:
+        yield
+    finally:
+        _TRACK["on"] = old
+
+
+def tracked(p: Profile) -> TrackedProfile:
+    """The same profile, its field reads noted while :func:`tracking` is active."""
+    return TrackedProfile(**p.as_dict())
 
 
 PROFILES: dict[str, Profile] = {
     "paper": Profile(name="paper"),
+    "gpu": Profile(
+        name="gpu",
+        # the paper's data (CIFAR-10 45K/5K), architectures (ResNet-18 w64, MLP, ViT), Adam lr 1e-3, batch 512
+        fit_stop=0.98, epochs=30,          # numbers.md: the authors score tasks up to 30 epochs, stop at 98%
+        train_impl="streams",              # the pair on 2 CUDA streams (benchmarks/bench_agreement.py)
+        n_human=10, n_random=10,           # issue 11: at least 10 of each kind (paper: 20)
+        n_ablation=5,                      # E2-E4: 5 tasks of each kind per point (paper: 20)
+        study_group_size=10,               # Sec. 5.2-5.3 groups: 10 tasks (paper: 20)
+        # discovery: the encoder + Adam state travels between GPU windows beside a CIFAR-10 part (46 MiB
+        # of the 64 MiB a call carries): ResNet-18 at width 16 has 0.70M parameters, 8.4 MB with Adam's
+        # two moments (w32: 34 MB, w64: 134 MB do not fit); the inner networks share the width
+        disc_width=16,
+        meta_steps=3_200,                  # numbers.md: the authors' "xas" config runs 3,200 meta-steps
+        study_disc_meta_steps=3_200, kway_meta_steps=3_200,
+        sweep_meta_steps=1_000, ssl_meta_steps=1_000,   # as the cpu profile: sweep points shorter
+        ssl_epochs=100, ssl_width=16,      # SimCLR's shortest CIFAR run; width: its state travels (as disc_width)
+        prop1_models=4, adv_seeds=2, domain_n_images=2_000,
+        adv_by=tuple(f"discovered:{i}:gpu" for i in range(10)),   # Sec. 6: tau' = discovered tasks (E5's)
+    ),
     "cpu": Profile(
         name="cpu",
         n_train=4_000, n_test=1_000,      # a CIFAR-10 subset small enough for 2 cores
@@ -199,9 +302,10 @@ def get_profile(profile: "str | Profile" = "smoke", **overrides) -> Profile:
         base = profile
     else:
         if profile not in PROFILES:
-            raise ValueError(
+            raise ConfigError(
                 f"unknown profile {profile!r}; choose one of {sorted(PROFILES)} "
-                "(smoke: CI seconds, cpu: CIFAR-10 subset on 2 cores, paper: one GPU)")
+                "(smoke: CI seconds, cpu: CIFAR-10 subset on 2 cores, gpu: one GPU with cost savers, "
+                "paper: one GPU, the paper's protocol)")
         base = PROFILES[profile]
     overrides = {k: v for k, v in overrides.items() if v is not None}
     return base.replace(**overrides) if overrides else base

@@ -21,6 +21,7 @@ Sources, by ``name``:
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,13 +29,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .errors import DataError
+
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer",
                    "dog", "frog", "horse", "ship", "truck"]
 SHAPES = ["square", "disk", "diamond", "cross", "ring"]
 SYNTHETIC_CLASSES = [f"{s}-{p}" for s in SHAPES for p in ("top", "bottom")]
 
 
-class DataNotFoundError(FileNotFoundError):
+class DataNotFoundError(DataError, FileNotFoundError):
     """Raised with a message that says how to make the data available."""
 
 
@@ -55,6 +58,19 @@ class Dataset:
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
+
+    def fingerprint(self) -> dict:
+        """What a stored result ran on: the dataset's name, the sizes of X_tr and X_te, and a hash of
+        the pool's images, classes and split (so a run started on other data does not resume on this)."""
+        if "_fingerprint" not in self.__dict__:
+            h = hashlib.blake2b(digest_size=8)
+            for a in (self.images, self.classes, self.train_idx, self.test_idx):
+                a = np.ascontiguousarray(a)
+                h.update(str((a.dtype, a.shape)).encode())
+                h.update(memoryview(a).cast("B"))
+            self.__dict__["_fingerprint"] = {"dataset": self.name, "n_train": int(len(self.train_idx)),
+                                             "n_test": int(len(self.test_idx)), "hash": h.hexdigest()}
+        return dict(self.__dict__["_fingerprint"])
 
     def describe(self) -> str:
         return (f"{self.name}: {len(self)} images, X_tr {len(self.train_idx)}, "
@@ -113,12 +129,82 @@ def _fix_hint() -> str:
             "The built-in data needs nothing: dataset='synthetic'.")
 
 
+def _read_npz(path: Path, hint: str):
+    """``x_train``, ``y_train`` of an ``.npz``; a :class:`DataError` naming the file when it is empty,
+    truncated or not an ``.npz``."""
+    import zipfile
+    path = Path(path)
+    if path.stat().st_size == 0:
+        raise DataError(f"{path} is empty (0 bytes). Fix: copy or download the file again. {hint}")
+    try:
+        with np.load(path) as z:
+            if "x_train" not in z or "y_train" not in z:
+                raise DataNotFoundError(f"{path} has no arrays 'x_train' and 'y_train' "
+                                        f"(it has {list(z.keys())}). {hint}")
+            names = [str(c) for c in z["class_names"]] if "class_names" in z else None
+            return z["x_train"], z["y_train"], names
+    except DataError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as e:
+        raise DataError(f"{path} cannot be read as an .npz ({type(e).__name__}: {e}): the file is truncated or "
+                        f"not an .npz. Fix: copy or download it again, or write it with np.savez(path, "
+                        f"x_train=images, y_train=labels). {hint}") from None
+
+
+def check_arrays(x, y, source, size: "int | None" = 32, num_classes: int = 10, name: str = "CIFAR-10",
+                 hint: str = ""):
+    """Check images ``x`` (N,H,W,3) uint8 and labels ``y`` (N,) in ``[0, num_classes)`` read from
+    ``source`` (a file name) before anything is computed; return ``(x, y int64)``. Each problem raises a
+    :class:`~tdlib.errors.DataError` naming the file and the fix: empty, grayscale, channels-first
+    (N,3,H,W), another image size than ``size`` (None: any square), non-uint8 pixels, labels of another
+    length, shape or range."""
+    x, y = np.asarray(x), np.asarray(y)
+    pre = f"{source}: x_train has shape {x.shape}"
+    if x.ndim == 0 or len(x) == 0 or x.size == 0:
+        raise DataError(f"{pre}, no images. Fix: point to the full file (CIFAR-10: 50000 images). {hint}")
+    if x.ndim == 3 or (x.ndim == 4 and x.shape[-1] == 1 and x.shape[1] != 1):
+        raise DataError(f"{pre}: grayscale images, {name} is RGB (N,H,W,3). Fix: x = np.repeat(x.reshape"
+                        f"(len(x), {x.shape[1]}, {x.shape[2]}, 1), 3, axis=-1), or use the RGB file. {hint}")
+    if x.ndim != 4:
+        raise DataError(f"{pre}; expected (N,H,W,3) RGB images. {hint}")
+    if x.shape[-1] != 3:
+        if x.shape[1] in (1, 3):
+            extra = " (and np.repeat(..., 3, axis=-1): one channel is grayscale)" if x.shape[1] == 1 else ""
+            raise DataError(f"{pre}: channels first (N,C,H,W); expected channels last (N,H,W,3). "
+                            f"Fix: x = np.transpose(x, (0, 2, 3, 1)){extra}. {hint}")
+        raise DataError(f"{pre}: {x.shape[-1]} channels; expected (N,H,W,3) RGB images. {hint}")
+    if x.shape[1] != x.shape[2] or (size is not None and x.shape[1] != size):
+        other = (" Tiny ImageNet's are 64x64: use dataset='tinyimagenet' (TDLIB_TINYIMAGENET=the file)."
+                 if x.shape[1:3] == (64, 64) and name == "CIFAR-10" else "")
+        raise DataError(f"{pre}: {x.shape[1]}x{x.shape[2]} images, {name}'s are "
+                        f"{size or 'square'}x{size or 'square'}.{other} Fix: give the {name} file, or resize "
+                        f"the images to {size}x{size}. {hint}")
+    if x.dtype != np.uint8:
+        lo, hi = float(x.min()), float(x.max())
+        fix = ("x = (x * 255).round().astype(np.uint8)" if hi <= 1.0 else "x = x.astype(np.uint8)"
+               if lo >= 0 and hi <= 255 else "rescale the pixels to 0-255 and store them as uint8")
+        raise DataError(f"{pre} and dtype {x.dtype} (range {lo:g} to {hi:g}); expected uint8 pixels 0-255. "
+                        f"Fix: {fix}. {hint}")
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]                                    # (N,1) labels, as Keras stores them
+    if y.ndim != 1 or len(y) != len(x):
+        raise DataError(f"{source}: y_train has shape {y.shape}, expected ({len(x)},): one label per image. {hint}")
+    if not np.issubdtype(y.dtype, np.integer):
+        if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
+            raise DataError(f"{source}: y_train holds non-integer labels ({y.dtype}). Fix: integer class ids "
+                            f"0..{num_classes - 1}. {hint}")
+    y = y.astype(np.int64)
+    if y.min() < 0 or y.max() >= num_classes:
+        bad = int(((y < 0) | (y >= num_classes)).sum())
+        raise DataError(f"{source}: labels range from {y.min()} to {y.max()} ({bad} out of range); {name} has "
+                        f"{num_classes} classes, 0..{num_classes - 1}. Fix: map the labels to 0..{num_classes - 1} "
+                        f"(1-based labels: y - 1), or give the {name} file. {hint}")
+    return x, y
+
+
 def _load_npz(path: Path):
-    with np.load(path) as z:
-        if "x_train" not in z or "y_train" not in z:
-            raise DataNotFoundError(f"{path} has no arrays 'x_train' and 'y_train' "
-                                    f"(it has {list(z.keys())}). {_fix_hint()}")
-        return z["x_train"], z["y_train"].astype(np.int64)
+    x, y, _ = _read_npz(path, _fix_hint())
+    return check_arrays(x, y, path, 32, len(CIFAR10_CLASSES), "CIFAR-10", _fix_hint())
 
 
 def load_cifar10_train(path: "str | os.PathLike | None" = None, download: bool = False):
@@ -138,7 +224,7 @@ def load_cifar10_train(path: "str | os.PathLike | None" = None, download: bool =
             break
         raise DataNotFoundError(f"{origin}={str(p)!r} does not exist. {_fix_hint()}")
     else:
-        root = Path(os.environ.get("TDLIB_CACHE", "~/.cache/tdlib")).expanduser()
+        root = cache_dir()
     import torchvision
     try:
         ds = torchvision.datasets.CIFAR10(root=str(root), train=True, download=download)
@@ -147,6 +233,24 @@ def load_cifar10_train(path: "str | os.PathLike | None" = None, download: bool =
     except OSError as e:             # download failed (offline)
         raise DataNotFoundError(f"CIFAR-10 download to {root} failed ({e}). {_fix_hint()}") from None
     return np.asarray(ds.data), np.asarray(ds.targets, dtype=np.int64)
+
+
+def cache_dir() -> Path:
+    """Where downloads go: ``$TDLIB_CACHE``, else ``~/.cache/tdlib``."""
+    return Path(os.environ.get("TDLIB_CACHE", "~/.cache/tdlib")).expanduser()
+
+
+def download_cifar10(root: "str | os.PathLike | None" = None) -> Path:
+    """Fetch CIFAR-10's training set with torchvision (online; e.g. on Colab) into ``root`` (default
+    :func:`cache_dir`) unless it is there, and return the folder (usable as ``data_path``)."""
+    import torchvision
+    root = Path(root).expanduser() if root is not None else cache_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        torchvision.datasets.CIFAR10(root=str(root), train=True, download=True)
+    except OSError as e:             # offline, or the host unreachable
+        raise DataNotFoundError(f"CIFAR-10 download to {root} failed ({e}). {_fix_hint()}") from None
+    return root
 
 
 def cifar10_available(path=None) -> bool:
@@ -204,12 +308,10 @@ def load_tinyimagenet_train(path=None, n: int | None = None, seed: int = 0, imag
     training set in (sorted wnid, sorted file name) order, the labels are the wnids' sorted ranks."""
     root = _tin_root(path)
     if root.is_file():
-        with np.load(root) as z:
-            if "x_train" not in z or "y_train" not in z:
-                raise DataNotFoundError(f"{root} has no arrays 'x_train' and 'y_train'. {_tin_hint()}")
-            x_all, y_all = z["x_train"], z["y_train"].astype(np.int64)
-            names = [str(c) for c in z["class_names"]] if "class_names" in z else \
-                [f"class {c}" for c in range(int(y_all.max()) + 1)]
+        x_all, y_all, names = _read_npz(root, _tin_hint())
+        k = len(names) if names else 200                        # Tiny ImageNet: 200 classes
+        x_all, y_all = check_arrays(x_all, y_all, root, None, k, "Tiny ImageNet", _tin_hint())
+        names = names or [f"class {c}" for c in range(int(y_all.max()) + 1)]
         files = None
     else:
         wnids = sorted(d.name for d in (root / "train").iterdir() if (d / "images").is_dir())
@@ -271,7 +373,9 @@ def load_dataset(name: str = "synthetic", n_train: int = 45_000, n_test: int = 5
     elif name == "cifar10":
         all_x, all_y = load_cifar10_train(data_path, download=download)
         if n > len(all_x):
-            raise ValueError(f"n_train + n_test = {n} exceeds CIFAR-10's {len(all_x)} training images")
+            src = data_path or os.environ.get("TDLIB_DATA") or "torchvision's CIFAR-10"
+            raise DataError(f"{src} holds {len(all_x)} images, fewer than n_train + n_test = {n}. Fix: give the full "
+                            f"CIFAR-10 file (50000 training images), or a profile with fewer images.")
         # seeded 45K/5K split of CIFAR-10's train set (Sec. 3.2); smaller profiles take a subset
         pick = np.random.default_rng(seed).permutation(len(all_x))[:n]
         pick = np.concatenate([np.sort(pick[:n_train]), np.sort(pick[n_train:])])

@@ -1,14 +1,73 @@
 """Run the book's jupytext notebooks with papermill (parameterized jobs, CI's smoke run).
 
-A page is a MyST-markdown notebook in ``book/`` with a cell tagged ``parameters``; papermill
-injects new values after it. Executed copies go to a separate folder, so sources stay clean.
+A page is a MyST-markdown notebook in ``book/`` (the source) paired with a same-name ``.ipynb``
+beside it (for Colab / JupyterHub; kept equal by ``make ipynb``, checked by the tests). Its cell
+tagged ``parameters`` declares :data:`PAGE_PARAMETERS`; papermill injects new values after it and
+the next cell, :func:`page_parameters`, refuses unknown names and values. Executed copies go to a
+separate folder, so sources stay clean.
 """
 from __future__ import annotations
 
+import ast
+import os
 import time
 from pathlib import Path
 
+from .errors import ConfigError
 from .results import REPO_ROOT
+
+# name -> (default, what it is): the parameters every page declares (and nothing else)
+PAGE_PARAMETERS = {
+    "profile": ("auto", "'auto' (the best stored result, else computed at smoke) or a profile name"),
+    "data_path": (None, "None, or a path to cifar10.npz / a folder with torchvision's cifar-10-batches-py"),
+    "download": (False, "True: fetch CIFAR-10 with torchvision (online) into the cache, then use it"),
+}
+
+
+def valid_profiles() -> list:
+    from .config import PROFILES
+    return ["auto", *PROFILES]
+
+
+def check_parameter_values(params: dict) -> None:
+    """ConfigError for a name not in :data:`PAGE_PARAMETERS` or a value it cannot take."""
+    unknown = sorted(set(params) - set(PAGE_PARAMETERS))
+    if unknown:
+        valid = "; ".join(f"{k} (default {d!r}): {h}" for k, (d, h) in PAGE_PARAMETERS.items())
+        raise ConfigError(f"unknown notebook parameter(s) {unknown}. The pages take: {valid}")
+    if "profile" in params and params["profile"] not in valid_profiles():
+        raise ConfigError(f"profile={params['profile']!r} is not a profile; choose one of {valid_profiles()}")
+    dp = params.get("data_path")
+    if dp is not None and not isinstance(dp, (str, os.PathLike)):
+        raise ConfigError(f"data_path={dp!r} must be None or a path (a string)")
+    if "download" in params and not isinstance(params["download"], bool):
+        raise ConfigError(f"download={params['download']!r} must be True or False")
+
+
+def _injected_names(history) -> list:
+    """Names assigned by papermill's injected cell, when it is the cell run just before this one
+    (IPython's ``In``: the current cell is last, papermill's cell starts with '# Parameters')."""
+    if not history or len(history) < 2 or not str(history[-2]).lstrip().startswith("# Parameters"):
+        return []
+    tree = ast.parse(history[-2])
+    return [t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets
+            if isinstance(t, ast.Name)]
+
+
+def page_parameters(ns: dict):
+    """A page's parameter check, run right after its parameters cell with ``globals()``: unknown
+    names injected by papermill and bad values are ConfigErrors that list the valid ones.
+    ``download=True`` fetches CIFAR-10 (torchvision) and returns its folder as ``data_path``.
+    Returns ``(profile, data_path)``."""
+    names = _injected_names(ns.get("In"))
+    params = {k: ns[k] for k in names}
+    params.update({k: ns.get(k, d) for k, (d, _) in PAGE_PARAMETERS.items()})
+    check_parameter_values(params)
+    data_path = params["data_path"]
+    if params["download"] and data_path is None:
+        from .data import download_cifar10
+        data_path = str(download_cifar10())
+    return params["profile"], data_path
 
 
 def book_pages(root: Path = REPO_ROOT / "book") -> list[Path]:
@@ -31,6 +90,7 @@ def run_notebook(page: Path, out_dir: Path, parameters: dict, kernel: str = "pyt
 
 def run_notebooks(pages=None, out="_build/papermill", parameters=None) -> list[str]:
     """Execute pages (paths or stems; default all); print a line each; return the failed ones."""
+    check_parameter_values(parameters or {})
     all_pages = {p.stem: p for p in book_pages()}
     if pages:
         unknown = [p for p in pages if Path(p).stem not in all_pages]
@@ -50,6 +110,36 @@ def run_notebooks(pages=None, out="_build/papermill", parameters=None) -> list[s
             print(f"FAILED {page.name:28s} {time.perf_counter() - t0:6.1f} s: {type(e).__name__}: "
                   f"{str(e).splitlines()[-1] if str(e) else ''}", flush=True)
     return failed
+
+
+def ipynb_drift(pages=None) -> list:
+    """Pages whose paired ``.ipynb`` is missing or differs from the ``.md`` source (cell types,
+    sources, tags); ``make ipynb`` rewrites them."""
+    import jupytext
+
+    def cells(nb):
+        return [(c.cell_type, c.source.strip(), tuple(c.metadata.get("tags", []))) for c in nb.cells]
+    drift = []
+    for page in pages or book_pages():
+        paired = page.with_suffix(".ipynb")
+        if not paired.is_file():
+            drift.append(f"{paired.name} missing")
+        elif cells(jupytext.read(page)) != cells(jupytext.read(paired)):
+            drift.append(f"{paired.name} differs from {page.name}")
+    return drift
+
+
+def write_ipynb(pages=None) -> list:
+    """Write each page's paired ``.ipynb`` (no outputs) from its ``.md`` source."""
+    import jupytext
+    out = []
+    for page in pages or book_pages():
+        nb = jupytext.read(page)
+        for i, cell in enumerate(nb.cells):      # stable ids: rewriting changes nothing else
+            cell["id"] = f"cell-{i}"
+        jupytext.write(nb, page.with_suffix(".ipynb"), fmt="ipynb")
+        out.append(page.with_suffix(".ipynb"))
+    return out
 
 
 def check_built_book(html_dir="_build/html") -> None:

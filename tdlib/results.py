@@ -1,30 +1,48 @@
-"""Result files with provenance, written as work finishes, so long runs resume (all sections).
+"""Result files with provenance and a recipe, written as work finishes, so long runs resume (all sections).
 
 One experiment at one profile is one small JSON file ``results/<profile>/<experiment>.json``:
 
-    {"experiment": "e1", "profile": "cpu", "params": {...}, "complete": true,
-     "wall_seconds": 512.3, "provenance": {device, torch, commit, ...}, "entries": {key: {...}}}
+    {"experiment": "e1", "profile": "cpu", "recipe": {"hash", "fields", "data", "needs"},
+     "params": {...}, "complete": true, "wall_seconds": 512.3, "provenance": {device, torch, commit, ...},
+     "entries": {key: {...}}, "entry_seconds": {key: s}, "entry_device": {key: name}}
 
-:func:`run_items` computes only the entries that are missing and rewrites the file atomically
-after each one, so an interrupted run loses at most the entry in progress. Notebooks call
-:func:`best_stored` to show the best stored profile (``paper`` before ``cpu``) and otherwise
-compute at ``smoke``; building the book never trains at scale.
+**Recipe.** A result is valid for the values of the profile fields its experiment reads (declared in
+its record, ``tdlib.experiments``), the data it ran on (:meth:`tdlib.data.Dataset.fingerprint`) and
+the recipes of the experiments whose stored results it read (``needs``). Their hash is the recipe;
+a run resumes a file only with the same recipe (else :class:`~tdlib.errors.RecipeMismatch`, before
+any compute), and :meth:`ResultStore.stale` says how a stored result differs from a profile now.
+
+**Several writers.** Every write re-reads the file under an ``fcntl`` lock and merges its entry in,
+so two processes never drop each other's entries; an entry being computed is *claimed* (a file under
+``results/<profile>/.claims/``, refreshed every minute), so workers sharing a folder split the work.
+:func:`time_budget` makes :func:`run_items` start no entry it expects to overrun the budget.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime
+import fcntl
+import hashlib
 import json
 import os
 import platform
+import re
+import socket
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import torch
 
+from .errors import RecipeMismatch, ResultsFileError
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-STORED_PROFILES = ("paper", "cpu")          # best first
+STORED_PROFILES = ("paper", "gpu", "cpu")          # best first: what the book shows
+RECIPE_FIELDS: dict = {}     # experiment -> the Profile fields its result depends on (filled by tdlib.experiments)
+RECIPE_NEEDS: dict = {}      # experiment -> the experiments whose stored results it reads
+CLAIM_TTL = float(os.environ.get("TDLIB_CLAIM_TTL", 600))   # s: a claim not refreshed for this long is dead
 
 
 def results_root() -> Path:
@@ -54,15 +72,23 @@ def device_name() -> str:
 def provenance() -> dict:
     from . import __version__
     return {"device": device_name(), "torch": torch.__version__, "tdlib": __version__,
-            "commit": git_commit(), "python": platform.python_version(),
+            "commit": git_commit(), "python": platform.python_version(), "host": socket.gethostname(),
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+
+
+def _writable_error(path: Path, e: OSError) -> ResultsFileError:
+    return ResultsFileError(f"cannot write {path} ({e.strerror or e}). Fix: make {path.parent} writable, "
+                            "or set TDLIB_RESULTS to a writable folder")
 
 
 def atomic_write_json(path: Path, obj) -> None:
     """Write JSON to a temporary file beside ``path`` and rename it over ``path``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    except OSError as e:
+        raise _writable_error(path, e) from None
     try:
         with os.fdopen(fd, "w") as f:
             json.dump(obj, f, indent=1, sort_keys=True)
@@ -73,72 +99,325 @@ def atomic_write_json(path: Path, obj) -> None:
         raise
 
 
+def read_json(path: Path) -> dict:
+    """A results JSON, or a :class:`ResultsFileError` naming the file and the fix."""
+    try:
+        return json.loads(Path(path).read_text())
+    except json.JSONDecodeError as e:
+        raise ResultsFileError(
+            f"{path} is not valid JSON ({e.msg} at line {e.lineno}; truncated or edited?). Fix: restore it "
+            f"(git checkout -- {path}) or delete it to recompute") from None
+    except OSError as e:
+        raise ResultsFileError(f"cannot read {path} ({e.strerror or e})") from None
+
+
+@contextlib.contextmanager
+def file_lock(path: Path):
+    """An exclusive ``fcntl`` lock on ``<path>.lock`` (processes on one machine, or on a shared
+    filesystem that supports POSIX locks)."""
+    lock = Path(str(path) + ".lock")
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise _writable_error(Path(path), e) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
 def _jsonable(obj):
     return json.loads(json.dumps(obj, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
+
+
+def _hash(obj) -> str:
+    return hashlib.blake2b(json.dumps(_jsonable(obj), sort_keys=True).encode(), digest_size=6).hexdigest()
+
+
+# ---- recipes ------------------------------------------------------------------------------------
+def recipe_fields(experiment: str, profile) -> tuple:
+    """The fields a result of ``experiment`` depends on (all of the profile's if it has no record)."""
+    from .config import FIELD_NAMES
+    return tuple(RECIPE_FIELDS.get(experiment) or sorted(FIELD_NAMES))
+
+
+def make_recipe(experiment: str, profile, data=None, extra: dict | None = None, root=None) -> dict:
+    """The recipe of a result of ``experiment`` computed now at ``profile`` on ``data`` (a Dataset or
+    its fingerprint dict): field values, data fingerprint, needs (their stored recipes' hashes)."""
+    fp = data.fingerprint() if hasattr(data, "fingerprint") else data
+    needs = {}
+    for need in RECIPE_NEEDS.get(experiment, ()):
+        store = load_store(need, profile.name, root)
+        needs[need] = store.recipe.get("hash") if store is not None else None
+    rec = {"fields": profile.values(recipe_fields(experiment, profile)), "data": fp, "needs": needs}
+    if extra:
+        rec["extra"] = _jsonable(extra)
+    rec["hash"] = _hash({k: v for k, v in rec.items() if k != "hash"})
+    return rec
+
+
+def recipe_diff(old: dict, new: dict) -> list:
+    """Human-readable differences between two recipes (empty: the same recipe)."""
+    from .config import IMPLICIT_BEFORE
+    out = []
+    of, nf = old.get("fields", {}), new.get("fields", {})
+    of = {**{k: v for k, v in IMPLICIT_BEFORE.items() if k in nf}, **of}
+    for k in sorted(set(of) | set(nf)):
+        if of.get(k, "(absent)") != nf.get(k, "(absent)"):
+            out.append(f"{k}={of.get(k, '(absent)')!r} (now {nf.get(k, '(absent)')!r})")
+    od, nd = old.get("data"), new.get("data")
+    if od is not None and nd is not None and od != nd:
+        out.append(f"data {od.get('dataset')} {od.get('n_train')}/{od.get('n_test')} #{od.get('hash')} "
+                   f"(now {nd.get('dataset')} {nd.get('n_train')}/{nd.get('n_test')} #{nd.get('hash')})")
+    for k in sorted(set(old.get("needs", {})) | set(new.get("needs", {}))):
+        if old.get("needs", {}).get(k) != new.get("needs", {}).get(k):
+            out.append(f"needs {k} recipe {old.get('needs', {}).get(k)} (now {new.get('needs', {}).get(k)})")
+    if old.get("extra") != new.get("extra"):
+        out.append(f"extra {old.get('extra')} (now {new.get('extra')})")
+    return out
 
 
 class ResultStore:
     """The entries of one experiment at one profile, kept in one JSON file."""
 
     def __init__(self, experiment: str, profile: str, params: dict | None = None, root=None):
+        self.experiment, self.profile_name = experiment, profile
         self.path = Path(root or results_root()) / profile / f"{experiment}.json"
+        self.root = root
         self.data = {"experiment": experiment, "profile": profile, "params": _jsonable(params or {}),
-                     "complete": False, "wall_seconds": 0.0, "provenance": {}, "entries": {}}
+                     "recipe": {}, "complete": False, "wall_seconds": 0.0, "provenance": {}, "entries": {},
+                     "entry_seconds": {}, "entry_device": {}}
         if self.path.is_file():
-            old = json.loads(self.path.read_text())
-            # fields added to Profile after a file was made are taken to have had their value
-            # (new fields default to the old behaviour); fields present in both must agree
-            oldp = old.get("params", {})
-            diff = [] if params is None else sorted(
-                k for k in set(oldp) & set(self.data["params"]) if oldp[k] != self.data["params"][k])
-            if diff:
-                raise ValueError(
-                    f"{self.path} was made with other parameters (differ in {diff}). Fix: delete it, "
-                    f"or set TDLIB_RESULTS to another folder for this run.")
-            if params is not None:
-                old["params"] = {**self.data["params"], **oldp}
+            old = read_json(self.path)
+            for k, v in self.data.items():
+                old.setdefault(k, v)
             self.data = old
 
     @property
     def entries(self) -> dict:
         return self.data["entries"]
 
+    @property
+    def recipe(self) -> dict:
+        return self.data.get("recipe") or {}
+
     def __contains__(self, key) -> bool:
         return key in self.entries
 
-    def put(self, key: str, value, seconds: float = 0.0) -> None:
-        self.entries[key] = _jsonable(value)
-        self.data["wall_seconds"] = round(self.data["wall_seconds"] + seconds, 2)
-        self.data["provenance"] = provenance()
+    def _write(self) -> None:
         atomic_write_json(self.path, self.data)
+
+    def put(self, key: str, value, seconds: float = 0.0) -> None:
+        """Store one entry: under the file's lock, re-read what other writers stored and merge."""
+        with file_lock(self.path):
+            if self.path.is_file():
+                disk = read_json(self.path)
+                if disk.get("recipe", {}).get("hash") not in (None, self.recipe.get("hash")):
+                    raise RecipeMismatch(f"{self.path} was rewritten with another recipe by another process "
+                                         "while this one ran; nothing stored. Fix: rerun")
+                for k in ("entries", "entry_seconds", "entry_device"):
+                    self.data[k] = {**disk.get(k, {}), **self.data.get(k, {})}
+                self.data["wall_seconds"] = max(self.data["wall_seconds"], disk.get("wall_seconds", 0.0))
+            self.entries[key] = _jsonable(value)
+            self.data["entry_seconds"][key] = round(seconds, 2)
+            self.data["entry_device"][key] = device_name()
+            self.data["wall_seconds"] = round(self.data["wall_seconds"] + seconds, 2)
+            self.data["provenance"] = provenance()
+            self._write()
 
     def mark_complete(self, complete: bool = True) -> None:
-        self.data["complete"] = complete
-        atomic_write_json(self.path, self.data)
+        with file_lock(self.path):
+            if self.path.is_file():
+                disk = read_json(self.path)
+                for k in ("entries", "entry_seconds", "entry_device"):
+                    self.data[k] = {**disk.get(k, {}), **self.data.get(k, {})}
+            self.data["complete"] = complete
+            self._write()
 
-    def caption(self) -> str:
+    def stale(self, profile=None) -> list:
+        """How this stored result differs from what ``profile`` (default: the profile of the same name)
+        would compute now: differing fields, needs recomputed since; empty if it is current."""
+        from .config import PROFILES
+        profile = profile if profile is not None else PROFILES.get(self.profile_name)
+        if profile is None:
+            return []
+        if not self.recipe:
+            return ["no recipe recorded"]
+        now = {"fields": profile.values(recipe_fields(self.experiment, profile)), "data": None,
+               "needs": {}}
+        out = recipe_diff({**self.recipe, "needs": {}, "extra": None}, {**now, "extra": None})
+        for need, h in self.recipe.get("needs", {}).items():
+            other = load_store(need, self.profile_name, self.root)
+            cur = other.recipe.get("hash") if other is not None else None
+            if h is not None and cur != h:
+                out.append(f"{need} was recomputed since (recipe {h} -> {cur})")
+        return out
+
+    def caption(self, profile=None) -> str:
+        """One provenance line: profile, device, date, commit, compute time, recipe; PARTIAL / STALE."""
         pv = self.data.get("provenance", {})
-        partial = "" if self.data.get("complete") else f"PARTIAL run ({len(self.entries)} entries), "
-        return (f"{partial}profile '{self.data['profile']}' on {pv.get('device', '?')}, torch {pv.get('torch', '?')}, "
-                f"commit {pv.get('commit', '?')}, {self.data['wall_seconds'] / 60:.1f} min")
+        parts = [f"profile '{self.data['profile']}'", f"{pv.get('device', '?')}", f"{pv.get('date', '?')[:10]}",
+                 f"commit {pv.get('commit', '?')}", f"{self.data['wall_seconds'] / 60:.1f} min",
+                 f"recipe {self.recipe.get('hash', '?')}"]
+        if not self.data.get("complete"):
+            parts.insert(0, f"PARTIAL run ({len(self.entries)} entries)")
+        st = self.stale(profile)
+        if st:
+            parts.insert(0, "STALE (made with " + "; ".join(st[:4]) + (" ..." if len(st) > 4 else "") + ")")
+        return " · ".join(parts)
+
+
+# ---- claims: workers sharing a results folder split the entries -------------------------------------
+def _claim_path(store: ResultStore, key: str) -> Path:
+    safe = re.sub(r"[^A-Za-z0-9_.=,-]", "_", key)[:120] + "-" + hashlib.md5(key.encode()).hexdigest()[:6]
+    return store.path.parent / ".claims" / store.experiment / f"{safe}.claim"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+class Claim:
+    """Hold the claim on one entry while it is computed; refreshed every minute by a thread."""
+
+    def __init__(self, path: Path):
+        self.path, self._stop = path, threading.Event()
+        self._thread = threading.Thread(target=self._beat, daemon=True)
+
+    def _beat(self):
+        while not self._stop.wait(min(60.0, CLAIM_TTL / 3)):
+            with contextlib.suppress(OSError):
+                os.utime(self.path)
+
+    def release(self):
+        self._stop.set()
+        self.path.unlink(missing_ok=True)
+
+
+def try_claim(store: ResultStore, key: str) -> "Claim | None":
+    """Claim entry ``key`` (None if another live worker holds it). Dead claims (same host and the
+    process gone, or not refreshed for ``CLAIM_TTL`` s) are taken over."""
+    path = _claim_path(store, key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    me = {"host": socket.gethostname(), "pid": os.getpid(), "time": time.time()}
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                other = json.loads(path.read_text() or "{}")
+                age = time.time() - path.stat().st_mtime
+            except (OSError, json.JSONDecodeError):
+                other, age = {}, CLAIM_TTL + 1
+            dead = age > CLAIM_TTL or (other.get("host") == me["host"] and not _alive(int(other.get("pid", 0))))
+            if not dead:
+                return None
+            path.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w") as f:
+            json.dump(me, f)
+        claim = Claim(path)
+        claim._thread.start()
+        return claim
+    return None
+
+
+# ---- time budget ---------------------------------------------------------------------------------
+_BUDGET = {"deadline": None}
+
+
+@contextlib.contextmanager
+def time_budget(seconds: "float | None"):
+    """Within this block :func:`run_items` starts no entry whose expected time (the median of the
+    store's earlier entries) would overrun ``seconds`` from now; the store stays partial."""
+    old = _BUDGET["deadline"]
+    _BUDGET["deadline"] = None if seconds is None else time.monotonic() + seconds
+    try:
+        yield
+    finally:
+        _BUDGET["deadline"] = old
+
+
+def budget_left() -> "float | None":
+    d = _BUDGET["deadline"]
+    return None if d is None else d - time.monotonic()
+
+
+def expected_seconds(store: ResultStore) -> float:
+    secs = sorted(v for v in store.data.get("entry_seconds", {}).values() if v)
+    return secs[len(secs) // 2] if secs else 0.0
 
 
 def run_items(experiment: str, profile, items: dict, params: dict | None = None, root=None,
-              desc: str | None = None) -> ResultStore:
+              desc: str | None = None, data=None) -> ResultStore:
     """Compute each missing ``items[key]()`` and store it as soon as it finishes.
 
-    ``profile`` is a :class:`~tdlib.config.Profile`; its fields plus ``params`` must match those of an
-    existing file (else a clear error). Returns the store (``store.entries``)."""
+    ``profile``: a :class:`~tdlib.config.Profile`; ``data``: the Dataset the entries run on. The
+    recipe (fields + data + needs + ``params``) must match that of an existing file, else a
+    :class:`RecipeMismatch` naming the differences and the fix, raised before any compute. Entries
+    another worker is computing are skipped (the store stays partial). Returns the store."""
     from tqdm.auto import tqdm
-    allparams = {**profile.as_dict(), **(params or {})}
-    store = ResultStore(experiment, profile.name, allparams, root)
+    rec = make_recipe(experiment, profile, data, extra=params, root=root)
+    store = ResultStore(experiment, profile.name, {**profile.as_dict(), **(params or {})}, root)
+    if store.entries and not store.recipe:
+        raise RecipeMismatch(f"{store.path} was made before recipes were recorded, so it cannot be resumed safely. "
+                             "Fix: delete it to recompute, or set TDLIB_RESULTS to another folder")
+    diff = recipe_diff(store.recipe, rec) if store.entries else []
+    if diff:
+        raise RecipeMismatch(
+            f"{store.path} was made with another recipe: {'; '.join(diff) or 'see the file'}. Nothing computed. "
+            f"Fix: delete that file to recompute at this recipe, or set TDLIB_RESULTS to another folder")
+    if store.entries and store.recipe.get("hash") != rec["hash"]:      # same recipe, newer form (new fields)
+        with file_lock(store.path):
+            disk = read_json(store.path)
+            disk["recipe"] = rec
+            atomic_write_json(store.path, disk)
+    for need, h in rec["needs"].items():
+        other = load_store(need, profile.name, root)
+        if other is not None and other.stale(profile):
+            raise RecipeMismatch(
+                f"{experiment} reads the stored {need} ({other.path}), which is stale: "
+                f"{'; '.join(other.stale(profile))}. Fix: recompute it first (python -m tdlib run {need} "
+                f"--profile {profile.name}, after deleting that file)")
+    store.data["recipe"] = rec
+    with file_lock(store.path):          # refuses a read-only folder before any compute
+        pass
     missing = [k for k in items if k not in store]
-    for key in tqdm(missing, desc=desc or f"{experiment} [{profile.name}]", disable=not missing):
-        t0 = time.perf_counter()
-        value = items[key]()
-        store.put(key, value, time.perf_counter() - t0)
-    if not store.data["complete"] or missing:
-        store.mark_complete(all(k in store for k in items))
+    skipped, stopped = [], False
+    bar = tqdm(missing, desc=desc or f"{experiment} [{profile.name}]", disable=not missing)
+    for key in bar:
+        left = budget_left()
+        if left is not None and (left <= 0 or expected_seconds(store) > left):
+            stopped = True
+            break
+        claim = try_claim(store, key)
+        if claim is None:
+            skipped.append(key)
+            continue
+        try:
+            fresh = ResultStore(experiment, profile.name, None, root)    # another worker may have stored it
+            if key in fresh:
+                store.data = {**fresh.data, "recipe": rec}
+                continue
+            t0 = time.perf_counter()
+            value = items[key]()
+            store.put(key, value, time.perf_counter() - t0)
+        finally:
+            claim.release()
+    bar.close()
+    store.budget_stopped, store.skipped_claimed = stopped, skipped
+    done = all(k in store for k in items)
+    if store.data.get("complete") != done or missing:
+        store.mark_complete(done)
     return store
 
 
@@ -148,11 +427,13 @@ def load_store(experiment: str, profile: str, root=None) -> ResultStore | None:
 
 
 def best_stored(experiment: str, root=None) -> ResultStore | None:
-    """The stored result of the best profile (``paper`` before ``cpu``): a complete one if any,
-    else the best partial one (an interrupted run; its caption says so), else None."""
+    """The stored result of the best profile (``paper``, ``gpu``, then ``cpu``): a complete current one
+    if any, else a complete stale one, else the best partial one (captions say PARTIAL / STALE)."""
     stores = [load_store(experiment, prof, root) for prof in STORED_PROFILES]
     stores = [s for s in stores if s is not None and s.entries]
-    for store in stores:
-        if store.data.get("complete"):
-            return store
-    return stores[0] if stores else None
+    for ok in (lambda s: s.data.get("complete") and not s.stale(),
+               lambda s: s.data.get("complete"), lambda s: True):
+        for store in stores:
+            if ok(store):
+                return store
+    return None

@@ -128,7 +128,7 @@ def test_missing_dataset_errors_name_the_fix(tmp_path, monkeypatch):
 
 def test_bad_parameters_give_clear_errors():
     with pytest.raises(ValueError, match="choose one of"):
-        get_profile("gpu")
+        get_profile("tpu")
     with pytest.raises(ValueError, match="unknown profile field"):
         get_profile("smoke", epoch=3)
     with pytest.raises(ValueError, match="unknown dataset"):
@@ -217,7 +217,7 @@ def test_run_items_resumes_and_keeps_finished_entries(tmp_path):
     assert saved["provenance"]["torch"] == torch.__version__ and saved["params"]["name"] == "smoke"
     store = run_items("exp", p, {"a": ok("a"), "b": ok("b"), "c": ok("c")}, root=tmp_path)
     assert calls == ["a", "b", "c"] and store.data["complete"] is True      # 'a' not recomputed
-    with pytest.raises(ValueError, match="other parameters"):
+    with pytest.raises(ValueError, match="another recipe: epochs=6 \(now 9\)"):
         run_items("exp", get_profile("smoke", epochs=9), {"a": ok("a")}, root=tmp_path)
     assert not list((tmp_path / "smoke").glob("*.tmp"))
 
@@ -250,7 +250,7 @@ def test_cli_bad_input_exits_2_with_message():
 
 
 def test_profiles_share_fields():
-    assert set(PROFILES) == {"smoke", "cpu", "paper"}
+    assert set(PROFILES) == {"smoke", "cpu", "gpu", "paper"}
     paper = PROFILES["paper"]
     assert (paper.n_train, paper.n_test, paper.epochs, paper.batch_size, paper.lr) == (45_000, 5_000, 100, 512, 1e-3)
 

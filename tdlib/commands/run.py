@@ -11,9 +11,18 @@ def add_arguments(p):
 def main(args):
     from .. import experiments
     from ..cli import profile_from_args
+    from ..errors import ConfigError
     prof = profile_from_args(args)
     todo = experiments.names() if args.experiments == ["all"] else args.experiments
+    bad = sorted(set(todo) - set(experiments.names()))
+    if bad:
+        raise ConfigError(f"unknown experiment(s) {bad}; known: {', '.join(experiments.names())} (or 'all')")
     for name in todo:
         store = experiments.get(name, profile=prof, data_path=args.data_path)
-        print(f"{name}: {len(store.entries)} entries, complete={store.data['complete']} -> {store.path}")
+        note = ""
+        if getattr(store, "skipped_claimed", None):
+            note += f"; {len(store.skipped_claimed)} entries being computed by other workers"
+        if getattr(store, "budget_stopped", False):
+            note += "; stopped for the time budget"
+        print(f"{name}: {len(store.entries)} entries, complete={store.data['complete']}{note} -> {store.path}")
     return 0

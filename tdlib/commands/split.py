@@ -29,8 +29,15 @@ def add_arguments(p):
 def main(args):
     from pathlib import Path
 
+    import numpy as np
+
     from ..cli import profile_from_args
     from ..data import dataset_for
+    from ..errors import ConfigError
+    if args.by == args.target:
+        raise ConfigError(f"--by {args.by} is the target task itself: on every image τ' = τ, so the adversarial "
+                          "split puts every image in train and none in test (accuracy undefined). Fix: give --by "
+                          "another high-AS task (randnet:S, discovered:K, ...).")
     from ..splits import (adversarial_split, format_summary, multiclass_adversarial_split,
                           random_split_like, save_split, summarize)
     from ..tasks import task_by_name
@@ -38,14 +45,18 @@ def main(args):
     ds = dataset_for(prof, args.data_path, args.download)
     target, by = task_by_name(ds, args.target), task_by_name(ds, args.by)
     if by.max() > 1:
-        raise ValueError(f"--by {args.by} must be a binary task, it has {by.max() + 1} classes")
+        raise ConfigError(f"--by {args.by} must be a binary task, it has {by.max() + 1} classes")
+    if not args.multiclass and target.max() <= 1 and (np.array_equal(target, by) or np.array_equal(target, 1 - by)):
+        raise ConfigError(f"--by {args.by} labels every image as --target {args.target} does (or its flip), so one "
+                          "part of the adversarial split is empty (accuracy undefined). Fix: give --by a task that "
+                          "differs from the target.")
     if args.multiclass:
         c1 = [int(c) for c in args.c1.split(",")] if args.c1 else None
         split = multiclass_adversarial_split(target, by, c1, num_classes=max(int(target.max()) + 1, 2),
                                              orient=args.orient, target_name=args.target, by_name=args.by)
     else:
         if target.max() > 1:
-            raise ValueError(f"--target {args.target} has {target.max() + 1} classes; "
+            raise ConfigError(f"--target {args.target} has {target.max() + 1} classes; "
                              "use --multiclass for Eq. 7")
         split = adversarial_split(target, by, orient=args.orient, target_name=args.target, by_name=args.by)
     rnd = random_split_like(split, target, seed=args.seed)

@@ -1,24 +1,76 @@
-"""Experiments E1-E22 of the paper (see each submodule), stored with provenance.
+"""Experiments E1-E22 of the paper, one record each (see each submodule), stored with provenance.
 
-Each section module registers its experiments with :func:`register`; :func:`get` returns the
-stored result of the best profile (``profile="auto"``) or computes one, missing entries only.
-Submodules are found automatically, so a new section adds a file and nothing else.
+A record (:class:`Experiment`) names the experiment (``id``, its book ``page`` and ``title``), the
+profile ``fields`` its result depends on, the experiments whose stored results it reads (``needs``),
+its data pool (``pool``: ``"main"`` = ``n_train`` images, ``"sec3"`` = ``sec3_n_train``), its
+``compute(profile, data_path=None) -> ResultStore`` and its ``analysis`` functions (the numbers the
+book and ``python -m tdlib report`` take from a store). Section modules add records with
+:func:`register`; submodules are found automatically, so a new section adds a file and nothing else.
+
+The ``fields`` and ``needs`` make a result's *recipe* (``tdlib.results``): changing a field an
+experiment does not read (``ssl_epochs`` for E1) leaves its stored result valid; changing one it reads
+makes the stored result stale, which the book says, and a rerun refuses to mix the two.
+``tests/test_records.py`` checks each record's ``fields`` against the fields its compute reads.
 """
 from __future__ import annotations
 
 import importlib
 import pkgutil
+from dataclasses import dataclass, field
+from typing import Callable
 
-from ..config import get_profile
-from ..results import ResultStore, best_stored
+from ..config import FIELD_NAMES, get_profile
+from ..errors import ConfigError
+from ..results import RECIPE_FIELDS, RECIPE_NEEDS, ResultStore, best_stored, load_store
 
-EXPERIMENTS: dict = {}
+EXPERIMENTS: dict = {}          # id -> compute function (kept for callers of the older API)
+RECORDS: dict = {}              # id -> Experiment
+
+# fields by concern (airbench-style groups), combined in the records below
+POOL = ("dataset", "n_train", "n_test", "split_seed", "tin_image_size")
+SEC3_POOL = ("dataset", "sec3_n_train", "n_test", "split_seed", "tin_image_size")
+TRAIN = ("arch", "width", "epochs", "batch_size", "lr", "lr_schedule", "amp", "fit_stop")
+TASKS = ("n_human", "n_random", "task_seed")
+DISCOVERY = ("arch", "emb_dim", "n_tasks", "inner_steps", "inner_lr", "inner_batch", "meta_lr", "meta_steps",
+             "uniformity_weight", "temperature", "early_stop_agreement", "early_stop_patience", "disc_width",
+             "n_classes", "early_stop_min_steps", "inner_fresh_images", "inner_fixed_init", "encoder_head",
+             "hyperplane_order", "tasks_per_step")
 
 
-def register(name: str):
+@dataclass(frozen=True)
+class Experiment:
+    id: str
+    page: str                      # book page (file stem under book/)
+    title: str
+    fields: tuple                  # Profile fields the result depends on
+    needs: tuple = ()              # experiments whose stored results it reads
+    pool: str = "main"             # "main" (n_train images) or "sec3" (sec3_n_train)
+    compute: Callable = None
+    analysis: dict = field(default_factory=dict)   # name -> fn(store) -> value, used by the book / report
+
+    def stored(self, profile: str, root=None) -> "ResultStore | None":
+        return load_store(self.id, profile, root)
+
+
+def register(name: str, *, page: str, title: str, fields, needs=(), pool: str = "main"):
     """Decorator: ``fn(profile, data_path=None) -> ResultStore`` computes experiment ``name``."""
+    fields = tuple(dict.fromkeys(fields))
+    bad = sorted(set(fields) - FIELD_NAMES)
+    if bad:
+        raise ConfigError(f"record {name}: unknown profile fields {bad}")
+
     def deco(fn):
         EXPERIMENTS[name] = fn
+        RECORDS[name] = Experiment(name, page, title, fields, tuple(needs), pool, fn)
+        RECIPE_FIELDS[name], RECIPE_NEEDS[name] = fields, tuple(needs)
+        return fn
+    return deco
+
+
+def analysis(name: str, key: str | None = None):
+    """Decorator: attach ``fn(store) -> value`` to the record of experiment ``name``."""
+    def deco(fn):
+        RECORDS[name].analysis[key or fn.__name__] = fn
         return fn
     return deco
 
@@ -29,12 +81,12 @@ def _load_all() -> None:
 
 
 def get(name: str, profile="auto", data_path=None, **overrides) -> ResultStore:
-    """Result of experiment ``name``: with ``profile="auto"``, the best stored one (paper, then
-    cpu), else computed at ``smoke``; with a named profile (or a Profile), computed (only missing
-    entries)."""
+    """Result of experiment ``name``: with ``profile="auto"``, the best stored one (paper, gpu, then
+    cpu; a stale one says so in its caption), else computed at ``smoke``; with a named profile (or a
+    Profile), computed (only missing entries)."""
     _load_all()
     if name not in EXPERIMENTS:
-        raise ValueError(f"unknown experiment {name!r}; known: {sorted(EXPERIMENTS)}")
+        raise ConfigError(f"unknown experiment {name!r}; known: {names()}")
     if profile == "auto":
         store = best_stored(name)
         if store is not None and not overrides:
@@ -45,4 +97,9 @@ def get(name: str, profile="auto", data_path=None, **overrides) -> ResultStore:
 
 def names() -> list:
     _load_all()
-    return sorted(EXPERIMENTS)
+    return sorted(EXPERIMENTS, key=lambda n: (len(n), n))
+
+
+def records() -> dict:
+    _load_all()
+    return {n: RECORDS[n] for n in names()}

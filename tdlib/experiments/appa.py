@@ -10,7 +10,7 @@ from ..data import dataset_for
 from ..discovery import discover, discovery_dir
 from ..results import run_items
 from ..tasks import human_kway_task, similarity_matrix
-from . import register
+from . import DISCOVERY, POOL, TRAIN, register
 
 
 def tinyimagenet_profile(p):
@@ -18,7 +18,9 @@ def tinyimagenet_profile(p):
     return p.replace(dataset="tinyimagenet", n_train=p.tin_n_train, n_test=p.tin_n_test)
 
 
-@register("e21")
+@register("e21", page="sec4_discovery", pool="main", needs=(),
+          title="Task discovery on Tiny ImageNet (App. A, Fig. 8)",
+          fields=POOL + TRAIN + DISCOVERY + ('n_human', 'tin_n_test', 'tin_n_train'))
 def e21_tinyimagenet(p, data_path=None):
     """E21: binary discovery on Tiny ImageNet with the profile's encoder and d (App. A), stored in
     ``discovery/tinyimagenet/``; then the AS of the discovered tasks and of ``n_human`` human binary
@@ -43,4 +45,4 @@ def e21_tinyimagenet(p, data_path=None):
     for i in range(q.n_human):
         items[f"human:k2:{i}"] = (lambda i=i: {"task": f"human:k2:{i}", "kind": "human", **agreement_score(
             ds, human_kway_task(ds.classes, 2, i, ds.num_classes), q)})
-    return run_items("e21", q, items, desc="E21 Tiny ImageNet")
+    return run_items("e21", q, items, data=ds, desc="E21 Tiny ImageNet")

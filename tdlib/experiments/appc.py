@@ -7,14 +7,16 @@ from ..data import dataset_for
 from ..discovery import discover, load_tasks
 from ..results import run_items
 from ..tasks import kway_similarity, task_by_name
-from . import register
+from . import DISCOVERY, POOL, TRAIN, register
 
 
 def _kway_entry(ds, name, labels, p, k):
     return {"task": name, "kind": name.split(":")[0], "k": k, **agreement_score(ds, labels, p)}
 
 
-@register("e17")
+@register("e17", page="sec4_discovery", pool="main", needs=(),
+          title="K-way task discovery (App. C)",
+          fields=POOL + TRAIN + DISCOVERY + ('inner_checkpoint', 'kway_classes', 'kway_meta_steps', 'kway_n_tasks', 'task_seed'))
 def e17_kway(p, data_path=None):
     """E17: for each K in ``kway_classes``, a K-way discovery run (App. C; ``kway_meta_steps``
     meta-steps, stored in ``discovery/k{K}/``, tasks ``discovered:I:PROFILE/kK``; entry keys
@@ -40,5 +42,5 @@ def e17_kway(p, data_path=None):
             for kind in ("random", "human"):
                 name = f"{kind}:k{k}:{i}"
                 items[name] = (lambda name=name, k=k: _kway_entry(ds, name, task_by_name(ds, name), p, k))
-    return run_items("e17", p, items, desc="E17 K-way discovery")
+    return run_items("e17", p, items, data=ds, desc="E17 K-way discovery")
 

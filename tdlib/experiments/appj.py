@@ -20,7 +20,7 @@ from ..linear_probe import closest_task_similarity
 from ..results import run_items
 from ..tasks import N_HUMAN_TASKS, human_task, mean_pairwise_similarity
 from ..taskviz import encode_images, top_images_from_scores
-from . import register
+from . import DISCOVERY, POOL, TRAIN, register
 from .sec4 import sweep_point
 
 SSL_FOLDER = "ssl"
@@ -53,7 +53,9 @@ def _encoder_entry(ds, humans, q, out_dir, p, features=None, n_sample=None) -> d
             **trained, "untrained": untrained}
 
 
-@register("e12")
+@register("e12", page="sec5_study", pool="main", needs=(),
+          title="Human tasks among the discovered ones, SSL-regulated discovery (Sec. 5.1, 5.4, App. J)",
+          fields=POOL + TRAIN + DISCOVERY + ('appj_dims', 'appj_head_steps', 'grid_k', 'inner_checkpoint', 'ssl_arch', 'ssl_batch', 'ssl_epochs', 'ssl_hidden', 'ssl_lr', 'ssl_meta_steps', 'ssl_n_as', 'ssl_proj_dim', 'ssl_temperature', 'ssl_weights', 'ssl_width', 'sweep_meta_steps', 'sweep_n_tasks', 'task_seed'))
 def e12_human_in_discovered(p, data_path=None):
     """E12 (Sec. 5.4, Fig. 6, App. J): similarity of each human task to its closest discovered task,
     vs the embedding size d and with SSL-regulated discovery (Sec. 5.1)."""
@@ -116,4 +118,4 @@ def e12_human_in_discovered(p, data_path=None):
                     "images": {str(c): encode_images(ds.images[v]) for c, v in top.items()}}
         return out
     items["grids"] = grids
-    return run_items("e12", p, items, desc="E12 human tasks among discovered")
+    return run_items("e12", p, items, data=ds, desc="E12 human tasks among discovered")

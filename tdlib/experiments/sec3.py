@@ -7,7 +7,7 @@ from ..agreement import ALL_SOURCES, agreement_score
 from ..data import dataset_for
 from ..results import run_items
 from ..tasks import default_task_names, task_by_name
-from . import register
+from . import SEC3_POOL, TASKS, TRAIN, register
 
 # Fig. 2-right: which sources of stochasticity differ between the two networks
 STOCHASTICITY = {"all fixed": (), "init": ("init",), "data order": ("order",), "cuda": ("cuda",),
@@ -29,37 +29,45 @@ def _ablation_tasks(p):
     return names["human"][: p.n_ablation] + names["random"][: p.n_ablation]
 
 
-@register("e1")
+@register("e1", page="sec3_agreement", pool="sec3", needs=(),
+          title="AS of human- vs random-labelled tasks (Sec. 3.2, Fig. 1-center, 2-left)",
+          fields=SEC3_POOL + TRAIN + TASKS)
 def e1_human_vs_random(p, data_path=None):
     """E1: AS of human-labelled vs random-labelled tasks (Sec. 3.2, Fig. 1-center, 2-left)."""
     ds = sec3_dataset(p, data_path)
     names = default_task_names(p)
     items = {n: _as_item(ds, n, p) for n in names["human"] + names["random"]}
-    return run_items("e1", p, items, desc="E1 human vs random")
+    return run_items("e1", p, items, data=ds, desc="E1 human vs random")
 
 
-@register("e2")
+@register("e2", page="sec3_agreement", pool="sec3", needs=(),
+          title="AS with each architecture (Sec. 3.2, Fig. 2-left)",
+          fields=SEC3_POOL + TRAIN + TASKS + ('archs', 'n_ablation'))
 def e2_architectures(p, data_path=None):
     """E2: the same for each architecture (Sec. 3.2, Fig. 2-left, App. I.3)."""
     ds = sec3_dataset(p, data_path)
     items = {f"{a}/{n}": _as_item(ds, n, p, arch=a) for a in p.archs for n in _ablation_tasks(p)}
-    return run_items("e2", p, items, desc="E2 architectures")
+    return run_items("e2", p, items, data=ds, desc="E2 architectures")
 
 
-@register("e3")
+@register("e3", page="sec3_agreement", pool="sec3", needs=(),
+          title="AS vs the size of X_tr (Sec. 3.2, Fig. 2-center)",
+          fields=SEC3_POOL + TRAIN + TASKS + ('n_ablation', 'train_sizes'))
 def e3_train_size(p, data_path=None):
     """E3: AS vs size of X_tr (Sec. 3.2, Fig. 2-center); subsets are prefixes of a seeded order."""
     ds = sec3_dataset(p, data_path)
     sizes = [s for s in p.train_sizes if s <= len(ds.train_idx)]
     items = {f"{s}/{n}": _as_item(ds, n, p, train_idx=ds.train_idx[:s]) for s in sizes
              for n in _ablation_tasks(p)}
-    return run_items("e3", p, items, desc="E3 train size")
+    return run_items("e3", p, items, data=ds, desc="E3 train size")
 
 
-@register("e4")
+@register("e4", page="sec3_agreement", pool="sec3", needs=(),
+          title="AS with each source of stochasticity varied (Sec. 3.2, Fig. 2-right)",
+          fields=SEC3_POOL + TRAIN + TASKS + ('n_ablation',))
 def e4_stochasticity(p, data_path=None):
     """E4: which stochasticity varies between the two networks (Sec. 3.2, Fig. 2-right)."""
     ds = sec3_dataset(p, data_path)
     items = {f"{c}/{n}": _as_item(ds, n, p, vary=v) for c, v in STOCHASTICITY.items()
              for n in _ablation_tasks(p)}
-    return run_items("e4", p, items, desc="E4 stochasticity")
+    return run_items("e4", p, items, data=ds, desc="E4 stochasticity")

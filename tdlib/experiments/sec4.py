@@ -8,13 +8,14 @@ import torch
 
 from ..agreement import agreement_score
 from ..data import dataset_for
+from ..config import get_profile
 from ..discovery import _new_state, discover, discovery_dir, load_tasks, orthogonal_hyperplanes, sample_tasks
 from ..models import build_model
 from ..randnet import naive_discovery, random_network_task
 from ..results import load_store, run_items
 from ..tasks import default_task_names, mean_pairwise_similarity, similarity_matrix, task_by_name
 from ..unroll import FunctionalNet, proxy_agreement
-from . import register
+from . import DISCOVERY, POOL, TASKS, TRAIN, register
 
 
 def _as_entry(ds, name, labels, p, **kw):
@@ -30,17 +31,6 @@ def _discovery_entry(ds, p, **kw):
     return run
 
 
-# Profile fields E5's result depends on (its recipe): the data pool, the AS training recipe, the
-# discovery run, and the counts of each kind of task.
-E5_FIELDS = ("dataset", "n_train", "n_test", "split_seed", "task_seed",
-             "arch", "width", "epochs", "batch_size", "lr", "optimizer", "lr_schedule", "amp",
-             "disc_width", "emb_dim", "n_tasks", "inner_steps", "inner_lr", "inner_batch", "meta_lr", "meta_steps",
-             "uniformity_weight", "temperature", "early_stop_agreement", "early_stop_patience",
-             "early_stop_min_steps", "inner_fresh_images", "inner_fixed_init", "encoder_head",
-             "hyperplane_order", "tasks_per_step", "inner_checkpoint", "n_classes",
-             "e5_n_baseline", "e5_n_unseen")
-
-
 def unseen_hyperplanes(p, n: int) -> torch.Tensor:
     """``n`` new random unit normals in R^d (App. I.2: "any hyperplane" gives a high-AS task), from
     a seed of their own, so none is one of the ``n_tasks`` trained ones (a random direction is,
@@ -50,7 +40,9 @@ def unseen_hyperplanes(p, n: int) -> torch.Tensor:
     return u / u.norm(dim=1, keepdim=True)
 
 
-@register("e5")
+@register("e5", page="sec4_discovery", pool="main", needs=(),
+          title="Task discovery with a shared encoder (Sec. 4, Fig. 1)",
+          fields=POOL + TRAIN + DISCOVERY + ("task_seed", "inner_checkpoint", "e5_n_baseline", "e5_n_unseen"))
 def e5_discovery(p, data_path=None):
     """E5: discover tasks with the shared encoder, then their AS as in E1 and their similarity
     (Sec. 4.1-4.4, Fig. 1-center). Every AS entry here uses one pool (``dataset_for(p)``) and one
@@ -96,7 +88,7 @@ def e5_discovery(p, data_path=None):
         items[f"unseen:{i}"] = (lambda i=i: _as_entry(ds, f"unseen:{i}", unseen()[i], p))
         order.append(f"unseen:{i}")
     items = {k: items[k] for k in order}
-    return run_items("e5", p, items, desc="E5 discovery")
+    return run_items("e5", p, items, data=ds, desc="E5 discovery")
 
 
 def _load_trained_encoder(p):
@@ -140,14 +132,18 @@ def inner_loop_curve(ds, labels, p, seed: int = 0, eval_every: int | None = None
             "steps": steps, "test_agreement": test_agree}
 
 
-def _stored_as(p, key, exp):
+def _stored_as(p, key, exp="e5"):
+    """The AS of task ``key`` from ``exp``'s stored result at this profile when that result is current
+    (same pool and recipe as this experiment; E1 is not used: it runs on Sec. 3's larger pool)."""
     store = load_store(exp, p.name)
-    if store is not None and store.data.get("params", {}).get("name") == p.name and key in store:
+    if store is not None and not store.stale(p) and key in store and "agreement" in store.entries[key]:
         return store.entries[key]["agreement"]
     return None
 
 
-@register("e6")
+@register("e6", page="sec4_discovery", pool="main", needs=('e5',),
+          title="Proxy-AS vs AS (App. I.1, Fig. 16)",
+          fields=POOL + TRAIN + TASKS + DISCOVERY + ('disc_width', 'inner_batch', 'inner_lr', 'inner_steps', 'n_ablation'))
 def e6_proxy_as(p, data_path=None):
     """E6: proxy-AS (Algorithm 1, ``inner_steps`` steps) vs AS, and agreement over inner steps,
     for human, random and discovered tasks (App. I.1, Fig. 16)."""
@@ -165,15 +161,17 @@ def e6_proxy_as(p, data_path=None):
         def run():
             labels = task_by_name(ds, name if not name.startswith("discovered") else f"{name}:{p.name}")
             out = {"task": name, "kind": name.split(":")[0], **inner_loop_curve(ds, labels, p)}
-            stored = _stored_as(p, name, "e5" if name.startswith("discovered") else "e1")
+            stored = _stored_as(p, name)
             out["agreement"] = stored if stored is not None else agreement_score(ds, labels, p)["agreement"]
             out["as_from"] = "stored" if stored is not None else "computed"
             return out
         return run
-    return run_items("e6", p, {n: item(n) for n in todo}, desc="E6 proxy-AS")
+    return run_items("e6", p, {n: item(n) for n in todo}, data=ds, desc="E6 proxy-AS")
 
 
-@register("e7")
+@register("e7", page="sec4_discovery", pool="main", needs=(),
+          title="Random-network tasks and naive discovery (Sec. 4.4, App. H, Fig. 15)",
+          fields=POOL + TRAIN + TASKS + ('n_ablation', 'n_random', 'n_tasks', 'naive_max_draws', 'naive_threshold'))
 def e7_random_networks(p, data_path=None):
     """E7: random-network tasks (Sec. 4.4, App. H, Fig. 15): high AS, but similar to each other;
     naive discovery (keep a draw if its max similarity to the kept ones is below a threshold)."""
@@ -198,7 +196,7 @@ def e7_random_networks(p, data_path=None):
         return {"wanted": p.n_tasks, "found": len(kept), "draws": draws, "threshold": p.naive_threshold,
                 "seeds": seeds, "max_draws": p.naive_max_draws}
     items["naive"] = naive
-    return run_items("e7", p, items, desc="E7 random networks")
+    return run_items("e7", p, items, data=ds, desc="E7 random networks")
 
 
 def sweep_point(p, lam: float, d: int):
@@ -207,23 +205,36 @@ def sweep_point(p, lam: float, d: int):
     return q, discovery_dir(p.name) / f"sweep_l{lam:g}_d{d}"
 
 
-@register("e18")
+def tradeoff_point(p, lam, d, ds=None, data_path=None) -> dict:
+    """One E18 point: a short discovery run with uniformity weight ``lam`` and embedding size ``d``
+    (App. E), then the AS and mean pairwise similarity of its tasks (an E18 entry)."""
+    ds = ds if ds is not None else dataset_for(p, data_path)
+    q, out_dir = sweep_point(p, lam, d)
+    k = min(p.sweep_n_tasks, d)
+    summ = discover(ds, q, out_dir=out_dir, n_sample=k, progress=False)
+    with np.load(out_dir / "tasks.npz") as z:
+        tasks = z["tasks"].astype(np.int64)
+    ases = [agreement_score(ds, t, p, seed=i)["agreement"] for i, t in enumerate(tasks)]
+    return {"lambda": float(lam), "d": int(d), "mean_as": float(np.mean(ases)), "as": ases,
+            "mean_similarity": mean_pairwise_similarity(tasks),
+            "final_proxy_as": float(np.mean([h["proxy_as"] for h in summ["history"][-5:]]))}
+
+
+def tradeoff_runner(store, data_path=None):
+    """``(λ, d) -> E18 entry`` at the profile of a stored E18 (the book's live sliders)."""
+    p = get_profile(store.data["profile"])
+    return lambda lam, d: tradeoff_point(p, lam, d, data_path=data_path)
+
+
+@register("e18", page="sec4_discovery", pool="main", needs=(),
+          title="The lambda / d trade-off (App. E, Fig. 13)",
+          fields=POOL + TRAIN + DISCOVERY + ('inner_checkpoint', 'sweep_dims', 'sweep_meta_steps', 'sweep_n_tasks', 'sweep_weights', 'task_seed'))
 def e18_tradeoff(p, data_path=None):
     """E18: the λ / d trade-off (App. E, Fig. 13): for each uniformity weight λ and embedding size
     d, a shorter discovery run, then the mean AS and mean pairwise similarity of its tasks."""
     ds = dataset_for(p, data_path)
 
     def point(lam, d):
-        def run():
-            q, out_dir = sweep_point(p, lam, d)
-            k = min(p.sweep_n_tasks, d)
-            summ = discover(ds, q, out_dir=out_dir, n_sample=k, progress=False)
-            with np.load(out_dir / "tasks.npz") as z:
-                tasks = z["tasks"].astype(np.int64)
-            ases = [agreement_score(ds, t, p, seed=i)["agreement"] for i, t in enumerate(tasks)]
-            return {"lambda": lam, "d": d, "mean_as": float(np.mean(ases)), "as": ases,
-                    "mean_similarity": mean_pairwise_similarity(tasks),
-                    "final_proxy_as": float(np.mean([h["proxy_as"] for h in summ["history"][-5:]]))}
-        return run
+        return lambda: tradeoff_point(p, lam, d, ds)
     items = {f"lambda={lam:g}/d={d}": point(lam, d) for d in p.sweep_dims for lam in p.sweep_weights}
-    return run_items("e18", p, items, desc="E18 λ/d sweep")
+    return run_items("e18", p, items, data=ds, desc="E18 λ/d sweep")

@@ -20,7 +20,7 @@ from ..agreement import pair_agreements, train_pair
 from ..data import dataset_for
 from ..results import run_items
 from ..tasks import default_task_names, task_by_name
-from . import register
+from . import DISCOVERY, POOL, TASKS, TRAIN, register
 
 # high-AS group of random-network tasks (Sec. 4.4), beside the discovered ones
 HIGH_AS_STANDIN = "randnet"
@@ -79,7 +79,9 @@ def _study_train_idx(ds, p):
 
 
 # ----------------------------------------------------------------------------------------------
-@register("e11")
+@register("e11", page="sec5_study", pool="main", needs=(),
+          title="The green pixel task (Sec. 5.4)",
+          fields=POOL + TRAIN + ('green_arch', 'green_epochs', 'green_n_train', 'green_pixel'))
 def e11_green_pixel(p, data_path=None):
     """E11: the green pixel task (Sec. 5.4). One entry with the profile's recipe (``p.arch`` on X_tr for
     ``p.epochs``), and, where they differ from it, one with ``p.green_arch`` trained on
@@ -102,7 +104,7 @@ def e11_green_pixel(p, data_path=None):
             return {"task": task, "n_train": int(len(d.train_idx)), "epochs": epochs,
                     **green_pixel_study(d, p.replace(epochs=epochs), arch=arch)}
         return run
-    return run_items("e11", p, {k: item(*v) for k, v in configs.items()}, desc="E11 green pixel")
+    return run_items("e11", p, {k: item(*v) for k, v in configs.items()}, data=ds, desc="E11 green pixel")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -111,7 +113,9 @@ def prop1_tasks(p) -> list:
     return [names["human"][0], names["random"][0], "greenpixel:{},{}".format(*p.green_pixel), "randnet:0"]
 
 
-@register("e20")
+@register("e20", page="sec5_study", pool="main", needs=(),
+          title="Proposition 1: AS bounds accuracy (App. G)",
+          fields=POOL + TRAIN + TASKS + ('green_pixel', 'prop1_arch', 'prop1_models'))
 def e20_proposition1(p, data_path=None):
     """E20: App. G, Prop. 1 checked on ``p.prop1_models`` networks per task (``p.prop1_arch``)."""
     from ..bounds import check_proposition1
@@ -127,11 +131,13 @@ def e20_proposition1(p, data_path=None):
                     "train_acc": pair["train_acc"], "seconds": pair["seconds"],
                     **check_proposition1(preds, labels[ds.test_idx])}
         return run
-    return run_items("e20", p, {n: item(n) for n in prop1_tasks(p)}, desc="E20 Prop. 1")
+    return run_items("e20", p, {n: item(n) for n in prop1_tasks(p)}, data=ds, desc="E20 Prop. 1")
 
 
 # ----------------------------------------------------------------------------------------------
-@register("e10")
+@register("e10", page="sec5_study", pool="main", needs=(),
+          title="AS on other domains (Sec. 5.3, Fig. 5)",
+          fields=POOL + TRAIN + TASKS + ('domain_archs', 'domain_n_images', 'study_group_size', 'study_n_train'))
 def e10_domains(p, data_path=None, root=None):
     """E10: AS on test images of other domains (Sec. 5.3, Fig. 5), for ``p.domain_archs``; X_tr is the
     first ``p.study_n_train`` training images. Missing datasets are listed in the ``domains`` entry."""
@@ -151,11 +157,13 @@ def e10_domains(p, data_path=None, root=None):
         return run
     items = {"domains": lambda: {"present": dom["present"], "missing": dom["missing"]}}
     items.update({f"{a}/{n}": item(a, n, g) for a in p.domain_archs for g, ns in groups.items() for n in ns})
-    return run_items("e10", p, items, desc="E10 domains")
+    return run_items("e10", p, items, data=ds, desc="E10 domains")
 
 
 # ----------------------------------------------------------------------------------------------
-@register("e9")
+@register("e9", page="sec5_study", pool="main", needs=(),
+          title="AS across architectures (Sec. 5.2)",
+          fields=POOL + TRAIN + TASKS + DISCOVERY + ('archs', 'meta_steps', 'n_tasks', 'study_disc_archs', 'study_disc_meta_steps', 'study_group_size', 'study_n_train'))
 def e9_architectures(p, data_path=None, extra_groups=None):
     """E9: AS of each group's tasks measured with each architecture of ``p.archs`` (Sec. 5.2); X_tr is
     the first ``p.study_n_train`` training images. Groups: human, random, random-network, and tasks
@@ -174,7 +182,7 @@ def e9_architectures(p, data_path=None, extra_groups=None):
         return run
     items = {f"discovery/{a}": (lambda a=a: ensure_discovered(ds, p, a)) for a in p.study_disc_archs}
     items.update({f"{a}/{n}": item(a, n, g) for g, ns in groups.items() for n in ns for a in p.archs})
-    return run_items("e9", p, items, desc="E9 architecture matrix")
+    return run_items("e9", p, items, data=ds, desc="E9 architecture matrix")
 
 
 def _as_entries(store) -> list:
@@ -216,7 +224,9 @@ def arch_correlations(store, groups=None) -> dict:
 
 
 # ----------------------------------------------------------------------------------------------
-@register("e8")
+@register("e8", page="sec5_study", pool="main", needs=(),
+          title="Most discriminative images of discovered tasks (Sec. 5.1, App. B)",
+          fields=POOL + DISCOVERY + ('green_pixel', 'grid_k', 'grid_n_discovered', 'inner_checkpoint', 'study_disc_archs', 'study_disc_meta_steps', 'task_seed'))
 def e8_grids(p, data_path=None, tasks=None):
     """E8: the ``p.grid_k`` most discriminative images of each class (Sec. 5.1, App. B) for tasks with a
     score (default: the first ``p.grid_n_discovered`` discovered tasks of the profile's default run, the
@@ -232,5 +242,5 @@ def e8_grids(p, data_path=None, tasks=None):
     for a in [p.arch] + others:
         if any(n.startswith("discovered:") and n.split(":")[2:3] == [arch_run(p, a)[1]] for n in names):
             ensure_discovered(ds, p, a)
-    return run_items("e8", p, {n: (lambda n=n: top_images(ds, n, p.grid_k)) for n in names},
+    return run_items("e8", p, {n: (lambda n=n: top_images(ds, n, p.grid_k)) for n in names}, data=ds,
                      params={"tasks": names}, desc="E8 grids")

@@ -19,7 +19,7 @@ from ..results import run_items
 from ..splits import (adversarial_split, evaluate_split, multiclass_adversarial_split,
                       random_split_like, summarize)
 from ..tasks import default_task_names, random_task, task_by_name
-from . import register
+from . import POOL, TASKS, TRAIN, register
 
 _DATASETS: dict = {}
 _LABELS: dict = {}
@@ -79,16 +79,20 @@ def _adv_item(ds, p, t_name, b_name, with_random: bool):
     return item
 
 
-@register("e13")
+@register("e13", page="sec6_adversarial", pool="main", needs=(),
+          title="Adversarial vs random splits (Sec. 6.1, Fig. 7)",
+          fields=POOL + TRAIN + TASKS + ('adv_by', 'adv_seeds', 'adv_targets'))
 def e13_adversarial_vs_random(p, data_path=None):
     """E13: test accuracy of human tasks on adversarial splits (Eq. 6) made with high-AS tasks vs
     random splits of the same sizes and class balance (Sec. 6.1, Fig. 7-left/center)."""
     ds = dataset(p, data_path)
     items = {f"{t}|{b}": _adv_item(ds, p, t, b, with_random=True) for t, b in e13_pairs(p)}
-    return run_items("e13", p, items, desc="E13 adversarial vs random splits")
+    return run_items("e13", p, items, data=ds, desc="E13 adversarial vs random splits")
 
 
-@register("e14")
+@register("e14", page="sec6_adversarial", pool="main", needs=('e13',),
+          title="Test accuracy vs AS difference (Sec. 6.1, Fig. 7-right)",
+          fields=POOL + TRAIN + TASKS + ('adv_by', 'adv_seeds', 'adv_targets'))
 def e14_accuracy_vs_delta_as(p, data_path=None):
     """E14: for every pair of tasks of a set of human and high-AS tasks, the test accuracy w.r.t.
     τ on the adversarial split vs AS(τ') - AS(τ) (Sec. 6.1, Fig. 7-right).
@@ -113,7 +117,7 @@ def e14_accuracy_vs_delta_as(p, data_path=None):
 
     items = {f"as/{n}": as_item(n) for n in tasks}
     items.update({f"pair/{a}|{b}": pair_item(a, b) for a, b in itertools.combinations(tasks, 2)})
-    return run_items("e14", p, items, desc="E14 accuracy vs AS difference")
+    return run_items("e14", p, items, data=ds, desc="E14 accuracy vs AS difference")
 
 
 def e14_points(store) -> list:
@@ -153,7 +157,9 @@ def compare_splits(ds, p, t, b, t_name, b_name, multiclass: bool) -> dict:
     return res
 
 
-@register("e15")
+@register("e15", page="sec6_adversarial", pool="main", needs=(),
+          title="10-way adversarial split of CIFAR-10 (Tab. 1, Eq. 7)",
+          fields=POOL + TRAIN + ('adv_by', 'adv_multiclass_by', 'adv_seeds'))
 def e15_multiclass(p, data_path=None):
     """E15: the 10-way class task with a partial correlation to a binary high-AS task (Eq. 7;
     C1 = the 5 classes whose indicator is least similar to τ', so each part holds about half the
@@ -165,7 +171,7 @@ def e15_multiclass(p, data_path=None):
                                       "classes:all", b_name, multiclass=True)
 
     items = {f"classes:all|{b}": item(b) for b in p.adv_by[: p.adv_multiclass_by]}
-    return run_items("e15", p, items, desc="E15 10-way adversarial split")
+    return run_items("e15", p, items, data=ds, desc="E15 10-way adversarial split")
 
 
 # ---- E16: CelebA and ImageNet (Sec. 6.3, Tab. 1, App. D), only when their files are here ----------
@@ -230,7 +236,9 @@ def load_extra(name: str, p, root=None):
                    attrs={"source_index": pick.astype(np.int64)})
 
 
-@register("e16")
+@register("e16", page="sec6_adversarial", pool="main", needs=(),
+          title="Adversarial splits of CelebA and ImageNet (Sec. 6.3, Tab. 1)",
+          fields=POOL + TRAIN + ('adv_seeds',))
 def e16_celeba_imagenet(p, data_path=None, root=None):
     """E16: adversarial splits of CelebA (binary attribute, Eq. 6) and ImageNet (1000-way, Eq. 7)
     by a random-network task vs random splits of the same sizes (Sec. 6.3, Tab. 1), no
@@ -261,7 +269,9 @@ def e16_celeba_imagenet(p, data_path=None, root=None):
     return run_items("e16", p, items, params=params, desc="E16 CelebA / ImageNet")
 
 
-@register("e19")
+@register("e19", page="sec6_adversarial", pool="main", needs=('e14',),
+          title="AS on adversarial splits (App. F, Fig. 14)",
+          fields=POOL + TRAIN + TASKS + ('adv_by', 'adv_seeds', 'adv_targets'))
 def e19_as_on_adversarial_split(p, data_path=None):
     """E19: the AS measured on adversarial splits stays high even where the test accuracy is low
     (App. F, Fig. 14-right). Pair entries are read from E14 (same networks); ``reference/...``
@@ -280,7 +290,7 @@ def e19_as_on_adversarial_split(p, data_path=None):
                 **evaluate_split(ds, r, adv, p, seeds=p.adv_seeds)}
 
     items[f"reference/random:{p.task_seed}|{t_name}|{b_name}"] = reference
-    return run_items("e19", p, items, desc="E19 AS on adversarial splits")
+    return run_items("e19", p, items, data=ds, desc="E19 AS on adversarial splits")
 
 
 def example_split(profile="auto", data_path=None, pair=None):

@@ -1,1 +1,2 @@
-"""Plotting helpers, one module per book page (matplotlib; plotly where a static slider helps)."""
+"""Plotting helpers, one module per book page (matplotlib); `gridview`: sliders over precomputed results
+that work in the static book."""

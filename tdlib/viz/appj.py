@@ -5,6 +5,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .common import KIND_COLORS, Text, caption, html_table, image_rows, new_fig
+
 
 CLAIM = ("Paper (Sec. 5.4, Fig. 6, App. J): the similarity between a human task and the closest task of the "
          "encoder (a linear head fitted on its embeddings) grows with the embedding size d but stays "
@@ -19,40 +21,41 @@ def _runs(store):
     return dims + [k for k in ("main", "ssl") if k in e]
 
 
-def table(store) -> str:
+def table(store):
+    """E12: per encoder, the similarity of the closest task to each of the 126 human tasks."""
     e = store.entries
-    head = (f"{'encoder':<24}{'d':>4}{'steps':>7}{'mean sim':>10}{'median':>8}{'max':>7}{'>0.8':>7}"
-            f"{'>0.9':>7}{'untrained mean':>16}{'untrained max':>15}")
-    rows = [head]
+    rows = {}
     for k in _runs(store) + [k for k in ("ssl features", "untrained ssl features") if k in e]:
         r = e[k]
         u = r.get("untrained", {})
-        rows.append(f"{k:<24}{r.get('d', r.get('dim', '')):>4}{r.get('meta_steps', '-'):>7}{r['mean']:>10.3f}"
-                    f"{r['median']:>8.3f}{r['max']:>7.3f}{r['frac_above_0.8']:>7.2f}{r['frac_above_0.9']:>7.2f}"
-                    f"{u.get('mean', float('nan')):>16.3f}{u.get('max', float('nan')):>15.3f}")
-    return "\n".join(rows)
+        rows[k] = {"d": r.get("d", r.get("dim", "")), "meta-steps": r.get("meta_steps", "-"), "mean": r["mean"],
+                   "median": r["median"], "max": r["max"], "share > 0.8": f"{r['frac_above_0.8']:.2f}",
+                   "share > 0.9": f"{r['frac_above_0.9']:.2f}", "untrained: mean": u.get("mean", float("nan")),
+                   "untrained: max": u.get("max", float("nan"))}
+    return html_table(rows, index_name="encoder", caption="E12: similarity "
+                      "(Eq. 2) on X_te of the closest task to each human task", store=store)
 
 
-def as_table(store) -> str:
+def as_table(store):
     """AS of the SSL-regulated tasks next to the plain run of the same d and steps (E18's folder), same recipe."""
     if "ssl as" not in store.entries:
-        return "(no AS of the regulated tasks stored)"
-    r = store.entries["ssl as"]
-    out = [f"SSL-regulated tasks: AS {np.round(r['as'], 3).tolist()} (mean {r['mean_as']:.3f}); "
-           f"mean pairwise similarity of the run's tasks {r['mean_similarity']:.3f}"]
-    if "plain as" in store.entries:
-        q = store.entries["plain as"]
-        out.append(f"plain discovery, same d and steps ({q['tasks'][0].rsplit('/', 1)[-1]}): AS "
-                   f"{np.round(q['as'], 3).tolist()} (mean {q['mean_as']:.3f}); mean pairwise similarity "
-                   f"{q['mean_similarity']:.3f}")
-    return "\n".join(out)
+        return Text("(no AS of the regulated tasks stored)")
+    rows = {}
+    for key, label in (("ssl as", "SSL-regulated"), ("plain as", "plain, same d and steps")):
+        if key in store.entries:
+            r = store.entries[key]
+            rows[label] = {"run": r["tasks"][0].rsplit("/", 1)[-1] if r.get("tasks") else "",
+                           "AS of each task": [float(x) for x in r["as"]], "mean AS": r["mean_as"],
+                           "mean pairwise similarity": r["mean_similarity"]}
+    return html_table(rows, index_name="discovery", caption="E12: AS of "
+                      "the regulated and the plain discovered tasks", store=store)
 
 
 def plot_similarity(store):
     """Fig. 6: per human task (sorted), the similarity of the closest task of each encoder on X_te.
     Left: vs d (solid: discovered; dashed: the same encoder untrained). Right: SSL regulation."""
     e = store.entries
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig, axes = new_fig(2, height=3.8)
     dims = [k for k in _runs(store) if k.startswith("d=")]
     cmap = plt.get_cmap("viridis")
     for i, k in enumerate(dims):
@@ -61,17 +64,18 @@ def plot_similarity(store):
         axes[0].plot(np.sort(e[k]["untrained"]["similarity"])[::-1], color=c, ls="--", lw=0.8)
     axes[0].set_title("closest discovered task vs d (dashed: untrained)", fontsize=9)
     ref = next((k for k in dims if "ssl" in e and e[k]["d"] == e["ssl"]["d"]), None)
-    lines = [(ref, f"plain, d = {e[ref]['d']}", "tab:gray")] if ref else []
-    lines += [("main", f"plain, d = {e['main']['d']}, {e['main']['meta_steps']} steps", "tab:blue")] if "main" in e else []
-    lines += [("ssl", f"SSL-regulated, d = {e['ssl']['d']}", "tab:red")] if "ssl" in e else []
-    lines += [("ssl features", "SSL features themselves (ours)", "tab:orange")] if "ssl features" in e else []
-    lines += [("untrained ssl features", "SSL backbone untrained (ours)", "tab:brown")] \
+    lines = [(ref, f"plain, d = {e[ref]['d']}", "#ff9896")] if ref else []
+    lines += [("main", f"plain, d = {e['main']['d']}, {e['main']['meta_steps']} steps", KIND_COLORS["discovered"])] \
+        if "main" in e else []
+    lines += [("ssl", f"SSL-regulated, d = {e['ssl']['d']}", KIND_COLORS["ssl"])] if "ssl" in e else []
+    lines += [("ssl features", "SSL features themselves (ours)", "0.15")] if "ssl features" in e else []
+    lines += [("untrained ssl features", "SSL backbone untrained (ours)", "0.6")] \
         if "untrained ssl features" in e else []
     for k, label, c in lines:
         axes[1].plot(np.sort(e[k]["similarity"])[::-1], color=c, label=f"{label} (mean {e[k]['mean']:.3f})",
                      ls=":" if "features" in k else "-")
     if "ssl" in e:
-        axes[1].plot(np.sort(e["ssl"]["untrained"]["similarity"])[::-1], color="tab:red", ls="--", lw=0.8,
+        axes[1].plot(np.sort(e["ssl"]["untrained"]["similarity"])[::-1], color=KIND_COLORS["ssl"], ls="--", lw=0.8,
                      label="SSL MLP encoder, untrained")
     axes[1].set_title("regulated discovery (Sec. 5.1)", fontsize=9)
     for ax in axes:
@@ -79,8 +83,7 @@ def plot_similarity(store):
         ax.set_ylabel("similarity (Eq. 2) on X_te")
         ax.set_ylim(0.48, 1.0)
         ax.legend(fontsize=7)
-    fig.suptitle(f"Human tasks among the discovered ones (Sec. 5.4, Fig. 6, App. J)\n{store.caption()}", fontsize=9)
-    fig.tight_layout()
+    caption(fig, store, title="Human tasks among the discovered ones (Sec. 5.4, Fig. 6, App. J)")
     return fig
 
 
@@ -91,20 +94,9 @@ def plot_grids(store):
     names = sorted(grids, key=lambda n: (grids[n]["run"] != "ssl", n))
     if not names:
         return None
-    k = len(grids[names[0]]["index"]["0"])
-    fig, axes = plt.subplots(len(names), 1, figsize=(0.75 * (2 * k + 1), 1.0 * len(names) + 0.6), squeeze=False)
-    for ax, name in zip(axes[:, 0], names):
-        g = grids[name]
-        im0, im1 = decode_images(g["images"]["0"]), decode_images(g["images"]["1"])
-        gap = np.full((32, 8, 3), 255, np.uint8)
-        ax.imshow(np.concatenate([*im0, gap, *im1], axis=1))
-        ax.set_xticks([16 * len(im0), 32 * len(im0) + 8 + 16 * len(im1)], ["class 0", "class 1"], fontsize=7)
-        ax.set_yticks([])
-        ax.set_ylabel(f"{g['run']}\n{name}", rotation=0, ha="right", va="center", fontsize=7)
-    fig.suptitle(f"SSL-regulated vs plain discovered tasks: most discriminative images (Sec. 5.1)\n"
-                 f"{store.caption()}", fontsize=9)
-    fig.tight_layout()
-    return fig
+    rows = [(f"{grids[n]['run']}: {n}", decode_images(grids[n]["images"]["0"]), decode_images(grids[n]["images"]["1"]))
+            for n in names]
+    return image_rows(rows, store, "SSL-regulated vs plain discovered tasks: most discriminative images (Sec. 5.1)")
 
 
 def summary(store) -> str:
@@ -118,4 +110,4 @@ def summary(store) -> str:
         seen += f"; SSL features themselves: {e['ssl features']['mean']:.3f}"
     if "untrained ssl features" in e:
         seen += f"; the SSL backbone untrained: {e['untrained ssl features']['mean']:.3f}"
-    return f"{CLAIM}\nThis run ({store.caption()}): mean similarity over the 126 human tasks, {seen}."
+    return Text(f"{CLAIM}\nThis run ({store.data['profile']}): mean similarity over the 126 human tasks, {seen}.")

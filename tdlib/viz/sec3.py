@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import as_bins, KIND_COLORS, caption, new_fig, summarize
+from .common import recipe as _recipe
+from .common import as_bins, caption, html_table, kind_color, new_fig, summarize
 
 
 def _by_kind(entries: dict, prefix: str = "") -> dict:
@@ -15,38 +16,53 @@ def _by_kind(entries: dict, prefix: str = "") -> dict:
 
 
 def recipe(store) -> str:
-    """The training recipe a stored Sec. 3 result was made with (from its params), for captions."""
-    p = store.data.get("params", {})
-    if not p:
-        return ""
-    return (f"{p['arch']} (width {p['width']}), |X_tr| = {p.get('sec3_n_train', p['n_train'])}, "
-            f"{p['epochs']} epochs, batch {p['batch_size']}, Adam lr {p['lr']} "
-            f"({p.get('lr_schedule', 'constant')} schedule)")
+    """The training recipe a stored Sec. 3 result was made with (see :func:`.common.recipe`)."""
+    return _recipe(store)
 
 
-def as_table(store) -> dict:
-    """{kind: {AS, train accuracy, test accuracy}} as 'mean ± std (n)' for one stored experiment."""
+def as_table(store):
+    """AS, train and test accuracy of each kind of task, as 'mean ± std (n)' (an HTML table)."""
     out = {}
-    for key in ("agreement", "train_acc", "test_acc"):
+    names = {"agreement": "AS", "train_acc": "train accuracy", "test_acc": "test accuracy"}
+    for key, col in names.items():
         groups = {}
         for e in store.entries.values():
             groups.setdefault(e["kind"], []).append(e[key])
         for kind, vals in groups.items():
-            out.setdefault(kind, {})[key] = summarize(vals)
+            out.setdefault(kind, {})[col] = summarize(vals)
+    return html_table(out, index_name="tasks", caption=f"{store.data['experiment'].upper()}: mean ± std over tasks (n tasks)", store=store)
+
+
+def facts(store) -> dict:
+    """Numbers the page's prose quotes (glued), from a stored E1: mean AS per kind, the gap, and the
+    mean train accuracy per kind; keys ``e1_as_human``, ``e1_gap``, ``e1_train_acc_random``..."""
+    exp = store.data["experiment"]
+    out = {}
+    for key, name in (("agreement", "as"), ("train_acc", "train_acc"), ("test_acc", "test_acc")):
+        groups = {}
+        for e in store.entries.values():
+            groups.setdefault(e["kind"], []).append(e[key])
+        out.update({f"{exp}_{name}_{k}": float(np.mean(v)) for k, v in groups.items()})
+    if "human" in _by_kind(store.entries) and "random" in _by_kind(store.entries):
+        out[f"{exp}_gap"] = gap(store)
+    p = store.data.get("params", {})
+    for f in ("epochs", "width", "sec3_n_train", "n_train"):
+        if f in p:
+            out[f"{exp}_{f}"] = p[f]
     return out
 
 
 def plot_human_vs_random(store):
     """Fig. 1-center / 2-left: histogram of AS for human- vs random-labelled tasks."""
-    fig, (ax,) = new_fig()
+    fig, (ax,) = new_fig(height=3.6)
     groups = _by_kind(store.entries)
     bins = as_bins(groups)
     for kind, vals in groups.items():
-        ax.hist(vals, bins=bins, alpha=0.7, color=KIND_COLORS.get(kind), label=f"{kind} (mean {np.mean(vals):.2f})")
+        ax.hist(vals, bins=bins, alpha=0.7, color=kind_color(kind), label=f"{kind} (mean {np.mean(vals):.2f})")
     ax.axvline(0.5, ls=":", c="k", lw=1)
     ax.set(xlabel="agreement score", ylabel="tasks", title="AS: human vs random tasks")
     ax.legend()
-    caption(fig, store, recipe(store))
+    caption(fig, store)
     return fig
 
 
@@ -66,7 +82,7 @@ def plot_grouped(store, title: str, xlabel: str, order=None, numeric: bool = Fal
     groups = _grouped(store, order)
     if numeric:
         groups = dict(sorted(groups.items(), key=lambda kv: int(kv[0])))
-    fig, (ax,) = new_fig(width=max(4.5, 1.1 * len(groups)))
+    fig, (ax,) = new_fig(height=3.6)
     xs = np.arange(len(groups))
     kinds = sorted({k for g in groups.values() for k in g})
     for j, kind in enumerate(kinds):
@@ -74,14 +90,14 @@ def plot_grouped(store, title: str, xlabel: str, order=None, numeric: bool = Fal
         means = [np.mean(g.get(kind, [np.nan])) for g in groups.values()]
         for x, g in zip(xs, groups.values()):
             vals = g.get(kind, [])
-            ax.scatter(np.full(len(vals), x + off), vals, s=12, color=KIND_COLORS.get(kind), alpha=0.6)
-        ax.plot(xs + off, means, "o-" if numeric else "o", color=KIND_COLORS.get(kind), label=kind, ms=7)
+            ax.scatter(np.full(len(vals), x + off), vals, s=12, color=kind_color(kind), alpha=0.6)
+        ax.plot(xs + off, means, "o-" if numeric else "o", color=kind_color(kind), label=kind, ms=7)
     ax.set_xticks(xs, list(groups))
     ax.axhline(0.5, ls=":", c="k", lw=1)
     lo = min([0.4] + [v for g in groups.values() for vals in g.values() for v in vals])
     ax.set(xlabel=xlabel, ylabel="agreement score", title=title, ylim=(lo - 0.03, 1.02))
     ax.legend()
-    caption(fig, store, recipe(store))
+    caption(fig, store)
     return fig
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import as_bins, KIND_COLORS, caption, new_fig, summarize
+from .common import as_bins, KIND_COLORS, caption, html_table, kind_color, new_fig, summarize
 
 
 def _as_by_kind(store) -> dict:
@@ -71,8 +71,8 @@ def plot_discovery_curve(e5, window: int = 10):
     for ax, key, label in zip(axes, ("proxy_as", "uniformity"), ("proxy-AS (-CE)", "uniformity loss")):
         v = np.array([h[key] for h in hist])
         w = min(window, len(v))
-        ax.plot(steps, v, ".", ms=3, alpha=0.35, color="tab:red")
-        ax.plot(steps[w - 1:], np.convolve(v, np.ones(w) / w, "valid"), color="tab:red")
+        ax.plot(steps, v, ".", ms=3, alpha=0.35, color=kind_color("discovered"))
+        ax.plot(steps[w - 1:], np.convolve(v, np.ones(w) / w, "valid"), color=kind_color("discovered"))
         ax.set(xlabel="meta-step", ylabel=label)
     axes[0].set_title("encoder training")
     caption(fig, e5)
@@ -109,7 +109,7 @@ def plot_random_networks(e7, e5=None):
     if e5 is not None:
         groups["discovered"] = _as_by_kind(e5).get("discovered", [])
     for x, (kind, v) in enumerate(groups.items()):
-        axes[1].scatter(np.full(len(v), x), v, color=KIND_COLORS.get(kind), alpha=0.7)
+        axes[1].scatter(np.full(len(v), x), v, color=kind_color(kind), alpha=0.7)
         if v:
             axes[1].plot([x - 0.2, x + 0.2], [np.mean(v)] * 2, color="k")
     axes[1].set_xticks(range(len(groups)), list(groups))
@@ -120,7 +120,7 @@ def plot_random_networks(e7, e5=None):
     if naive:
         extra = (f"naive discovery: {naive['found']}/{naive['wanted']} tasks with max similarity < "
                  f"{naive['threshold']} after {naive['draws']} random networks")
-    caption(fig, e7, extra)
+    caption(fig, e7, extra, others=(e5,))
     return fig
 
 
@@ -128,7 +128,7 @@ def plot_proxy_vs_as(e6):
     """Fig. 16: proxy-AS vs AS, and agreement on X_te over inner steps, per kind of task."""
     fig, axes = new_fig(2, width=4.5)
     for e in e6.entries.values():
-        c = KIND_COLORS.get(e["kind"])
+        c = kind_color(e["kind"])
         axes[0].scatter(e["proxy_as"], e["agreement"], color=c, label=e["kind"])
         axes[1].plot(e["steps"], e["test_agreement"], "-", color=c, alpha=0.7, label=e["kind"])
     for ax in axes:
@@ -147,6 +147,39 @@ def proxy_as_correlation(e6) -> float:
     x = np.array([e["proxy_as"] for e in e6.entries.values()])
     y = np.array([e["agreement"] for e in e6.entries.values()])
     return float(np.corrcoef(x, y)[0, 1]) if len(x) > 2 and x.std() > 0 and y.std() > 0 else float("nan")
+
+
+def facts(e6=None, e7=None, e17=None) -> dict:
+    """Numbers the Sec. 4 prose quotes (glued): E6's proxy-AS/AS correlation, E7's mean similarity and
+    naive-discovery counts, E17's meta-steps, tasks per kind and the largest one-class share of a
+    random K-way task's predictions."""
+    out = {}
+    if e6 is not None:
+        out["e6_corr"] = proxy_as_correlation(e6)
+        out["e6_n"] = len(e6.entries)
+    if e7 is not None:
+        sim = e7.entries.get("similarity", {})
+        if "mean_similarity" in sim:
+            out["e7_mean_similarity"] = float(sim["mean_similarity"])
+        naive = e7.entries.get("naive")
+        if naive:
+            out.update({f"e7_naive_{k}": naive[k] for k in ("found", "wanted", "draws")})
+    if e17 is not None:
+        groups = kway_groups(e17)
+        out["e17_ks"] = " and ".join(str(k) for k in groups)
+        steps = [e17.entries[f"discovery:k{k}"]["step"] for k in groups if f"discovery:k{k}" in e17.entries]
+        if steps:
+            out["e17_steps"] = max(steps)
+        per = [len(v) for g in groups.values() for v in g.values()]
+        if per:
+            out["e17_per_kind"] = min(per)
+        rnd = [e for e in e17.entries.values() if isinstance(e, dict) and e.get("kind") == "random"]
+        if rnd:
+            low = min(rnd, key=lambda e: e["agreement"])
+            out.update(e17_random_min_as=float(low["agreement"]), e17_random_min_task=f"`{low['task']}`",
+                       e17_random_min_chance=1 / int(low["k"]),
+                       e17_random_max_train_acc=float(max(e["train_acc"] for e in rnd)))
+    return out
 
 
 # ----------------------------------------------------------------------------------------------
@@ -179,58 +212,113 @@ def plot_tradeoff(e18, highlight=None):
     return fig
 
 
-def tradeoff_widget(e18):
-    """ipywidgets control (live kernel): pick λ and d from the stored sweep, see that run ringed."""
-    import ipywidgets as w
-    from IPython.display import display
-    pts = tradeoff_points(e18)
-    lams = sorted({e["lambda"] for e in pts})
+def _tradeoff_panels(pts, lam, d, profile=""):
+    """Fig. 13 with the run (λ, d) ringed, and that run's per-task AS beside it."""
+    fig, axes = new_fig(2, width=4.6, height=3.5)
+    fig.subplots_adjust(wspace=0.35)
+    ax, bx = axes
     dims = sorted({e["d"] for e in pts})
-    import matplotlib.pyplot as plt
-
-    def show(lam, d):
-        fig = plot_tradeoff(e18, highlight=(lam, d))
-        e = next((e for e in pts if e["lambda"] == lam and e["d"] == d), None)
-        if e:
-            fig.axes[0].set_title(f"λ={lam:g}, d={d}: mean AS {e['mean_as']:.3f}, "
-                                  f"similarity {e['mean_similarity']:.3f}", fontsize=9)
-        plt.show()
-    ui = w.interactive(show, lam=w.SelectionSlider(options=lams, description="λ"),
-                       d=w.SelectionSlider(options=dims, description="d"))
-    display(ui)
-    return ui
-
-
-def tradeoff_plotly(e18):
-    """A plotly figure with a slider over λ that works in the static book (all d shown per λ)."""
-    import plotly.graph_objects as go
-    import plotly.io as pio
-    pio.renderers.default = "notebook"
-    pts = tradeoff_points(e18)
-    lams = sorted({e["lambda"] for e in pts})
-    dims = sorted({e["d"] for e in pts})
-    fig = go.Figure()
-    for d in dims:                                   # faint background: every run
-        row = [e for e in pts if e["d"] == d]
-        fig.add_trace(go.Scatter(x=[e["mean_similarity"] for e in row], y=[e["mean_as"] for e in row],
-                                 mode="lines+markers", name=f"d={d}", opacity=0.35,
-                                 text=[f"λ={e['lambda']:g}" for e in row]))
-    n_bg = len(fig.data)
-    for lam in lams:                                 # one highlighted trace per λ, toggled by the slider
-        row = [e for e in pts if e["lambda"] == lam]
-        fig.add_trace(go.Scatter(x=[e["mean_similarity"] for e in row], y=[e["mean_as"] for e in row],
-                                 mode="markers+text", marker=dict(size=14, color="black"),
-                                 text=[f"d={e['d']}" for e in row], textposition="top center",
-                                 name=f"λ={lam:g}", visible=(lam == lams[0])))
-    steps = []
-    for i, lam in enumerate(lams):
-        vis = [True] * n_bg + [j == i for j in range(len(lams))]
-        steps.append(dict(method="update", label=f"{lam:g}", args=[{"visible": vis}]))
-    fig.update_layout(sliders=[dict(active=0, currentvalue={"prefix": "λ = "}, steps=steps)],
-                      xaxis_title="mean pairwise similarity", yaxis_title="mean AS",
-                      title=f"λ / d trade-off ({e18.caption()})", title_font_size=11,
-                      height=430, width=640)
+    cmap = __import__("matplotlib").colormaps["plasma"]
+    for i, dd in enumerate(dims):
+        row = sorted((e for e in pts if e["d"] == dd), key=lambda e: e["lambda"])
+        c = cmap(i / max(len(dims) - 1, 1) * 0.8)
+        ax.plot([e["mean_similarity"] for e in row], [e["mean_as"] for e in row], "o-", color=c, label=f"d={dd}")
+        for e in row:
+            ax.annotate(f"λ={e['lambda']:g}", (e["mean_similarity"], e["mean_as"]), fontsize=7,
+                        textcoords="offset points", xytext=(4, 3))
+    ax.set(xlabel="mean pairwise similarity", ylabel="mean AS", title="λ / d trade-off (all runs)")
+    ax.legend(fontsize=8)
+    e = next((e for e in pts if e["lambda"] == lam and e["d"] == d), None)
+    if e is None:
+        bx.text(0.5, 0.5, f"λ={lam:g}, d={d}\nnot in the stored sweep", ha="center", va="center")
+        bx.set(xticks=[], yticks=[], title="this run")
+    else:
+        ax.scatter([e["mean_similarity"]], [e["mean_as"]], s=260, facecolors="none", edgecolors="k", lw=2)
+        v = np.asarray(e["as"], dtype=float)
+        bx.bar(np.arange(len(v)), v, color=KIND_COLORS["discovered"], alpha=0.8)
+        bx.axhline(v.mean(), color="k", lw=1, label=f"mean {v.mean():.3f}")
+        bx.axhline(0.5, ls=":", c="k", lw=1)
+        bx.set(ylim=(0.4, 1.0), xlabel="discovered task", ylabel="agreement score",
+               title=f"λ={lam:g}, d={d}: AS of its {len(v)} tasks")
+        bx.set_xticks(np.arange(len(v)))
+        bx.legend(fontsize=8, loc="lower right")
+    if profile:
+        fig.text(0.01, -0.02, f"Results: {profile}", fontsize=7, color="0.35", ha="left", va="top")
     return fig
+
+
+def _tradeoff_numbers(pts, lam, d):
+    e = next((e for e in pts if e["lambda"] == lam and e["d"] == d), None)
+    if e is None:
+        return [("λ, d", f"{lam:g}, {d}"), ("stored", "no: compute it with a live kernel")]
+    return [("λ (uniformity weight)", f"{lam:g}"), ("d (embedding size)", d),
+            ("mean AS", f"{e['mean_as']:.3f}"), ("mean pairwise similarity", f"{e['mean_similarity']:.3f}"),
+            ("AS of each task", ", ".join(f"{a:.3f}" for a in e["as"])),
+            ("proxy-AS, last 5 meta-steps", f"{e['final_proxy_as']:.3f}")]
+
+
+def tradeoff_explorer(e18, run=None, lambdas=(), dims=()):
+    """λ and d sliders over the stored E18 sweep (App. E, Fig. 13) that change the figure and the
+    numbers in the static book (precomputed, no kernel). With a live kernel, front ends with a
+    widget manager show the same sliders as ipywidgets; ``run(λ, d) -> entry`` (an E18 entry)
+    then computes a point that is not stored (``lambdas``/``dims`` add slider values)."""
+    from .gridview import GridView
+    pts = tradeoff_points(e18)
+    lams = sorted({e["lambda"] for e in pts})
+    ds = sorted({e["d"] for e in pts})
+    cap = e18.caption()
+    view = GridView({"λ": lams, "d": ds},
+                    render=lambda q: _tradeoff_panels(pts, q["λ"], q["d"], cap),
+                    numbers=lambda q: _tradeoff_numbers(pts, q["λ"], q["d"]),
+                    title="E18 λ / d trade-off")
+    view.live = _tradeoff_widget(pts, sorted(set(lams) | set(lambdas)), sorted(set(ds) | set(dims)), run, cap)
+    return view
+
+
+def _tradeoff_widget(pts, lams, ds, run, cap):
+    """The live-kernel twin of the static sliders (None without ipywidgets)."""
+    try:
+        import ipywidgets as w
+    except ImportError:
+        return None
+    from IPython.display import display
+    import matplotlib.pyplot as plt
+    pts = list(pts)
+    lam_s = w.SelectionSlider(options=[(f"{v:g}", v) for v in lams], description="λ")
+    d_s = w.SelectionSlider(options=[(str(v), v) for v in ds], description="d")
+    button = w.Button(description="compute this point", disabled=run is None)
+    out = w.Output()
+
+    def show(*_):
+        out.clear_output(wait=True)
+        with out:
+            fig = _tradeoff_panels(pts, lam_s.value, d_s.value, cap)
+            display(fig)
+            plt.close(fig)
+            display(_rows_html(_tradeoff_numbers(pts, lam_s.value, d_s.value)))
+
+    def compute(_):
+        button.disabled = True
+        button.description = "computing..."
+        try:
+            entry = run(lam_s.value, d_s.value)
+            pts[:] = [e for e in pts if (e["lambda"], e["d"]) != (entry["lambda"], entry["d"])] + [entry]
+        finally:
+            button.disabled, button.description = False, "compute this point"
+        show()
+    lam_s.observe(show, "value")
+    d_s.observe(show, "value")
+    button.on_click(compute)
+    show()
+    return w.VBox([w.HBox([lam_s, d_s, button]), out])
+
+
+def _rows_html(rows):
+    from IPython.display import HTML
+    import html as h
+    body = "".join(f"<tr><th style='text-align:left'>{h.escape(str(a))}</th><td>{h.escape(str(b))}</td></tr>"
+                   for a, b in rows)
+    return HTML(f"<table>{body}</table>")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -245,10 +333,10 @@ def kway_groups(e17) -> dict:
     return {k: out[k] for k in sorted(out)}
 
 
-def kway_summary(e17) -> dict:
+def kway_summary(e17):
     """Per K: mean AS of each kind next to chance (1/K), and the discovery run's meta-steps and
     proxy-AS at its start and end, its tasks' largest class fraction and mean pairwise similarity
-    (Eq. 2 maximised over label matchings)."""
+    (Eq. 2 maximised over label matchings); an HTML table, one row per K."""
     rows = {}
     for k, groups in kway_groups(e17).items():
         row = {"chance 1/K": round(1 / k, 3)}
@@ -262,7 +350,7 @@ def kway_summary(e17) -> dict:
             row["largest class fraction (discovered)"] = max(max(b) for b in disc["balance"])
             row["mean similarity (discovered)"] = round(disc["mean_similarity"], 3)
         rows[f"K={k}"] = row
-    return rows
+    return html_table(rows, index_name="K", caption="E17: AS mean ± std (n tasks)", store=e17)
 
 
 def plot_kway_as(e17):
@@ -274,7 +362,7 @@ def plot_kway_as(e17):
     for ax, (k, g) in zip(axes, groups.items()):
         for x, kind in enumerate(kinds):
             v = g.get(kind, [])
-            ax.scatter(np.full(len(v), x), v, color=KIND_COLORS.get(kind), alpha=0.75)
+            ax.scatter(np.full(len(v), x), v, color=kind_color(kind), alpha=0.75)
             if v:
                 ax.plot([x - 0.25, x + 0.25], [np.mean(v)] * 2, color="k")
         ax.axhline(1 / k, ls=":", c="k", lw=1, label=f"chance 1/K = {1 / k:.2f}")

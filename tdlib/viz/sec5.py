@@ -1,38 +1,45 @@
 """Plots and tables of the Sec. 5 / App. G book page (``book/sec5_study.md``), matplotlib only.
 
-Each function takes a :class:`~tdlib.results.ResultStore` and puts the store's caption (which
-profile, device, commit) in the figure title, so a figure always says what produced it.
+Each function takes a :class:`~tdlib.results.ResultStore`; figures carry the book's provenance
+caption (:func:`.common.caption`), tables are :func:`.common.html_table`, claims are wrapped text.
+Colours are the task kinds' (:data:`.common.KIND_COLORS`); tasks discovered with another
+architecture (Sec. 5.2) keep the ``discovered`` colour and get that architecture's marker.
 """
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 
-GROUP_COLORS = {"human": "tab:blue", "random": "tab:red", "randnet": "tab:green",
-                "greenpixel": "tab:olive", "discovered": "tab:purple"}
-# tasks discovered with each architecture (Sec. 5.2): one colour per architecture
-DISCOVERED_COLORS = ["tab:purple", "tab:orange", "tab:brown", "tab:pink", "tab:cyan", "tab:gray"]
+from .common import (ARCH_MARKERS, FULL_WIDTH, Text, caption, html_table, image_rows, kind_color,
+                     new_fig, no_paths)
 
 
 def _color(group, groups=()):
-    disc = [g for g in dict.fromkeys(groups) if g.startswith("discovered-")]
-    if group in disc:
-        return DISCOVERED_COLORS[disc.index(group) % len(DISCOVERED_COLORS)]
-    return GROUP_COLORS.get(group.split("-")[0], "tab:purple")
+    return kind_color(group)
+
+
+def _marker(group) -> str:
+    """``discovered-mlp`` -> the MLP's marker; other groups: a circle."""
+    return ARCH_MARKERS.get(group.partition("-")[2], "o") if group.startswith("discovered-") else "o"
 
 
 def _title(fig, store, text):
-    fig.suptitle(f"{text}\n{store.caption()}", fontsize=9)
+    caption(fig, store, title=text)
 
 
 # ----------------------------------------------------------------------------------------------
-def green_pixel_table(store) -> str:
-    """E11 as text: AS and accuracy on X_te as is, with the other pixels noised, with the pixel noised."""
-    rows = [f"{'setting':<42} {'condition':<22} {'AS':>6} {'accuracy':>9}"]
+CONDITIONS = {"clean": "pixel kept", "others_noised": "other pixels = noise",
+              "pixel_noised": "that pixel = marginal noise", "pixel_noised_gaussian": "that pixel = N(0,1)"}
+
+
+def green_pixel_table(store):
+    """E11: AS and accuracy on X_te as is, with the other pixels noised, with the pixel noised."""
+    rows = {}
     for key, e in store.entries.items():
-        for cond in ("clean", "others_noised", "pixel_noised", "pixel_noised_gaussian"):
-            rows.append(f"{key:<42} {cond:<22} {e[cond]['agreement']:>6.3f} {e[cond]['acc']:>9.3f}")
-    return "\n".join(rows)
+        name = f"{e['arch']}, {e.get('n_train', '?')} images, {e.get('epochs', '?')} epochs"
+        for cond, label in CONDITIONS.items():
+            rows[f"{name}: {label}"] = {"AS": e[cond]["agreement"], "test accuracy": e[cond]["acc"]}
+    return html_table(rows, index_name="trained setting: test images",
+                      caption="E11: the green pixel task", store=store)
 
 
 def plot_green_pixel(store):
@@ -40,11 +47,12 @@ def plot_green_pixel(store):
     conds = ["clean", "others_noised", "pixel_noised", "pixel_noised_gaussian"]
     labels = ["pixel kept", "other pixels\n= noise", "that pixel =\nmarginal noise", "that pixel\n= N(0,1)"]
     es = list(store.entries.items())
-    fig, axes = plt.subplots(1, len(es), figsize=(5.2 * len(es), 3.4), squeeze=False)
-    for ax, (key, e) in zip(axes[0], es):
+    fig, axes = new_fig(len(es), height=3.6)
+    for ax, (key, e) in zip(axes, es):
         xs = np.arange(len(conds))
-        ax.bar(xs - 0.18, [e[c]["acc"] for c in conds], 0.36, label="test accuracy")
-        ax.bar(xs + 0.18, [e[c]["agreement"] for c in conds], 0.36, label="AS (agreement)")
+        ax.bar(xs - 0.18, [e[c]["acc"] for c in conds], 0.36, label="test accuracy", color=kind_color("greenpixel"))
+        ax.bar(xs + 0.18, [e[c]["agreement"] for c in conds], 0.36, label="AS (agreement)",
+               color=kind_color("greenpixel"), alpha=0.45)
         ax.axhline(0.5, color="gray", ls="--", lw=1, label="chance")
         ax.set_xticks(xs, labels, fontsize=7)
         ax.set_ylim(0, 1.05)
@@ -52,42 +60,41 @@ def plot_green_pixel(store):
                      fontsize=9)
         ax.legend(fontsize=7, loc="lower left")
     _title(fig, store, f"Green pixel task, pixel {tuple(es[0][1]['pixel'])} (Sec. 5.4)")
-    fig.tight_layout()
     return fig
 
 
 # ----------------------------------------------------------------------------------------------
-def prop1_table(store) -> str:
-    """E20 as text: the quantities of Proposition 1 per task and whether (i), (ii) hold."""
-    rows = [f"{'task':<16}{'M':>3}{'AS(pairs)':>10}{'AS(V)':>8}{'Acc*':>8}{'bound':>8}{'Acc(τ)':>8}"
-            f"{'(i)':>6}{'(ii)':>6}{'(ii) w/ pairs':>15}"]
+def prop1_table(store):
+    """E20: the quantities of Proposition 1 per task and whether (i), (ii) hold."""
+    rows = {}
     for key, e in store.entries.items():
-        rows.append(f"{key:<16}{e['n_models']:>3}{e['as_u']:>10.3f}{e['as_v']:>8.3f}"
-                    f"{e['best_case_acc']:>8.3f}{e['upper_bound_on_best']:>8.3f}{e.get('test_acc', float('nan')):>8.3f}"
-                    f"{str(e['i_as_v'] and e['i_as_u'] and e['i_per_network']):>6}"
-                    f"{str(e['ii_as_v'] and e['ii_linear']):>6}{str(e['ii_as_u']):>15}")
-    return "\n".join(rows)
+        rows[key] = {"networks": e["n_models"], "AS (pairs)": e["as_u"], "AS (V)": e["as_v"],
+                     "Acc*": e["best_case_acc"], "bound g⁻¹(AS)": e["upper_bound_on_best"],
+                     "Acc(τ)": e.get("test_acc", float("nan")),
+                     "(i) holds": bool(e["i_as_v"] and e["i_as_u"] and e["i_per_network"]),
+                     "(ii) holds": bool(e["ii_as_v"] and e["ii_linear"]), "(ii) with pair AS": bool(e["ii_as_u"])}
+    return html_table(rows, index_name="task", caption="E20: Proposition 1", store=store)
 
 
 def plot_prop1(store):
     """E20: per task, AS <= Acc* <= g^-1(AS), with the task's own test accuracy for reference."""
     es = list(store.entries.values())
-    fig, ax = plt.subplots(figsize=(9, 3.4))
+    fig, (ax,) = new_fig(height=3.6)
     xs = np.arange(len(es))
     for x, e in zip(xs, es):
         ax.plot([x, x], [e["as_v"], e["upper_bound_on_best"]], color="lightgray", lw=6, zorder=0)
-    ax.scatter(xs, [e["as_u"] for e in es], marker="v", label="AS (distinct pairs)", zorder=3)
+    ax.scatter(xs, [e["as_u"] for e in es], marker="v", color="0.3", label="AS (distinct pairs)", zorder=3)
     ax.scatter(xs, [e["as_v"] for e in es], marker="_", s=300, color="k", label="AS (V-statistic): lower bound")
-    ax.scatter(xs, [e["best_case_acc"] for e in es], marker="o", label="Acc* = best-case accuracy", zorder=3)
-    ax.scatter(xs, [e["upper_bound_on_best"] for e in es], marker="_", s=300, color="tab:red",
+    ax.scatter(xs, [e["best_case_acc"] for e in es], marker="o", color="k", label="Acc* = best-case accuracy", zorder=3)
+    ax.scatter(xs, [e["upper_bound_on_best"] for e in es], marker="_", s=300, color="0.45",
                label="g⁻¹(AS): upper bound")
-    ax.scatter(xs, [e.get("test_acc", np.nan) for e in es], marker="x", color="tab:gray",
+    ax.scatter(xs, [e.get("test_acc", np.nan) for e in es], marker="x", color="0.55",
                label="Acc(τ) (task's test labels)", zorder=3)
     ax.set_xticks(xs, [e["task"] for e in es], fontsize=8)
     ax.set_ylim(0.4, 1.02)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.legend(fontsize=7.5, loc="lower left", ncol=2)
+    ax.set_ylim(0.2, 1.02)
     _title(fig, store, f"Proposition 1 (App. G) on {es[0]['n_models']} trained {es[0]['arch']} networks per task")
-    fig.tight_layout()
     return fig
 
 
@@ -106,14 +113,13 @@ def plot_domains(store):
     rows, domains, m = domain_table(store)
     archs = list(dict.fromkeys(r[0] for r in rows))
     groups = list(dict.fromkeys(r[1] for r in rows))
-    fig, axes = plt.subplots(1, len(archs), figsize=(max(7.0, 0.9 * len(domains) + 2) * len(archs), 3.6),
-                             squeeze=False)
-    for ax, arch in zip(axes[0], archs):
+    fig, axes = new_fig(1, nrows=len(archs), height=3.0)
+    for ax, arch in zip(axes, archs):
         for gi, g in enumerate(groups):
             sel = [i for i, r in enumerate(rows) if r[0] == arch and r[1] == g]
             off = (gi - (len(groups) - 1) / 2) * 0.12
             for n, i in enumerate(sel):
-                ax.scatter(np.arange(len(domains)) + off, m[i], color=_color(g), s=18,
+                ax.scatter(np.arange(len(domains)) + off, m[i], color=_color(g), s=22,
                            label=g if n == 0 else None)
         ax.axhline(0.5, color="gray", ls="--", lw=1)
         ax.set_xticks(range(len(domains)), domains, rotation=30, ha="right", fontsize=8)
@@ -122,7 +128,6 @@ def plot_domains(store):
         ax.set_title(arch, fontsize=9)
         ax.legend(fontsize=7)
     _title(fig, store, "AS measured on test images of other domains (Sec. 5.3, Fig. 5)")
-    fig.tight_layout()
     return fig
 
 
@@ -134,59 +139,144 @@ def plot_arch_matrix(store):
     archs, table = m["archs"], m["as"]
     corr = arch_correlations(store)
     pairs = [(i, j) for i in range(len(archs)) for j in range(i + 1, len(archs))]
-    fig, axes = plt.subplots(1, len(pairs), figsize=(3.3 * len(pairs), 3.3), squeeze=False)
-    for ax, (i, j) in zip(axes[0], pairs):
+    fig, axes = new_fig(len(pairs), width=FULL_WIDTH / max(len(pairs), 1), height=3.3)
+    for ax, (i, j) in zip(axes, pairs):
         for g in dict.fromkeys(m["groups"]):
             sel = [k for k, gg in enumerate(m["groups"]) if gg == g]
-            ax.scatter(table[sel, i], table[sel, j], color=_color(g, m["groups"]), s=22, label=g)
+            ax.scatter(table[sel, i], table[sel, j], color=_color(g, m["groups"]), marker=_marker(g),
+                       s=26, label=g)
         ax.plot([0.4, 1], [0.4, 1], color="lightgray", lw=1, zorder=0)
         ax.set_xlabel(f"AS on {archs[i]}")
         ax.set_ylabel(f"AS on {archs[j]}")
         r = corr[("all", archs[i], archs[j])]
         ax.set_title(f"r (all tasks) = {r:.2f}", fontsize=9)
-        ax.legend(fontsize=7)
+    axes[-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     _title(fig, store, "AS of each task measured on two architectures (Sec. 5.2, Fig. 4-left)")
-    fig.tight_layout()
     return fig
 
 
-def group_arch_table(store) -> str:
-    """E9 as text: mean AS of each group's tasks on each architecture (rows: groups, columns: archs);
+def group_arch_table(store):
+    """E9: mean AS of each group's tasks on each architecture (rows: groups, columns: archs);
     ``*`` marks the architecture a discovered group was discovered with."""
     from ..experiments.sec5 import arch_matrix
     m = arch_matrix(store)
-    lines = [f"{'group':<18}{'n':>3}" + "".join(f"{'AS on ' + a:>13}" for a in m["archs"])]
+    rows = {}
     first = ["human", "random", "randnet"]                       # then the discovered groups
     for g in sorted(dict.fromkeys(m["groups"]), key=lambda g: first.index(g) if g in first else len(first)):
         sel = [i for i, gg in enumerate(m["groups"]) if gg == g]
         own = g.partition("-")[2] if g.startswith("discovered-") else None
-        lines.append(f"{g:<18}{len(sel):>3}" + "".join(
-            f"{_mean(m['as'][sel, j]):>12.3f}{'*' if a == own else ' '}" for j, a in enumerate(m["archs"])))
-    return "\n".join(lines)
+        rows[g] = {"tasks": len(sel), **{f"AS on {a}": f"{_mean(m['as'][sel, j]):.3f}{'*' if a == own else ''}"
+                                         for j, a in enumerate(m["archs"])}}
+    return html_table(rows, index_name="group", caption="E9: mean AS "
+                      f"per group (* = the architecture the group was discovered with)", store=store)
 
 
-def discovery_runs(store) -> str:
-    """E9's discovery runs, one line per architecture (meta-steps, proxy-AS first/last, similarity)."""
-    lines = []
+def discovery_runs(store):
+    """E9's discovery runs, one row per architecture (meta-steps, proxy-AS first/last, similarity)."""
+    rows = {}
     for k, e in store.entries.items():
         if k.startswith("discovery/"):
-            lines.append(f"{e['arch']:<6} {e['where']:<16} {e['meta_steps']:>4} meta-steps "
-                         f"({e['seconds_per_meta_step']:.1f} s each), proxy-AS {e['proxy_as_first5']:.3f} "
-                         f"(first 5) -> {e['proxy_as_last5']:.3f} (last 5), mean similarity "
-                         f"{e['mean_similarity']:.2f} over {e['n_tasks']} tasks")
-    return "\n".join(lines)
+            rows[e["arch"]] = {"run": e["where"], "meta-steps": e["meta_steps"],
+                               "s per meta-step": f"{e['seconds_per_meta_step']:.1f}",
+                               "proxy-AS, first 5 steps": e["proxy_as_first5"],
+                               "proxy-AS, last 5 steps": e["proxy_as_last5"],
+                               "mean similarity": e["mean_similarity"], "tasks": e["n_tasks"]}
+    return html_table(rows, index_name="architecture", caption="E9: the discovery run of each architecture", store=store)
 
 
-def correlation_table(store) -> str:
-    from ..experiments.sec5 import arch_correlations
-    corr = arch_correlations(store)
-    names = list(dict.fromkeys(k[0] for k in corr))
-    pairs = list(dict.fromkeys((k[1], k[2]) for k in corr))
-    head = f"{'tasks':<12}" + "".join(f"{a + ' vs ' + b:>18}" for a, b in pairs)
-    lines = [head]
-    for n in names:
-        lines.append(f"{n:<12}" + "".join(f"{corr[(n, a, b)]:>18.2f}" for a, b in pairs))
-    return "\n".join(lines)
+#: sets of E9 groups over which the AS of two architectures is correlated (Sec. 5.2)
+CORRELATION_SETS = {
+    "all tasks": lambda g: True,
+    "human, random, random-network": lambda g: not g.startswith("discovered"),
+    "human and random": lambda g: g in ("human", "random"),
+    "discovered (every architecture)": lambda g: g.startswith("discovered"),
+}
+
+
+def correlations(store, min_tasks: int = 3) -> dict:
+    """``{set name: {"tasks": n, "a vs b": r}}``: Pearson r of the AS on two architectures over each
+    set of :data:`CORRELATION_SETS` and each group, only where it holds at least ``min_tasks`` tasks
+    (a correlation of two tasks is not defined)."""
+    from ..experiments.sec5 import arch_matrix
+    m = arch_matrix(store)
+    sets = {name: [i for i, g in enumerate(m["groups"]) if keep(g)] for name, keep in CORRELATION_SETS.items()}
+    for g in dict.fromkeys(m["groups"]):
+        sets[g] = [i for i, gg in enumerate(m["groups"]) if gg == g]
+    out = {}
+    for name, idx in sets.items():
+        if len(idx) < min_tasks or any(len(idx) == len(v) and idx == v for v in
+                                       [out[n]["_idx"] for n in out]):
+            continue
+        row = {"tasks": len(idx), "_idx": idx}
+        for i, a in enumerate(m["archs"]):
+            for j, b in enumerate(m["archs"]):
+                if j > i:
+                    u, v = m["as"][idx, i], m["as"][idx, j]
+                    ok = ~(np.isnan(u) | np.isnan(v))
+                    row[f"{a} vs {b}"] = (float(np.corrcoef(u[ok], v[ok])[0, 1]) if ok.sum() >= min_tasks
+                                          and u[ok].std() > 0 and v[ok].std() > 0 else float("nan"))
+        out[name] = row
+    return {n: {k: v for k, v in r.items() if k != "_idx"} for n, r in out.items()}
+
+
+def correlation_table(store):
+    """E9: the correlation table of :func:`correlations` (sets of fewer than 3 tasks left out)."""
+    from ..experiments.sec5 import arch_matrix
+    m = arch_matrix(store)
+    sizes = {g: m["groups"].count(g) for g in dict.fromkeys(m["groups"])}
+    small = [g for g, n in sizes.items() if n < 3]
+    note = (f"; single groups of fewer than 3 tasks ({', '.join(small)}) have no defined correlation and are "
+            f"left out" if small else "")
+    return html_table(correlations(store), index_name="tasks over which r is taken",
+                      caption=f"E9: Pearson r of the AS on two architectures{note}",
+                      digits=2, store=store)
+
+
+def facts(store) -> dict:
+    """Numbers the Sec. 5 prose quotes (glued), from a stored E9, E11 or E12."""
+    exp = store.data["experiment"]
+    es = store.entries
+    out = {}
+    if exp == "e9":
+        from ..experiments.sec5 import arch_matrix
+        m = arch_matrix(store)
+        for g in dict.fromkeys(m["groups"]):
+            sel = [i for i, gg in enumerate(m["groups"]) if gg == g]
+            out[f"e9_n_{g}"] = len(sel)
+            for j, a in enumerate(m["archs"]):
+                out[f"e9_as_{g}_{a}"] = _mean(m["as"][sel, j])
+                tr = [e["train_acc"] for k, e in es.items() if k.startswith(f"{a}/") and e.get("group") == g]
+                if tr:
+                    out[f"e9_train_acc_{g}_{a}_min"], out[f"e9_train_acc_{g}_{a}_max"] = min(tr), max(tr)
+        out["e9_n_tasks"] = len(m["tasks"])
+        for key, r in correlations(store).get("all tasks", {}).items():
+            if key != "tasks":
+                out[f"e9_r_{key.replace(' vs ', '_')}"] = r
+        out["e9_n_train"] = next((e["n_train"] for e in es.values() if "n_train" in e), float("nan"))
+        for k, e in es.items():
+            if k.startswith("discovery/"):
+                out[f"e9_steps_{e['arch']}"] = e["meta_steps"]
+    elif exp == "e11":
+        for i, e in enumerate(es.values()):
+            out.update({f"e11_{i}_arch": f"`{e['arch']}`", f"e11_{i}_n_train": e["n_train"],
+                        f"e11_{i}_epochs": e["epochs"]})
+    elif exp == "e12":
+        for k, e in es.items():
+            if isinstance(e, dict) and "mean" in e:
+                key = k.replace("=", "").replace(" ", "_")
+                out[f"e12_mean_{key}"] = float(e["mean"])
+                if "meta_steps" in e:
+                    out[f"e12_steps_{key}"] = e["meta_steps"]
+        out["e12_max"] = max(float(e["max"]) for k, e in es.items() if k.startswith("d=") or k in ("main", "ssl"))
+        prm = store.data.get("params", {})
+        out.update({f"e12_{k}": prm[k] for k in ("ssl_epochs", "n_train") if k in prm})
+        if "ssl_arch" in prm:
+            out["e12_ssl_arch"] = f"`{prm['ssl_arch']}`"
+        for k in ("ssl as", "plain as"):
+            if k in es:
+                out[f"e12_as_{k.split()[0]}"] = float(es[k]["mean_as"])
+                out[f"e12_as_{k.split()[0]}_n"] = len(es[k]["as"])
+    return out
 
 
 # ----------------------------------------------------------------------------------------------
@@ -195,28 +285,16 @@ def plot_task_grids(store, tasks=None):
     from ..taskviz import decode_images
     names = tasks or [n for n in store.data.get("params", {}).get("tasks", []) if n in store.entries] \
         or list(store.entries)                      # the run's order (the file keeps keys sorted)
-    k = len(store.entries[names[0]]["index"]["0"])
-    fig, axes = plt.subplots(len(names), 1, figsize=(0.75 * (2 * k + 1), 1.0 * len(names) + 0.6),
-                             squeeze=False)
-    for ax, name in zip(axes[:, 0], names):
-        e = store.entries[name]
-        im0, im1 = decode_images(e["images"]["0"]), decode_images(e["images"]["1"])
-        gap = np.full((32, 8, 3), 255, np.uint8)
-        row = np.concatenate([*im0, gap, *im1], axis=1) if len(im0) and len(im1) else gap
-        ax.imshow(row)
-        ax.set_xticks([16 * len(im0), 32 * len(im0) + 8 + 16 * len(im1)], ["class 0", "class 1"], fontsize=7)
-        ax.set_yticks([])
-        ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
-    _title(fig, store, "Most discriminative images of each class (Sec. 5.1, App. B)")
-    fig.tight_layout()
-    return fig
+    rows = [(name, decode_images(store.entries[name]["images"]["0"]),
+             decode_images(store.entries[name]["images"]["1"])) for name in names]
+    return image_rows(rows, store, "Most discriminative images of each class (Sec. 5.1, App. B)")
+
 
 
 # ----------------------------------------------------------------------------------------------
 # the paper's claim next to what the run shows
 CLAIMS = {
-    "e11": "Paper (Sec. 5.4): the green pixel task has a high AS and a high test accuracy (the numbers were "
-           "lost in extraction); accuracy stays almost the same when all other pixels are noise and drops to "
+    "e11": "Paper (Sec. 5.4): the green pixel task has a high AS and a high test accuracy; accuracy stays almost the same when all other pixels are noise and drops to "
            "chance (0.5) when that pixel is noise.",
     "e20": "Paper (App. G, Prop. 1): AS <= Acc* (the best test accuracy over all labellings of X_te), and a "
            "second inequality bounding Acc* from above by a function of the AS (ours: g(Acc*) <= AS).",
@@ -284,12 +362,15 @@ def summary(store) -> str:
         run = f"{len(names)} tasks shown ({', '.join(kinds)}): " + ", ".join(names)
     else:
         run = f"{len(es)} entries"
-    return f"{CLAIMS.get(exp, '')}\nThis run ({store.data['profile']}): {run}"
+    return Text(f"{CLAIMS.get(exp, '')}\nThis run ({store.data['profile']}): {run}")
 
 
-def missing_domains(store) -> str:
+def missing_domains(store):
+    """E10: the test domains measured, and how to get the missing ones (no machine paths)."""
     d = store.entries.get("domains", {})
-    miss = d.get("missing", {})
-    head = f"domains measured: {', '.join(d.get('present', {}))}"
-    return head + ("\nmissing (get them and rerun):\n" + "\n".join(f"  - {k}: {v}" for k, v in miss.items())
-                   if miss else "")
+    rows = {name: {"measured": "yes", "how to get it": ""} for name in d.get("present", {})}
+    for name, why in d.get("missing", {}).items():
+        how = str(why).split("get it with ", 1)[-1] if "get it with " in str(why) else str(why)
+        rows[name] = {"measured": "no", "how to get it": no_paths(how, "$TDLIB_DOMAINS")}
+    return html_table(rows, index_name="test domain", caption="E10: test domains (put missing ones under "
+                      "$TDLIB_DOMAINS, the data root, and rerun)", store=store)

@@ -1,0 +1,185 @@
+"""Claims of Sec. 4 and its appendices: E5 (discovery), E6 (proxy-AS, App. I.1), E7 (random-network
+tasks, App. H), E17 (K-way, App. C), E18 (λ / d trade-off, App. E), E21 (Tiny ImageNet, App. A)."""
+from __future__ import annotations
+
+from . import (CLOSE, CORR, MARGIN, SEPARATION, Check, at_least, claims, close, fmt, gt, mean, pearson, row,
+               train_premise)
+from .sec3 import _as, _by_kind, _train
+
+PAGE = "sec4_discovery"
+
+
+def _discovery_premise(entry, what="discovery") -> Check:
+    """The meta-optimization improved its objective: mean proxy-AS of the last tenth of the meta-steps
+    (at least 5) above that of the first tenth."""
+    hist = (entry or {}).get("history") or []
+    if len(hist) < 2:
+        return Check(f"{what}: proxy-AS history not recorded", None)
+    k = max(5, len(hist) // 10)
+    first, last = mean([h["proxy_as"] for h in hist[:k]]), mean([h["proxy_as"] for h in hist[-k:]])
+    return Check(f"{what} ({entry.get('step', len(hist))} meta-steps; paper ~1e5): proxy-AS of the last {k} steps "
+                 f"{fmt(last)} {'>' if last > first else '<='} first {k} {fmt(first)}", last > first)
+
+
+def _reference(st, exp, kind):
+    """Entries of ``kind`` from ``exp``'s own store, else from E1's (named, with E1's recipe)."""
+    own = _by_kind(st.entries(exp)).get(kind)
+    if own:
+        return own, f"{kind} ({exp})"
+    return _by_kind(st.entries("e1")).get(kind), f"{kind} (E1: {st.recipe('e1')})"
+
+
+@claims("e5", page=PAGE)
+def e5(st):
+    ent = st.entries("e5")
+    g = _by_kind(ent)
+    disc, unt = g.get("discovered"), g.get("untrained")
+    hum, hname = _reference(st, "e5", "human")
+    rnd, rname = _reference(st, "e5", "random")
+    d = ent.get("discovery", {})
+    note = f"discovered tasks: {st.recipe('e5')}"
+    prem = [_discovery_premise(d), train_premise("discovered tasks", _train(disc)),
+            gt("discovered AS", _as(disc), "the same hyperplanes on the untrained encoder (ours)", _as(unt)),
+            st.complete("e5")]
+    sim = d.get("mean_similarity")
+    return [
+        row(st, "e5", "Discovered tasks have an AS on par with (or above) human-labelled tasks "
+            "(Sec. 4.4, Fig. 1-center)", "Fig. 1-center; authors' code: ResNet-18 discovered mean 0.879",
+            [at_least(f"discovered mean AS ({len(disc or [])})", _as(disc), f"{hname} mean AS", _as(hum))],
+            prem, note),
+        row(st, "e5", "Discovered tasks have a far higher AS than random-labelled tasks (Sec. 4.4, Fig. 1-center)",
+            "Fig. 1-center (values lost)",
+            [gt("discovered mean AS", _as(disc), f"{rname} mean AS", _as(rnd), SEPARATION)], prem, note),
+        row(st, "e5", "The discovered tasks are dissimilar: mean pairwise similarity (Eq. 2) close to its "
+            "minimum 0.5 (Sec. 4.4)", "close to 0.5 (the value was lost in extraction)",
+            [close(f"mean pairwise similarity of {d.get('n_tasks', '?')} tasks", sim, 0.5)],
+            [prem[0], st.complete("e5")]),
+    ]
+
+
+@claims("e6", page=PAGE)
+def e6(st):
+    ent = st.entries("e6")
+    g = {}
+    for e in ent.values():
+        g.setdefault(e.get("kind"), []).append(e)
+    final = lambda k: mean([e["test_agreement"][-1] for e in g.get(k, []) if e.get("test_agreement")])
+    steps = max([e["steps"][-1] for e in ent.values() if e.get("steps")] or [0])
+    note = f"0-1 agreement on X_te after {steps} inner steps (paper: 50)"
+    pts = [(e["proxy_as"], e["agreement"]) for e in ent.values() if e.get("agreement") is not None]
+    r = pearson([p[0] for p in pts], [p[1] for p in pts]) if pts else None
+    corr = (Check(f"Pearson r(proxy-AS, AS) = {fmt(r)} over {len(pts)} tasks "
+                  f"({'>=' if r >= CORR else '<'} {CORR:g})", r >= CORR) if r is not None
+            else Check("proxy-AS and AS: fewer than 3 tasks stored", None))
+    from_ = {e.get("as_from") for e in ent.values()}
+    return [
+        row(st, "e6", "A few inner steps already separate human-labelled and discovered tasks from random ones "
+            "(App. I.1, Fig. 16-left)", "50 steps (Fig. 16-left, values lost)",
+            [gt("human", final("human"), "random", final("random"), SEPARATION),
+             gt("discovered", final("discovered"), "random", final("random"), SEPARATION)],
+            [st.complete("e6")], note),
+        row(st, "e6", "The proxy-AS correlates well with the AS (App. I.1, Fig. 16-right)",
+            "Fig. 16-right (values lost)", [corr], [st.complete("e6")],
+            "AS " + " and ".join({"stored": "read from the stored E1 / E5 results", "computed": "computed here"}.get(x, x)
+                                 for x in sorted(x for x in from_ if x))),
+    ]
+
+
+@claims("e7", page=PAGE)
+def e7(st):
+    ent = st.entries("e7")
+    rn = _by_kind(ent).get("randnet")
+    disc = _by_kind(st.entries("e5")).get("discovered")
+    hum, hname = _reference(st, "e7", "human")
+    sim_r = ent.get("similarity", {}).get("mean_similarity")
+    sim_d = st.entries("e5").get("discovery", {}).get("mean_similarity")
+    nv = ent.get("naive")
+    naive = (Check(f"naive discovery kept {nv['found']} of {nv['wanted']} wanted tasks in {nv['draws']} draws "
+                   f"(threshold {nv['threshold']})", nv["found"] < nv["wanted"]) if nv
+             else Check("naive discovery not stored", None))
+    return [
+        row(st, "e7", "Random-network tasks have a high AS, on par with human-labelled and discovered ones "
+            "(Sec. 4.4, App. H.1)", "values lost in extraction",
+            [at_least(f"random-network mean AS ({len(rn or [])})", _as(rn), hname, _as(hum)),
+             at_least("random-network mean AS", _as(rn), "discovered (E5)", _as(disc))],
+            [train_premise("random-network tasks", _train(rn)), st.complete("e7")]),
+        row(st, "e7", "Random-network tasks are very similar to each other, more than the discovered tasks "
+            "(Sec. 4.4, App. H, Fig. 15-left)", "values lost in extraction",
+            [gt(f"random-network mean pairwise similarity ({ent.get('similarity', {}).get('n', '?')} nets)", sim_r,
+                "discovered tasks' (E5)", sim_d)], [st.complete("e7")]),
+        row(st, "e7", "Naive discovery by drawing random networks is inefficient (App. H.2, Fig. 15-center)",
+            "Fig. 15-center (values lost)", [naive], [st.complete("e7")]),
+    ]
+
+
+@claims("e17", page=PAGE)
+def e17(st):
+    ent = st.entries("e17")
+    ks = sorted({e["k"] for e in ent.values() if "k" in e})
+    bal, sep, par = [], [], []
+    for k in ks:
+        d = ent.get(f"discovery:k{k}", {})
+        if d.get("balance"):
+            dev = max(abs(f - 1 / k) for b in d["balance"] for f in b)
+            bal.append(Check(f"K={k}: class fractions within {fmt(dev)} of 1/K", dev <= CLOSE))
+        g = {kind: [e for e in ent.values() if e.get("k") == k and e.get("kind") == kind]
+             for kind in ("discovered", "random", "human")}
+        sep.append(gt(f"K={k}: discovered mean AS", _as(g["discovered"]), "random K-way", _as(g["random"]), SEPARATION))
+        par.append(at_least(f"K={k}: discovered mean AS", _as(g["discovered"]), "human K-way", _as(g["human"])))
+    prem = [st.complete("e17")]
+    return [
+        row(st, "e17", "K-way discovery (rotated simplex heads) gives balanced K-way tasks (App. C)",
+            "balanced: each class 1/K", bal or [Check("no K-way discovery stored", None)], prem),
+        row(st, "e17", "Discovered K-way tasks have a high AS: above random K-way labellings, on par with human "
+            "K-way tasks (App. C, as in the binary case)", "App. C gives no numbers",
+            (sep + par) or [Check("no K-way tasks stored", None)], prem),
+    ]
+
+
+@claims("e18", page=PAGE)
+def e18(st):
+    ent = st.entries("e18")
+    dims = sorted({e["d"] for e in ent.values()})
+    sim, acc, high = [], [], []
+    for d in dims:
+        pts = sorted((e for e in ent.values() if e["d"] == d), key=lambda e: e["lambda"])
+        if len(pts) < 2:
+            continue
+        lo, hi = pts[0], pts[-1]
+        sim.append(gt(f"d={d}: similarity at λ={lo['lambda']:g}", lo["mean_similarity"],
+                      f"at λ={hi['lambda']:g}", hi["mean_similarity"], MARGIN))
+        acc.append(gt(f"d={d}: mean AS at λ={lo['lambda']:g}", lo["mean_as"], f"at λ={hi['lambda']:g}",
+                      hi["mean_as"], 0.0))
+        best = min(pts, key=lambda e: e["mean_similarity"])
+        high.append(at_least(f"d={d}: mean AS at the least similar point (λ={best['lambda']:g}, similarity "
+                             f"{fmt(best['mean_similarity'])})", best["mean_as"], f"at λ={lo['lambda']:g}", lo["mean_as"]))
+    curve = "; ".join(f"λ={e['lambda']:g}, d={e['d']}: AS {fmt(e['mean_as'])}, similarity {fmt(e['mean_similarity'])}"
+                      for e in sorted(ent.values(), key=lambda e: (e["d"], e["lambda"])))
+    none = [Check("fewer than two λ values stored for any d", None)]
+    prem = [st.complete("e18")]
+    steps = st.params("e18").get("sweep_meta_steps")
+    curve += f" (each point a discovery run of {steps} meta-steps; the paper's runs: full length)" if steps else ""
+    return [
+        row(st, "e18", "A larger uniformity weight λ gives more dissimilar tasks (App. E, Fig. 13)",
+            "Fig. 13 (values lost)", sim or none, prem, curve),
+        row(st, "e18", "A larger λ lowers the mean AS: λ trades AS for dissimilarity (App. E, Fig. 13)",
+            "Fig. 13 (values lost)", acc or none, prem, curve),
+        row(st, "e18", "Discovery is not very sensitive to λ: the AS stays high even where the similarity is "
+            "close to its minimum (App. E)", "Fig. 13 (values lost)", high or none, prem),
+    ]
+
+
+@claims("e21", page=PAGE)
+def e21(st):
+    g = _by_kind(st.entries("e21"))
+    disc, hum = g.get("discovered"), g.get("human")
+    lo = min([e["agreement"] for e in disc]) if disc else None
+    hi = max([e["agreement"] for e in hum]) if hum else None
+    return [
+        row(st, "e21", "On Tiny ImageNet every discovered task has AS above 0.8 (App. A, Fig. 8)", "> 0.8",
+            [Check(f"min discovered AS {fmt(lo)}", lo > 0.8) if lo is not None
+             else Check("discovered tasks on Tiny ImageNet: not stored", None)], [st.complete("e21")]),
+        row(st, "e21", "On Tiny ImageNet human-labelled binary tasks have AS below 0.65 (App. A)", "< 0.65",
+            [Check(f"max human AS {fmt(hi)}", hi < 0.65) if hi is not None
+             else Check("human tasks on Tiny ImageNet: not stored", None)], [st.complete("e21")]),
+    ]

@@ -1,0 +1,401 @@
+"""A work queue with a time budget (issue 11): every short GPU window turns into stored results.
+
+``python -m tdlib queue --profile gpu --minutes 9`` runs the next pending work of every experiment in a
+fixed priority order and stops before the budget ends; ``--list`` shows what is pending with an estimate
+of GPU-minutes. The order (:data:`PRIORITY`): E1 (Sec. 3.2); the shared-encoder discovery (Sec. 4) and
+E5 (the AS of its tasks), E6; E13 / E14 (adversarial splits by discovered tau', Sec. 6); then every
+other experiment in the registry's order; then, after the gpu profile, the ``paper`` profile's E1
+(the 100-epoch protocol, :data:`TAIL`).
+
+Two kinds of jobs:
+
+- *long runs* (a discovery encoder, Sec. 4.3 / App. I.2; a SimCLR model, Sec. 5.1) advance in chunks
+  that fit the time left (``train_encoder(..., stop_after=n)``, ``train_ssl(..., stop_after=n)``), sized
+  by their own measured seconds per step; their checkpoint is the state that travels between windows.
+  One worker at a time holds a run (a non-blocking ``flock`` on ``<run folder>/.queue.lock``): others
+  skip it and take the next job.
+- *experiments*: ``experiments.get(id, profile)`` under ``results.time_budget(seconds)``; entries are
+  stored one by one and claimed while computed (:mod:`tdlib.results`), so several workers (processes,
+  GPUs, machines sharing the results folder) drain the same queue without computing an entry twice.
+  An experiment waits (is skipped) until the long runs it reads are complete.
+
+Nothing here changes what an experiment computes: the queue only decides what runs next and for how long.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import Profile, get_profile
+
+PRIORITY = ("e1", "e5", "e6", "e13", "e14")      # then the rest, registry order
+TAIL = {"gpu": ("paper", ("e1",))}             # after the gpu profile's queue: the paper protocol's E1
+PURE_AS = ("e1", "e2", "e3", "e4")             # need no discovery run
+SKIP = {"e21": "needs Tiny ImageNet ($TDLIB_TINYIMAGENET)"}
+MIN_START_SECONDS = 20                         # start nothing with less time left than this
+# rough seconds per network-epoch on 45K images (one H200, bf16, issue 11's measurement for ResNet-18;
+# the others scaled by the measured speedups), used only until a job has stored its own timings
+S_PER_EPOCH_45K = {"resnet18": 0.97, "vit": 0.95, "mlp": 0.25, "cnn": 0.2}
+S_PER_META_STEP = 0.5                          # rough, until a discovery run has measured its own
+
+
+# ---------------------------------------------------------------------------------------------- long runs
+@dataclass
+class LongRun:
+    """One resumable long computation: ``kind`` "discovery" (an encoder) or "ssl" (a SimCLR model)."""
+    name: str
+    kind: str
+    profile: Profile
+    out_dir: Path
+    total: int                       # meta-steps or epochs
+    features: str | None = None      # "ssl": the encoder reads frozen SimCLR features (Sec. 5.1)
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.out_dir / "encoder.pt"
+
+    def progress(self) -> tuple[int, float | None]:
+        """(steps done, measured seconds per step or None), from the checkpoint."""
+        if not self.checkpoint.is_file():
+            return 0, None
+        import torch
+        try:
+            ck = torch.load(self.checkpoint, map_location="cpu", weights_only=False)
+        except Exception:                                      # unreadable: treat as not started
+            return 0, None
+        done = int(ck.get("step", ck.get("epoch", 0)))
+        secs = [h.get("seconds") for h in ck.get("history", [])[-20:] if isinstance(h, dict) and h.get("seconds")]
+        return done, (sum(secs) / len(secs) if secs else None)
+
+    def done(self) -> bool:
+        return self.progress()[0] >= self.total
+
+
+def reads_main_discovery(exp: str, p: Profile) -> bool:
+    """Whether ``exp`` reads the profile's main discovery run: its record declares the discovery fields,
+    or it reads discovered tasks by name (``adv_by``, e.g. the gpu profile's tau' of Sec. 6)."""
+    from . import experiments
+    rec = experiments.records().get(exp)
+    if rec is None:
+        return False
+    return "meta_steps" in rec.fields or ("adv_by" in rec.fields and any(
+        str(n).startswith("discovered") for n in p.adv_by))
+
+
+def long_runs(exp: str, p: Profile) -> list[LongRun]:
+    """The long runs experiment ``exp`` reads at profile ``p`` (its folders as the experiments name them)."""
+    from .discovery import arch_run, discovery_dir, run_name
+    if exp in PURE_AS or exp in SKIP:
+        return []
+    runs = [LongRun("discovery", "discovery", p, discovery_dir(run_name(p)), p.meta_steps)] \
+        if reads_main_discovery(exp, p) else []
+    if exp in ("e8", "e9"):
+        for a in p.study_disc_archs:
+            if a != p.arch:
+                q, where = arch_run(p, a)
+                runs.append(LongRun(f"discovery/arch_{a}", "discovery", q, discovery_dir(where), q.meta_steps))
+    elif exp == "e17":
+        for k in p.kway_classes:
+            q = p.replace(n_classes=k, meta_steps=p.kway_meta_steps)
+            runs.append(LongRun(f"discovery/k{k}", "discovery", q, discovery_dir(run_name(q)), q.meta_steps))
+    elif exp in ("e18", "e12"):
+        from .experiments.sec4 import sweep_point
+        points = ([(lam, d) for d in p.sweep_dims for lam in p.sweep_weights] if exp == "e18"
+                  else [(p.uniformity_weight, d) for d in p.appj_dims])
+        for lam, d in points:
+            q, out = sweep_point(p, lam, d)
+            runs.append(LongRun(f"discovery/{out.name}", "discovery", q, out, q.meta_steps))
+        if exp == "e12" and not p.ssl_weights:
+            from .ssl import ssl_dir
+            runs.append(LongRun("ssl", "ssl", p, Path(ssl_dir(p.name)), p.ssl_epochs))
+            from .experiments.appj import SSL_FOLDER
+            q = p.replace(meta_steps=p.ssl_meta_steps)
+            runs.append(LongRun(f"discovery/{SSL_FOLDER}", "discovery", q, discovery_dir(p.name) / SSL_FOLDER,
+                                q.meta_steps, features="ssl"))
+    return runs
+
+
+@contextlib.contextmanager
+def try_lock(path: Path):
+    """A non-blocking exclusive ``flock`` on ``path``: yields True if this worker holds it, else False.
+    The lock goes with the process, so a killed worker never leaves a run locked."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    f = open(path, "a+")
+    try:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+    finally:
+        f.close()
+
+
+def advance(run: LongRun, ds, seconds: float, data_path=None, log=print) -> dict:
+    """Advance ``run`` by as many steps as fit in ``seconds`` (at least one); returns what was done."""
+    done, s_step = run.progress()
+    if done >= run.total:
+        return {"job": run.name, "status": "complete", "step": done}
+    with try_lock(run.out_dir / ".queue.lock") as mine:
+        if not mine:
+            return {"job": run.name, "status": "busy (another worker holds it)", "step": done}
+        done, s_step = run.progress()                       # re-read under the lock
+        n = run.total - done
+        if s_step:
+            n = max(1, min(n, int(seconds * 0.9 / s_step)))
+        else:
+            n = 1                                           # measure first, then fill the time left
+        t0 = time.perf_counter()
+        _train(run, ds, n, data_path)
+        step, s_step = run.progress()
+        left = seconds - (time.perf_counter() - t0)
+        if step < run.total and s_step and left > 3 * s_step:
+            n = max(1, min(run.total - step, int(left * 0.9 / s_step)))
+            _train(run, ds, n, data_path)
+            step, _ = run.progress()
+        status = "complete" if step >= run.total else "chunk"
+        log(f"  {run.name}: step {done} -> {step} of {run.total} ({time.perf_counter() - t0:.0f} s)")
+        return {"job": run.name, "status": status, "step": step, "from": done,
+                "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def _train(run: LongRun, ds, n: int, data_path=None) -> None:
+    from .train import default_device
+    if run.kind == "ssl":
+        from .ssl import train_ssl
+        train_ssl(ds, run.profile, out_dir=run.out_dir, resume=True, stop_after=n, progress=False,
+                  device=default_device())
+        return
+    from .discovery import train_encoder
+    features = None
+    if run.features == "ssl":
+        from .ssl import frozen_features
+        features = frozen_features(ds, run.profile)
+    train_encoder(ds, run.profile, out_dir=run.out_dir, resume=True, stop_after=n, progress=False,
+                  features=features)
+
+
+# ---------------------------------------------------------------------------------------------- the plan
+@dataclass
+class Job:
+    kind: str                          # "run" (a long run's chunk) or "experiment"
+    exp: str
+    profile: Profile
+    run: LongRun | None = None
+    waits_for: list = field(default_factory=list)     # long runs that must be complete first
+
+    @property
+    def name(self) -> str:
+        where = "" if self.kind == "experiment" else f" {self.run.name}"
+        return f"{self.profile.name}:{self.exp}{where}"
+
+
+def experiment_order() -> list[str]:
+    from . import experiments
+    names = sorted(experiments.names(), key=lambda e: (len(e), e))      # e2 before e10
+    return [e for e in PRIORITY if e in names] + [e for e in names if e not in PRIORITY]
+
+
+def plan(p: Profile, only=None, tail: bool = True) -> list[Job]:
+    """The queue at profile ``p``, in priority order (each long run once, before its first reader)."""
+    jobs, seen = [], set()
+    order = [e for e in experiment_order() if only is None or e in only]
+    for exp in order:
+        if exp in SKIP:
+            continue
+        runs = long_runs(exp, p)
+        for r in runs:
+            if r.name not in seen:
+                seen.add(r.name)
+                jobs.append(Job("run", exp, p, run=r))
+        jobs.append(Job("experiment", exp, p, waits_for=runs))
+    if tail and p.name in TAIL:
+        prof, exps = TAIL[p.name]
+        jobs += [Job("experiment", e, get_profile(prof)) for e in exps if only is None or e in only]
+    return jobs
+
+
+# ---------------------------------------------------------------------------------------------- status
+def expected_entries(exp: str, p: Profile) -> int | None:
+    """How many entries ``exp`` stores at ``p`` (for the pure-AS experiments and E5), else None."""
+    kinds = 2 * p.n_ablation
+    if exp == "e1":
+        return p.n_human + p.n_random
+    if exp == "e2":
+        return len(p.archs) * kinds
+    if exp == "e3":
+        return len([s for s in p.train_sizes if s <= p.sec3_n_train]) * kinds
+    if exp == "e4":
+        return 5 * kinds
+    if exp == "e5":
+        return 1 + p.n_tasks + 1 + min(p.n_ablation, p.n_tasks)
+    return None
+
+
+def _store(exp: str, p: Profile):
+    from .results import results_root
+    path = results_root() / p.name / f"{exp}.json"
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def as_task_seconds(p: Profile, arch: str | None = None, n_train: int | None = None) -> float:
+    """Rough GPU seconds of one AS task (two networks, ``epochs`` at most) at ``p``."""
+    arch = arch or p.arch
+    n = n_train or p.sec3_n_train
+    s_epoch = S_PER_EPOCH_45K.get(arch, 1.0) * (p.width / 64) ** 2 * n / 45_000
+    return 2 * p.epochs * s_epoch
+
+
+def job_status(job: Job) -> dict:
+    """What is stored and what is pending for one job, with an estimate of GPU-minutes left."""
+    if job.kind == "run":
+        done, s_step = job.run.progress()
+        left = max(0, job.run.total - done)
+        per = s_step or (S_PER_META_STEP if job.run.kind == "discovery" else
+                         as_task_seconds(job.profile, job.profile.ssl_arch) / (2 * job.profile.epochs) * 3)
+        return {"job": job.name, "done": done, "total": job.run.total, "pending": left > 0,
+                "minutes": round(left * per / 60, 1), "measured": s_step is not None}
+    d = _store(job.exp, job.profile)
+    n = len(d["entries"]) if d else 0
+    total = expected_entries(job.exp, job.profile)
+    complete = bool(d and d.get("complete"))
+    secs = None
+    if d and n:
+        es = d.get("entry_seconds")
+        if isinstance(es, dict) and es:
+            secs = sum(es.values()) / len(es)
+        elif d.get("wall_seconds"):
+            secs = d["wall_seconds"] / n
+    measured = secs is not None
+    secs = secs if measured else as_task_seconds(job.profile)
+    left = None if total is None else max(0, total - n)
+    minutes = None if complete else round((left if left is not None else 1) * secs / 60, 1)
+    return {"job": job.name, "done": n, "total": total, "pending": not complete,
+            "minutes": 0.0 if complete else minutes, "measured": measured,
+            "waits_for": [r.name for r in job.waits_for if not r.done()] + _needs_pending(job)}
+
+
+def _needs_pending(job: Job) -> list:
+    """The experiments ``job`` reads (its record's ``needs``) that are not complete at its profile."""
+    from . import experiments
+    rec = experiments.records().get(job.exp)
+    out = []
+    for need in (rec.needs if rec else ()):
+        d = _store(need, job.profile)
+        if not (d and d.get("complete")):
+            out.append(need)
+    return out
+
+
+def format_status(rows) -> str:
+    lines = [f"{'job':34s} {'stored':>12s} {'GPU-min':>9s}  note"]
+    total = 0.0
+    for r in rows:
+        stored = f"{r['done']}/{r['total'] if r['total'] is not None else '?'}"
+        est = "-" if not r["pending"] else (f"{'' if r['measured'] else '~'}{r['minutes']}"
+                                            + ("+" if r["total"] is None else ""))
+        note = "done" if not r["pending"] else ("waits for " + ", ".join(r["waits_for"]) if r.get("waits_for")
+                                                else "pending")
+        total += r["minutes"] or 0.0 if r["pending"] else 0.0
+        lines.append(f"{r['job']:34s} {stored:>12s} {est:>9s}  {note}")
+    lines.append(f"pending: {sum(r['pending'] for r in rows)} jobs, about {total:.0f} GPU-minutes "
+                 "(~: rough, before a job has measured itself; +: at least)")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------- running
+def run_queue(p: Profile, minutes: float, data_path=None, only=None, tail: bool = True, worker: str = "",
+              log=print) -> dict:
+    """Run pending jobs in priority order until ``minutes`` are nearly spent; returns a summary."""
+    from . import experiments, results
+    from .data import dataset_for
+    from .errors import Diverged, TdlibError
+    t_start = time.perf_counter()
+    deadline = t_start + minutes * 60
+    who = f"[{worker or os.getpid()}] "
+    summary = {"profile": p.name, "minutes": minutes, "worker": worker or str(os.getpid()), "jobs": []}
+    datasets = {}
+
+    def dataset(q):
+        key = (q.name, q.dataset, q.n_train, q.n_test, q.split_seed)
+        if key not in datasets:
+            datasets[key] = dataset_for(q, data_path)
+        return datasets[key]
+
+    min_start = min(MIN_START_SECONDS, 0.1 * minutes * 60)
+    for job in plan(p, only, tail):
+        left = deadline - time.perf_counter()
+        if left < min_start:
+            log(f"{who}budget spent ({left:.0f} s left): stopping")
+            break
+        if job.kind == "run":
+            if job.run.done():
+                continue
+            log(f"{who}{job.name}: advancing ({left / 60:.1f} min left)")
+            try:
+                res = advance(job.run, dataset(job.profile), left - min_start / 2, data_path, log=log)
+            except Diverged as e:
+                res = {"job": job.name, "status": f"diverged: {e}"}
+            except (TdlibError, ValueError, FileNotFoundError, RuntimeError) as e:
+                res = {"job": job.name, "status": f"failed: {type(e).__name__}: {e}"}
+            res["job"] = job.name
+            log(f"{who}{job.name}: {res['status']}")
+            summary["jobs"].append(res)
+            continue
+        st = job_status(job)
+        if not st["pending"]:
+            continue
+        if st.get("waits_for"):
+            summary["jobs"].append({"job": job.name, "status": "waits for " + ", ".join(st["waits_for"])})
+            continue
+        log(f"{who}{job.name}: {st['done']}/{st['total'] or '?'} stored, running ({left / 60:.1f} min left)")
+        t0 = time.perf_counter()
+        before = st["done"]
+        try:
+            budget = getattr(results, "time_budget", None)
+            ctx = budget(left - min_start / 2) if budget else contextlib.nullcontext()
+            with ctx:
+                store = experiments.get(job.exp, profile=job.profile, data_path=data_path)
+            status = "complete" if store.data.get("complete") else "partial"
+            if getattr(store, "skipped_claimed", None):
+                status += f" ({len(store.skipped_claimed)} entries being computed by other workers)"
+            if getattr(store, "budget_stopped", False):
+                status += " (stopped by the time budget)"
+            after = len(store.entries)
+        except Diverged as e:
+            status, after = f"diverged: {e}", None
+        except (TdlibError, ValueError, FileNotFoundError) as e:
+            status, after = f"failed: {type(e).__name__}: {e}", None
+        res = {"job": job.name, "status": status, "entries_before": before, "entries_after": after,
+               "seconds": round(time.perf_counter() - t0, 1)}
+        log(f"{who}{job.name}: {status}, {before} -> {after} entries in {res['seconds']:.0f} s")
+        summary["jobs"].append(res)
+    summary["seconds"] = round(time.perf_counter() - t_start, 1)
+    return summary
+
+
+def format_summary(summary: dict) -> str:
+    lines = [f"queue [{summary['profile']}] worker {summary['worker']}: {summary['seconds'] / 60:.1f} of "
+             f"{summary['minutes']} min"]
+    for j in summary["jobs"]:
+        extra = ""
+        if j.get("entries_after") is not None:
+            extra = f" (+{j['entries_after'] - j['entries_before']} entries)"
+        elif "step" in j:
+            extra = f" (step {j.get('from', j['step'])} -> {j['step']})"
+        lines.append(f"  {j['job']}: {j['status']}{extra}")
+    return "\n".join(lines)

@@ -1,0 +1,229 @@
+"""Experiment records and result recipes: a stored result is valid for the fields it reads and the data
+it ran on; runs refuse to mix recipes; writers on one file keep each other's entries; workers split
+entries by claims; a time budget stops before overrunning; errors name the file and the fix."""
+from __future__ import annotations
+
+import ast
+import json
+import multiprocessing as mp
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tdlib import experiments, results
+from tdlib.config import get_profile, tracked, tracking
+from tdlib.errors import ConfigError, RecipeMismatch, ResultsFileError
+from tdlib.records import same_recipe
+
+ROOT = Path(__file__).resolve().parents[1]
+FP = {"dataset": "synthetic", "n_train": 10, "n_test": 5, "hash": "aaaa"}
+
+
+@pytest.fixture
+def fake_exp():
+    """A throwaway experiment ``tx`` that depends on ``epochs`` and ``lr`` only."""
+    results.RECIPE_FIELDS["tx"], results.RECIPE_NEEDS["tx"] = ("epochs", "lr"), ()
+    yield "tx"
+    results.RECIPE_FIELDS.pop("tx"), results.RECIPE_NEEDS.pop("tx")
+
+
+def _boom():
+    raise AssertionError("computed although the run should have been refused first")
+
+
+def test_resume_refuses_another_recipe_before_compute(tmp_path, fake_exp):
+    p = get_profile("smoke")
+    results.run_items(fake_exp, p, {"a": lambda: 1}, root=tmp_path, data=FP)
+    with pytest.raises(RecipeMismatch, match=r"epochs=6 \(now 7\).*Fix: delete"):
+        results.run_items(fake_exp, p.replace(epochs=7), {"a": _boom, "b": _boom}, root=tmp_path, data=FP)
+    with pytest.raises(RecipeMismatch, match="data synthetic"):      # same fields, other data
+        results.run_items(fake_exp, p, {"b": _boom}, root=tmp_path, data={**FP, "hash": "bbbb"})
+
+
+def test_a_field_the_experiment_does_not_read_leaves_the_result_valid(tmp_path, fake_exp):
+    p = get_profile("smoke")
+    store = results.run_items(fake_exp, p, {"a": lambda: 1}, root=tmp_path, data=FP)
+    q = p.replace(ssl_epochs=99)
+    assert store.stale(q) == []
+    assert results.run_items(fake_exp, q, {"a": _boom, "b": lambda: 2}, root=tmp_path, data=FP).entries == {"a": 1, "b": 2}
+    assert store.stale(p.replace(lr=0.5)) == ["lr=0.001 (now 0.5)"]
+    assert "STALE" in store.caption(p.replace(lr=0.5)) and "STALE" not in store.caption(q)
+
+
+def test_profile_name_cannot_be_overridden():
+    with pytest.raises(ConfigError, match="cannot be overridden"):
+        get_profile("smoke").replace(name="paper")
+    with pytest.raises(ConfigError, match="results/<name>"):
+        get_profile("smoke").__class__(name="../../x")
+    out = subprocess.run([sys.executable, "-m", "tdlib", "run", "e1", "--profile", "smoke", "--set", "name=paper"],
+                         cwd=ROOT, capture_output=True, text=True, env={**os.environ, "TDLIB_RESULTS": "/nonexistent"})
+    assert out.returncode != 0 and "cannot be overridden" in out.stderr
+
+
+def _writer(root, prefix, n):
+    results.RECIPE_FIELDS["tx"], results.RECIPE_NEEDS["tx"] = ("epochs",), ()
+    p = get_profile("smoke")
+    for i in range(n):
+        results.run_items("tx", p, {f"{prefix}{i}": lambda: i}, root=root, data=FP)
+
+
+def test_two_writers_keep_each_others_entries(tmp_path, fake_exp):
+    ctx = mp.get_context("fork")
+    procs = [ctx.Process(target=_writer, args=(tmp_path, pre, 15)) for pre in "ab"]
+    for pr in procs:
+        pr.start()
+    for pr in procs:
+        pr.join(60)
+    assert all(pr.exitcode == 0 for pr in procs)
+    entries = json.loads((tmp_path / "smoke" / "tx.json").read_text())["entries"]
+    assert sorted(entries) == sorted(f"{c}{i}" for c in "ab" for i in range(15))
+
+
+def test_claimed_entries_are_skipped_and_dead_claims_taken_over(tmp_path, fake_exp):
+    p = get_profile("smoke")
+    store = results.ResultStore(fake_exp, p.name, None, tmp_path)
+    held = results.try_claim(store, "a")                       # this process holds "a"
+    assert held is not None and results.try_claim(store, "a") is None
+    s = results.run_items(fake_exp, p, {"a": _boom, "b": lambda: 2}, root=tmp_path, data=FP)
+    assert s.skipped_claimed == ["a"] and not s.data["complete"]
+    held._stop.set()
+    held.path.write_text(json.dumps({"host": os.uname().nodename, "pid": 2 ** 22 + 12345}))   # a dead process
+    s = results.run_items(fake_exp, p, {"a": lambda: 1, "b": _boom}, root=tmp_path, data=FP)
+    assert s.entries == {"a": 1, "b": 2} and s.data["complete"]
+
+
+def test_time_budget_starts_no_entry_it_cannot_finish(tmp_path, fake_exp):
+    p = get_profile("smoke")
+    results.run_items(fake_exp, p, {"a": lambda: time.sleep(0.3) or 1}, root=tmp_path, data=FP)
+    with results.time_budget(0.1):
+        s = results.run_items(fake_exp, p, {"a": _boom, "b": _boom}, root=tmp_path, data=FP)
+    assert s.budget_stopped and "b" not in s.entries and not s.data["complete"]
+    with results.time_budget(30):
+        assert "b" in results.run_items(fake_exp, p, {"a": _boom, "b": lambda: 2}, root=tmp_path, data=FP)
+
+
+def test_truncated_results_file_names_the_file_and_the_fix(tmp_path, fake_exp):
+    path = tmp_path / "smoke" / "tx.json"
+    path.parent.mkdir(parents=True)
+    path.write_text('{"entries": {"a": 1')
+    with pytest.raises(ResultsFileError, match=r"tx\.json is not valid JSON.*git checkout"):
+        results.run_items(fake_exp, get_profile("smoke"), {"a": _boom}, root=tmp_path, data=FP)
+
+
+def test_unwritable_results_folder_is_refused_before_compute(tmp_path, fake_exp):
+    (tmp_path / "smoke").write_text("a file where the folder should be")
+    with pytest.raises(ResultsFileError, match="Fix: make .* writable, or set TDLIB_RESULTS"):
+        results.run_items(fake_exp, get_profile("smoke"), {"a": _boom}, root=tmp_path, data=FP)
+
+
+def test_same_recipe_refuses_a_comparison_of_different_recipes(tmp_path, fake_exp):
+    p = get_profile("smoke")
+    a = results.run_items(fake_exp, p, {"a": lambda: 1}, root=tmp_path, data=FP)
+    b = results.run_items(fake_exp, p.replace(epochs=3), {"a": lambda: 1}, root=tmp_path / "other", data=FP)
+    assert same_recipe(a, a) == []
+    with pytest.raises(RecipeMismatch, match="epochs"):
+        same_recipe(a, b)
+
+
+@pytest.mark.parametrize("name", ["e15", "e11"])
+def test_record_declares_every_field_its_compute_reads(name, tmp_path, monkeypatch):
+    """Planted check: run the experiment on a profile that notes its reads; each read is declared."""
+    monkeypatch.setenv("TDLIB_RESULTS", str(tmp_path))
+    rec = experiments.records()[name]
+    with tracking() as reads:
+        rec.compute(tracked(get_profile("smoke")))
+    assert reads, "tracking saw no reads: the check would pass vacuously"
+    assert sorted(reads - set(rec.fields)) == []
+
+
+def test_every_record_is_complete():
+    recs = experiments.records()
+    assert len(recs) >= 20
+    for r in recs.values():
+        assert r.page and r.title and r.fields and r.pool in ("main", "sec3")
+        assert set(r.needs) <= set(recs), r.id
+        assert (ROOT / "book" / f"{r.page}.md").is_file(), r.page
+
+
+def test_stored_results_have_recipes_and_current_needs():
+    """Every committed result file has a recipe, and what it read from another experiment is that
+    experiment's stored result now (no figure built on a replaced input)."""
+    recs = experiments.records()
+    for prof in results.STORED_PROFILES:
+        for path in sorted((results.results_root() / prof).glob("*.json")):
+            store = results.load_store(path.stem, prof)
+            assert store.recipe.get("hash"), f"{path} has no recipe (python -m tdlib records --migrate)"
+            for need, h in store.recipe.get("needs", {}).items():
+                other = results.load_store(need, prof)
+                assert other is None or h is None or other.recipe.get("hash") == h, \
+                    f"{path} was made from another {need} than the one stored now"
+            assert path.stem in recs
+
+
+# ---- imports run one way -----------------------------------------------------------------------
+LAYERS = [
+    {"errors", "config", "results"},
+    {"data"},
+    {"tasks", "models", "kway", "unroll", "bounds", "domains"},
+    {"train", "linear_probe"},
+    {"agreement", "randnet", "greenpixel"},
+    {"discovery", "splits", "ssl", "taskviz"},
+    {"experiments", "records"},
+    {"viz"},
+    {"claims", "report", "queue", "notebooks", "cli", "commands", "__init__", "__main__"},
+]
+
+
+def _layer(mod: str) -> int:
+    top = mod.split(".")[0]
+    for i, layer in enumerate(LAYERS):
+        if top in layer:
+            return i
+    raise AssertionError(f"module tdlib.{mod} has no layer: add it to LAYERS in tests/test_records.py")
+
+
+def test_imports_run_one_way():
+    """data -> tasks -> train/agreement -> discovery/splits -> experiments -> viz -> book: no module
+    imports one of a later layer (function-level imports included)."""
+    bad = []
+    for f in sorted((ROOT / "tdlib").rglob("*.py")):
+        parts = f.relative_to(ROOT / "tdlib").with_suffix("").parts
+        mod = ".".join(parts)
+        me = _layer(mod if parts[0] != "__init__" else "__init__")
+        pkg = list(parts[:-1])
+        for node in ast.walk(ast.parse(f.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                base = pkg[: len(pkg) - (node.level - 1)]
+                targets = ([".".join(base + [node.module])] if node.module
+                           else [".".join(base + [a.name]) for a in node.names])
+                for t in targets:
+                    if t and t != "__version__" and _layer(t) > me:
+                        bad.append(f"tdlib.{mod} imports tdlib.{t}")
+    assert bad == []
+
+
+def test_no_stored_comparison_mixes_recipes():
+    """Each figure that shows several experiments' stored results (best stored profile) shows one recipe."""
+    from tdlib.records import same_recipe
+    from tdlib.viz.common import COMPARISONS
+    for fig, names in COMPARISONS.items():
+        stores = [results.best_stored(n) for n in names]
+        if any(s is None for s in stores):
+            continue
+        assert same_recipe(*stores, strict=False) == [], fig
+
+
+def test_a_new_field_that_keeps_the_old_behaviour_keeps_results_valid(tmp_path, fake_exp, monkeypatch):
+    from tdlib import config
+    p = get_profile("smoke")
+    store = results.run_items(fake_exp, p, {"a": lambda: 1}, root=tmp_path, data=FP)
+    results.RECIPE_FIELDS[fake_exp] = ("epochs", "lr", "batch_size")      # the record now reads a new field
+    assert store.stale(p) == ["batch_size='(absent)' (now 50)"]
+    monkeypatch.setitem(config.IMPLICIT_BEFORE, "batch_size", 50)          # ... which had 50 implicitly
+    assert store.stale(p) == [] and store.stale(p.replace(batch_size=7)) != []
+    s = results.run_items(fake_exp, p, {"a": _boom, "b": lambda: 2}, root=tmp_path, data=FP)
+    assert s.entries == {"a": 1, "b": 2} and "batch_size" in s.recipe["fields"]
