@@ -143,12 +143,13 @@ def _stored_as(p, key, exp="e5"):
 
 @register("e6", page="sec4_discovery", pool="main", needs=('e5',),
           title="Proxy-AS vs AS (App. I.1, Fig. 16)",
-          fields=POOL + TRAIN + TASKS + DISCOVERY + ('disc_width', 'inner_batch', 'inner_lr', 'inner_steps', 'n_ablation'))
+          fields=POOL + TRAIN + TASKS + DISCOVERY + ('disc_width', 'inner_batch', 'inner_lr', 'inner_steps', 'n_ablation',
+                                                     'e5_n_baseline'))
 def e6_proxy_as(p, data_path=None):
     """E6: proxy-AS (Algorithm 1, ``inner_steps`` steps) vs AS, and agreement over inner steps,
     for human, random and discovered tasks (App. I.1, Fig. 16)."""
     ds = dataset_for(p, data_path)
-    names = default_task_names(p)
+    names = default_task_names(p.replace(n_human=p.e5_n_baseline, n_random=p.e5_n_baseline))   # E5's, AS stored there
     todo = names["human"][: p.n_ablation] + names["random"][: p.n_ablation]
     try:
         n_disc = len(load_tasks(ds, p.name))
