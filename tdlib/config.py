@@ -266,7 +266,7 @@ PROFILES: dict[str, Profile] = {
         # With 5-step unrolls (the authors' early stop) the proxy-AS gradient of the small CNN is weak
         # next to the uniformity term's
         uniformity_weight=0.0,
-        sweep_weights=(0.0, 1.0, 5.0), sweep_dims=(8,), sweep_meta_steps=40, sweep_n_tasks=4,
+        sweep_weights=(0.0, 1.0, 5.0), sweep_dims=(4, 8, 16), sweep_meta_steps=40, sweep_n_tasks=4,   # E18: 3 x 3
         # e9: a ViT meta-step takes ~3.5 min on 2 shared cores (MLP ~3 s), so only 4 meta-steps for the
         # MLP and ViT discovery runs (the cnn group is the default 150-step run)
         study_disc_archs=("cnn", "mlp", "vit"), study_disc_meta_steps=4,

@@ -68,6 +68,7 @@ from .kway import kway_heads, kway_probs, sample_kway_tasks
 from .models import build_model
 from .results import results_root
 from .tasks import register_task_kind
+from .train import cuda_determinism
 from .unroll import FunctionalNet, proxy_agreement
 
 UNIFORMITY_T = 2.0      # Wang & Isola 2020, Eq. 5 of the paper: exp(-2 ||z - z'||^2)
@@ -120,8 +121,10 @@ def uniformity_loss(emb: torch.Tensor, t: float = UNIFORMITY_T) -> torch.Tensor:
     z = nn.functional.normalize(emb, dim=1)                  # (B,d)
     sq = (2 - 2 * z @ z.T).clamp_min(0)                      # (B,B) squared distances on the sphere
     n = len(z)
-    off = ~torch.eye(n, dtype=torch.bool, device=z.device)
-    return torch.logsumexp(-t * sq[off], 0) - math.log(n * (n - 1))
+    eye = torch.eye(n, dtype=torch.bool, device=z.device)
+    # the diagonal masked to -inf, not cut out with a boolean index (whose backward accumulates with
+    # atomics on CUDA, which would make runs irreproducible)
+    return torch.logsumexp((-t * sq).masked_fill(eye, float("-inf")).flatten(), 0) - math.log(n * (n - 1))
 
 
 def orthogonal_hyperplanes(emb_dim: int, n: int, seed: int = 0) -> torch.Tensor:
@@ -196,7 +199,8 @@ def meta_step_loss(encoder: nn.Module, u: torch.Tensor, batches, p, net_seeds, *
     nets = []
     for s in net_seeds:
         torch.manual_seed(int(s))
-        nets.append(FunctionalNet.from_module(build_model(p.arch, n_out, p.disc_width).to(device)))
+        nets.append(FunctionalNet.from_module(build_model(p.arch, n_out, p.disc_width).to(device=device,
+                                                                                            dtype=u.dtype)))
     enc = FunctionalNet(encoder.train(), dict(encoder.named_parameters()),
                         {k: v.detach().clone() for k, v in encoder.named_buffers()})
 
@@ -404,10 +408,22 @@ def train_encoder(ds, profile="smoke", *, steps: int | None = None, out_dir=None
     x_all = ds.x.to(device)
     feats = None if features is None else features.to(device)
     train_idx = torch.as_tensor(np.asarray(ds.train_idx))
-    encoder, opt, gen = state["encoder"], state["opt"], state["gen"]
     last_good = state["step"]
     end = steps if stop_after is None else min(steps, state["step"] + stop_after)
     bar = tqdm(total=steps, initial=state["step"], desc=f"discovery [{p.name}]", disable=not progress)
+    with cuda_determinism(True):                             # cuDNN's fixed kernels: a resume is bit-exact
+        last_good = _train_loop(p, state, planes, x_all, feats, train_idx, end, bar, ck_path, last_good,
+                                inner_checkpoint, device, checkpoint_every)
+    bar.close()
+    if state["step"] != last_good or not ck_path.is_file():
+        _save(state, p, ck_path)
+    return state
+
+
+def _train_loop(p, state, planes, x_all, feats, train_idx, end, bar, ck_path, last_good,
+                inner_checkpoint, device, checkpoint_every) -> int:
+    """The meta-steps of :func:`train_encoder` up to ``end``; returns the last checkpointed step."""
+    encoder, opt, gen = state["encoder"], state["opt"], state["gen"]
 
     def diverged(why):
         bar.close()
@@ -454,10 +470,7 @@ def train_encoder(ds, profile="smoke", *, steps: int | None = None, out_dir=None
         if state["step"] % checkpoint_every == 0 or state["step"] == end:
             _save(state, p, ck_path)
             last_good = state["step"]
-    bar.close()
-    if state["step"] != last_good or not ck_path.is_file():
-        _save(state, p, ck_path)
-    return state
+    return last_good
 
 
 # ----------------------------------------------------------------------------------------------

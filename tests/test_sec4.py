@@ -37,3 +37,29 @@ def test_inner_loop_curve_learns_an_easy_cue():
     assert out["steps"] == [5, 10, 15, 20] and len(out["batch_agreement"]) == 20
     assert out["test_agreement"][-1] > 0.8
     assert np.isfinite(out["proxy_as"]) and out["proxy_as"] <= 0
+
+
+def test_e5_holds_every_kind_on_its_own_pool_and_the_figure_uses_only_e5(results):
+    """E5 stores discovered, untrained (same hyperplanes, meta-step 0), unseen (new hyperplanes) and
+    its own human / random tasks, each trained with the profile's recipe on E5's pool; the
+    discovery entry records its meta-steps and training seconds; the summary and the AS figure
+    read E5 alone."""
+    import tdlib.experiments as ex
+    from tdlib.viz import sec4
+    p = get_profile("smoke", n_tasks=2, emb_dim=2, meta_steps=2, epochs=2, e5_n_baseline=1, e5_n_unseen=1)
+    store = ex.get("e5", profile=p)
+    kinds = {}
+    for e in store.entries.values():
+        if isinstance(e, dict) and "agreement" in e:
+            kinds.setdefault(e["kind"], []).append(e)
+            assert (e["n_train"], e["arch"]) == (p.n_train, p.arch)
+    assert {k: len(v) for k, v in kinds.items()} == {"discovered": 2, "untrained": 2, "unseen": 1,
+                                                     "human": 1, "random": 1}
+    disc = store.entries["discovery"]
+    assert disc["step"] == 2 and disc["train_seconds"] > 0 and len(disc["history"]) == 2
+    summ = sec4.summary(store)
+    assert {"AS discovered", "AS untrained", "AS unseen", "AS human", "AS random"} <= set(summ)
+    assert summ["meta-steps"] == 2 and "discovered minus untrained" in summ
+    fig = sec4.plot_as_comparison(store)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert sorted(lab.split(" ")[0] for lab in labels) == ["discovered", "human", "random", "unseen", "untrained"]

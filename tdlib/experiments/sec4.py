@@ -31,17 +31,6 @@ def _discovery_entry(ds, p, **kw):
     return run
 
 
-# Profile fields E5's result depends on (its recipe): the data pool, the AS training recipe, the
-# discovery run, and the counts of each kind of task.
-E5_FIELDS = ("dataset", "n_train", "n_test", "split_seed", "task_seed",
-             "arch", "width", "epochs", "batch_size", "lr", "optimizer", "lr_schedule", "amp",
-             "disc_width", "emb_dim", "n_tasks", "inner_steps", "inner_lr", "inner_batch", "meta_lr", "meta_steps",
-             "uniformity_weight", "temperature", "early_stop_agreement", "early_stop_patience",
-             "early_stop_min_steps", "inner_fresh_images", "inner_fixed_init", "encoder_head",
-             "hyperplane_order", "tasks_per_step", "inner_checkpoint", "n_classes",
-             "e5_n_baseline", "e5_n_unseen")
-
-
 def unseen_hyperplanes(p, n: int) -> torch.Tensor:
     """``n`` new random unit normals in R^d (App. I.2: "any hyperplane" gives a high-AS task), from
     a seed of their own, so none is one of the ``n_tasks`` trained ones (a random direction is,
@@ -53,7 +42,7 @@ def unseen_hyperplanes(p, n: int) -> torch.Tensor:
 
 @register("e5", page="sec4_discovery", pool="main", needs=(),
           title="Task discovery with a shared encoder (Sec. 4, Fig. 1)",
-          fields=E5_FIELDS)
+          fields=POOL + TRAIN + DISCOVERY + ("task_seed", "inner_checkpoint", "e5_n_baseline", "e5_n_unseen"))
 def e5_discovery(p, data_path=None):
     """E5: discover tasks with the shared encoder, then their AS as in E1 and their similarity
     (Sec. 4.1-4.4, Fig. 1-center). Every AS entry here uses one pool (``dataset_for(p)``) and one
@@ -154,12 +143,13 @@ def _stored_as(p, key, exp="e5"):
 
 @register("e6", page="sec4_discovery", pool="main", needs=('e5',),
           title="Proxy-AS vs AS (App. I.1, Fig. 16)",
-          fields=POOL + TRAIN + TASKS + DISCOVERY + ('disc_width', 'inner_batch', 'inner_lr', 'inner_steps', 'n_ablation'))
+          fields=POOL + TRAIN + TASKS + DISCOVERY + ('disc_width', 'inner_batch', 'inner_lr', 'inner_steps', 'n_ablation',
+                                                     'e5_n_baseline'))
 def e6_proxy_as(p, data_path=None):
     """E6: proxy-AS (Algorithm 1, ``inner_steps`` steps) vs AS, and agreement over inner steps,
     for human, random and discovered tasks (App. I.1, Fig. 16)."""
     ds = dataset_for(p, data_path)
-    names = default_task_names(p)
+    names = default_task_names(p.replace(n_human=p.e5_n_baseline, n_random=p.e5_n_baseline))   # E5's, AS stored there
     todo = names["human"][: p.n_ablation] + names["random"][: p.n_ablation]
     try:
         n_disc = len(load_tasks(ds, p.name))
