@@ -5,7 +5,7 @@ Each experiment has one claims function (in ``tdlib/claims/sec3.py`` ... ``app.p
 computing anything) and returns one row per claim:
 
 - ``claim``: the paper's statement (Sec. / Fig. named), ``paper``: the paper's number where the text
-  has one (many were lost in extraction; then the figure is named),
+  has one (else the figure that shows it is named),
 - ``measured``: our value(s), computed from the stored entries,
 - ``premises``: the conditions the paper's claim rests on, checked where the stores hold them
   (e.g. "train accuracy reached 1"), else "not recorded",

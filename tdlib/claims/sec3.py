@@ -33,7 +33,7 @@ def e1(st):
     prem = [train_premise("human tasks", _train(h)), train_premise("random tasks", _train(r)), st.complete("e1")]
     return [
         row(st, "e1", "Human-labelled tasks have a clearly higher AS than random-labelled ones "
-            "(Sec. 3.2, Fig. 1-center)", "Fig. 1-center (values lost in extraction)",
+            "(Sec. 3.2, Fig. 1-center)", "Fig. 1-center: shown in a figure, no number in the text",
             [gt(f"human mean AS ({len(h or [])} tasks)", _as(h), f"random mean AS ({len(r or [])} tasks)",
                 _as(r), SEPARATION)], prem),
         row(st, "e1", "Random-labelled tasks have an AS close to chance (Sec. 3.2)", "0.5 (chance level)",
@@ -59,10 +59,10 @@ def e2(st):
     prem = train + [st.complete("e2")]
     return [
         row(st, "e2", "Every architecture (ResNet-18, MLP, ViT) separates human- from random-labelled tasks "
-            "(Sec. 3.2, Fig. 2-left)", "Fig. 2-left (values lost)",
+            "(Sec. 3.2, Fig. 2-left)", "Fig. 2-left: shown in a figure, no number in the text",
             sep or [Check("no architecture stored", None)], prem),
         row(st, "e2", "MLP and ViT have a lower AS than ResNet-18 (convolutions suit small data; Sec. 3.2)",
-            "Fig. 2-left (values lost)", lower or [Check("other architectures not stored", None)], prem, note),
+            "Fig. 2-left: shown in a figure, no number in the text", lower or [Check("other architectures not stored", None)], prem, note),
     ]
 
 
@@ -73,7 +73,7 @@ def e3(st):
     g = {s: _by_kind(ent, str(s)) for s in sizes}
     if len(sizes) < 2:
         none = [Check("fewer than two training sizes stored", None)]
-        return [row(st, "e3", c, "Fig. 2-center (values lost)", none) for c in (
+        return [row(st, "e3", c, "Fig. 2-center: shown in a figure, no number in the text", none) for c in (
             "With less training data the AS of human-labelled tasks falls (Sec. 3.2, Fig. 2-center)",
             "With less training data the AS of random-labelled tasks rises (Sec. 3.2, Fig. 2-center)",
             "Human- and random-labelled tasks stay distinguishable at every size (Sec. 3.2)")]
@@ -83,15 +83,15 @@ def e3(st):
     kinds = lambda s, k: _as(g[s].get(k))
     return [
         row(st, "e3", "With less training data the AS of human-labelled tasks falls (Sec. 3.2, Fig. 2-center)",
-            "Fig. 2-center (values lost)", [gt(f"human AS at {hi} images", kinds(hi, "human"),
+            "Fig. 2-center: shown in a figure, no number in the text", [gt(f"human AS at {hi} images", kinds(hi, "human"),
                                                f"at {lo} images", kinds(lo, "human"))], prem,
             "by size: " + ", ".join(f"{s}: {fmt(kinds(s, 'human'))}" for s in sizes)),
         row(st, "e3", "With less training data the AS of random-labelled tasks rises (Sec. 3.2, Fig. 2-center)",
-            "Fig. 2-center (values lost)", [gt(f"random AS at {lo} images", kinds(lo, "random"),
+            "Fig. 2-center: shown in a figure, no number in the text", [gt(f"random AS at {lo} images", kinds(lo, "random"),
                                                f"at {hi} images", kinds(hi, "random"))], prem,
             "by size: " + ", ".join(f"{s}: {fmt(kinds(s, 'random'))}" for s in sizes)),
         row(st, "e3", "Human- and random-labelled tasks stay distinguishable at every size (Sec. 3.2)",
-            "Fig. 2-center (values lost)",
+            "Fig. 2-center: shown in a figure, no number in the text",
             [gt(f"{s} images: human AS", kinds(s, "human"), "random AS", kinds(s, "random"), SEPARATION)
              for s in sizes], prem),
     ]
@@ -119,7 +119,7 @@ def e4(st):
             part = gt(f"{src}: human AS", h, "random AS", r, SEPARATION)
         what = "All three sources varied" if src == "all varied" else f"Only the {src} varied"
         rows.append(row(st, "e4", f"{what}: the AS separates human- from random-labelled tasks "
-                        "(Sec. 3.2, Fig. 2-right)", "Fig. 2-right (values lost)", [part],
+                        "(Sec. 3.2, Fig. 2-right)", "Fig. 2-right: shown in a figure, no number in the text", [part],
                         [p for p in prem if p.text.startswith(src + ":")] + [prem[-1]]))
     return rows
 

@@ -48,10 +48,10 @@ def e5(st):
             [at_least(f"discovered mean AS ({len(disc or [])})", _as(disc), f"{hname} mean AS", _as(hum))],
             prem, note),
         row(st, "e5", "Discovered tasks have a far higher AS than random-labelled tasks (Sec. 4.4, Fig. 1-center)",
-            "Fig. 1-center (values lost)",
+            "Fig. 1-center: shown in a figure, no number in the text",
             [gt("discovered mean AS", _as(disc), f"{rname} mean AS", _as(rnd), SEPARATION)], prem, note),
         row(st, "e5", "The discovered tasks are dissimilar: mean pairwise similarity (Eq. 2) close to its "
-            "minimum 0.5 (Sec. 4.4)", "close to 0.5 (the value was lost in extraction)",
+            "minimum 0.5 (Sec. 4.4)", "close to 0.5 (no number in the text)",
             [close(f"mean pairwise similarity of {d.get('n_tasks', '?')} tasks", sim, 0.5)],
             [prem[0], st.complete("e5")]),
         row(st, "e5", "Any hyperplane of the trained encoder gives a high-AS task, not only the trained ones "
@@ -78,12 +78,12 @@ def e6(st):
     from_ = {e.get("as_from") for e in ent.values()}
     return [
         row(st, "e6", "A few inner steps already separate human-labelled and discovered tasks from random ones "
-            "(App. I.1, Fig. 16-left)", "50 steps (Fig. 16-left, values lost)",
+            "(App. I.1, Fig. 16-left)", "50 steps (Fig. 16-left; shown in a figure, no number in the text)",
             [gt("human", final("human"), "random", final("random"), SEPARATION),
              gt("discovered", final("discovered"), "random", final("random"), SEPARATION)],
             [st.complete("e6")], note),
         row(st, "e6", "The proxy-AS correlates well with the AS (App. I.1, Fig. 16-right)",
-            "Fig. 16-right (values lost)", [corr], [st.complete("e6")],
+            "Fig. 16-right: shown in a figure, no number in the text", [corr], [st.complete("e6")],
             "AS " + " and ".join({"stored": "read from the stored E1 / E5 results", "computed": "computed here"}.get(x, x)
                                  for x in sorted(x for x in from_ if x))),
     ]
@@ -103,16 +103,16 @@ def e7(st):
              else Check("naive discovery not stored", None))
     return [
         row(st, "e7", "Random-network tasks have a high AS, on par with human-labelled and discovered ones "
-            "(Sec. 4.4, App. H.1)", "values lost in extraction",
+            "(Sec. 4.4, App. H.1)", "no number in the text",
             [at_least(f"random-network mean AS ({len(rn or [])})", _as(rn), hname, _as(hum)),
              at_least("random-network mean AS", _as(rn), "discovered (E5)", _as(disc))],
             [train_premise("random-network tasks", _train(rn)), st.complete("e7")]),
         row(st, "e7", "Random-network tasks are very similar to each other, more than the discovered tasks "
-            "(Sec. 4.4, App. H, Fig. 15-left)", "values lost in extraction",
+            "(Sec. 4.4, App. H, Fig. 15-left)", "no number in the text",
             [gt(f"random-network mean pairwise similarity ({ent.get('similarity', {}).get('n', '?')} nets)", sim_r,
                 "discovered tasks' (E5)", sim_d)], [st.complete("e7")]),
         row(st, "e7", "Naive discovery by drawing random networks is inefficient (App. H.2, Fig. 15-center)",
-            "Fig. 15-center (values lost)", [naive], [st.complete("e7")]),
+            "Fig. 15-center: shown in a figure, no number in the text", [naive], [st.complete("e7")]),
     ]
 
 
@@ -165,11 +165,11 @@ def e18(st):
     curve += f" (each point a discovery run of {steps} meta-steps; the paper's runs: full length)" if steps else ""
     return [
         row(st, "e18", "A larger uniformity weight λ gives more dissimilar tasks (App. E, Fig. 13)",
-            "Fig. 13 (values lost)", sim or none, prem, curve),
+            "Fig. 13: shown in a figure, no number in the text", sim or none, prem, curve),
         row(st, "e18", "A larger λ lowers the mean AS: λ trades AS for dissimilarity (App. E, Fig. 13)",
-            "Fig. 13 (values lost)", acc or none, prem, curve),
+            "Fig. 13: shown in a figure, no number in the text", acc or none, prem, curve),
         row(st, "e18", "Discovery is not very sensitive to λ: the AS stays high even where the similarity is "
-            "close to its minimum (App. E)", "Fig. 13 (values lost)", high or none, prem),
+            "close to its minimum (App. E)", "Fig. 13: shown in a figure, no number in the text", high or none, prem),
     ]
 
 

@@ -103,15 +103,15 @@ def e9(st):
                         f"a correlation needs at least 3)", None))
     return [
         row(st, "e9", "High-AS tasks for one architecture do not necessarily have a similar AS on another "
-            "(e.g. ViT) (Sec. 5.2, Fig. 4-left)", "Fig. 4-left (values lost)",
+            "(e.g. ViT) (Sec. 5.2, Fig. 4-left)", "Fig. 4-left: shown in a figure, no number in the text",
             [gap or Check("no discovered group with its own architecture stored", None)], prem),
         row(st, "e9", "MLP and ViT are more similar to each other than to ResNet-18: their AS correlate more "
-            "(Sec. 5.2)", "Fig. 4-left (values lost)", more, prem,
+            "(Sec. 5.2)", "Fig. 4-left: shown in a figure, no number in the text", more, prem,
             "Pearson r over all stored tasks; " + ", ".join(f"r({a}, {b}) = {fmt(v)}" for (a, b), v in r.items())),
         row(st, "e9", "The AS of MLP and ViT correlate well within every task group (Sec. 5.2)",
-            "Fig. 4-left (values lost)", mv_within or [Check("no groups stored", None)], prem),
+            "Fig. 4-left: shown in a figure, no number in the text", mv_within or [Check("no groups stored", None)], prem),
         row(st, "e9", "On human tasks alone ResNet-18 and MLP seem to correlate well; with discovered tasks the "
-            "conclusion changes (Sec. 5.2)", "r values lost in extraction", [human_only], prem),
+            "conclusion changes (Sec. 5.2)", "r values: no number in the text", [human_only], prem),
     ]
 
 
@@ -138,14 +138,14 @@ def e10(st):
     r_hi, r_hu = rng(hi), rng(lambda d: grp("human", d))
     return [
         row(st, "e10", "The separation of human-labelled and discovered from random-labelled tasks persists on "
-            "every test domain (Sec. 5.3, Fig. 5)", "Fig. 5 (values lost)", sep or [Check("no domains", None)], prem),
+            "every test domain (Sec. 5.3, Fig. 5)", "Fig. 5: shown in a figure, no number in the text", sep or [Check("no domains", None)], prem),
         row(st, "e10", "The AS of discovered tasks stays almost the same across domains (ResNet-18, MLP; Sec. 5.3)",
-            "Fig. 5 (values lost)",
+            "Fig. 5: shown in a figure, no number in the text",
             [Check(f"{high} AS range over {len(doms)} test sets {fmt(r_hi)} "
                    f"({'within' if r_hi <= CLOSE else 'above'} {CLOSE:g})", r_hi <= CLOSE) if r_hi is not None
              else Check("not stored", None)], prem),
         row(st, "e10", "Human-labelled tasks' AS is more domain-dependent than that of discovered tasks (Sec. 5.3)",
-            "Fig. 5 (values lost)", [gt("human AS range over test sets", r_hu, f"{high} range", r_hi, 0.0)], prem),
+            "Fig. 5: shown in a figure, no number in the text", [gt("human AS range over test sets", r_hu, f"{high} range", r_hi, 0.0)], prem),
     ]
 
 
@@ -154,7 +154,7 @@ def e11(st):
     ent = st.entries("e11")
     if not ent:
         none = [Check("green pixel task: not stored", None)]
-        return [row(st, "e11", c, "value lost", none) for c in (
+        return [row(st, "e11", c, "no number in the text", none) for c in (
             "The green pixel task has a high AS and test accuracy (Sec. 5.4)",
             "Its accuracy stays when all other pixels are noise (Sec. 5.4)",
             "Its accuracy drops to chance (0.5) when that pixel is noise (Sec. 5.4)")]
@@ -167,7 +167,7 @@ def e11(st):
     note = f"{tag}" + (f"; other run: {others}" if others else "")
     return [
         row(st, "e11", "The green pixel task has a high AS and a high test accuracy (Sec. 5.4)",
-            f"values lost; high = above {HIGH:g} (ours)",
+            f"no number in the text; high = above {HIGH:g} (ours)",
             [gt("AS", e["clean"]["agreement"], "", HIGH, 0.0), gt("test accuracy", e["clean"]["acc"], "", HIGH, 0.0)],
             prem, note),
         row(st, "e11", "The accuracy stays almost the same when all other pixels are noise (Sec. 5.4)",
@@ -209,13 +209,13 @@ def e12(st):
                 if feats and ufeats else Check("SSL features: not recorded", None), st.complete("e12")]
     return [
         row(st, "e12", "The similarity of human tasks to their closest discovered task grows with the embedding "
-            "size d (Sec. 5.4, Fig. 6-left, App. J)", "Fig. 6-left (values lost)",
+            "size d (Sec. 5.4, Fig. 6-left, App. J)", "Fig. 6-left: shown in a figure, no number in the text",
             grow or [Check("fewer than two d stored", None)], prem_d + [st.complete("e12")],
             f"{curve}; meta-steps {steps}" if dims else ""),
         row(st, "e12", "... but stays relatively low for most human tasks (Sec. 5.4, App. J)",
-            "Fig. 6-left (values lost)", [low], [st.complete("e12")]),
+            "Fig. 6-left: shown in a figure, no number in the text", [low], [st.complete("e12")]),
         row(st, "e12", "SSL-regulated discovery (SimCLR features as the encoder's input) finds human tasks "
-            "notably more often (Sec. 5.1, 5.4, Fig. 6-right)", "Fig. 6-right (recall; values lost)",
+            "notably more often (Sec. 5.1, 5.4, Fig. 6-right)", "Fig. 6-right (recall; no number in the text)",
             [raise_], prem_ssl, ssl_note),
     ]
 

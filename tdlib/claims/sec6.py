@@ -34,7 +34,7 @@ def e13(st):
             st.complete("e13")]
     note = (f"mean drop {fmt(mean([e['drop'] for e in ent]))}; {_by_kinds(ent)}") if ent else ""
     return [row(st, "e13", "On adversarial splits (Eq. 6) the test accuracy of human tasks drops far below that "
-                "on random splits of equal size and class balance (Sec. 6.1, Fig. 7-left)", "Fig. 7-left (values lost)",
+                "on random splits of equal size and class balance (Sec. 6.1, Fig. 7-left)", "Fig. 7-left: shown in a figure, no number in the text",
                 parts or [Check("no pair stored", None)], prem, note)]
 
 
@@ -58,9 +58,9 @@ def e14(st):
             st.complete("e14")]
     return [
         row(st, "e14", "The test accuracy w.r.t. τ on the adversarial split falls as AS(τ') - AS(τ) grows "
-            "(Sec. 6.1, Fig. 7-right)", "'correlates well' (values lost)", [part], prem),
+            "(Sec. 6.1, Fig. 7-right)", "'correlates well': shown in a figure, no number in the text", [part], prem),
         row(st, "e14", "An adversarial split succeeds (test accuracy w.r.t. τ below chance) when τ' has the higher "
-            "AS (Sec. 6.1)", "Fig. 7-right (values lost)", [fool], prem),
+            "AS (Sec. 6.1)", "Fig. 7-right: shown in a figure, no number in the text", [fool], prem),
     ]
 
 
@@ -73,7 +73,7 @@ def e15(st):
             _balance(ent), st.complete("e15")]
     return [row(st, "e15", "10-way CIFAR-10 with a partial correlation to a binary high-AS task (Eq. 7): the accuracy "
                 "drops noticeably below a random split (Sec. 6.2, Tab. 1)",
-                "random split 0.8 (half of CIFAR-10); adversarial value lost",
+                "random split 0.8 (half of CIFAR-10); adversarial: no number in the text",
                 parts or [Check("not stored", None)], prem, _by_kinds(ent) if ent else "")]
 
 
@@ -86,7 +86,7 @@ def e16(st):
         parts = [gt("random-split accuracy", e["random"]["test_acc"], "adversarial", e["adversarial"]["test_acc"],
                     SEPARATION) for e in es] or [Check(f"{name}: its files are not here (see E16_HOWTO)", None)]
         rows.append(row(st, "e16", f"{what}: an adversarial split by a random-network task drops the accuracy "
-                        "significantly below a random half/half split (Sec. 6.3, Tab. 1)", "Tab. 1 (values lost)",
+                        "significantly below a random half/half split (Sec. 6.3, Tab. 1)", "Tab. 1: shown in a figure, no number in the text",
                         parts, [st.complete("e16")]))
     return rows
 
@@ -102,7 +102,7 @@ def e19(st):
                mean([p["as_split"] for p in near]), "a random-labelled task's AS on such a split", ref_as, SEPARATION)
             if near else Check("no pair with test accuracy near chance stored", None))
     return [row(st, "e19", "The AS measured on an adversarial split stays high even where the test accuracy is near "
-                "chance: the networks agree on a third labelling (App. F, Fig. 14-right)", "Fig. 14-right (values lost)",
+                "chance: the networks agree on a third labelling (App. F, Fig. 14-right)", "Fig. 14-right: shown in a figure, no number in the text",
                 [part], [st.complete("e19")],
                 "near-chance pairs: " + ", ".join(f"{p['target']}|{p['by']} acc {fmt(p['test_acc'])} AS "
                                                   f"{fmt(p['as_split'])}" for p in near) if near else "")]
