@@ -184,3 +184,11 @@ def test_download_true_fetches_cifar10_with_torchvision_into_the_cache(tmp_path,
     # an explicit data_path wins: nothing is fetched
     assert page_parameters({"profile": "cpu", "data_path": "/x.npz", "download": True}) == ("cpu", "/x.npz")
     assert len(calls) == 1
+
+
+def test_no_root_static_folder_that_would_load_all_of_mathjax():
+    """jupyter-book 1.x: with a `_static` folder beside _config.yml it adds every .js and .css file
+    under every html_static_path (MathJax's hundreds of files) to each page: errors and 8 MB pages."""
+    assert not (ROOT / "_static").exists(), "move it (e.g. to _css/) and list it in html_static_path"
+    static = _config()["sphinx"]["config"]["html_static_path"]
+    assert all((ROOT / p).is_dir() or p.startswith("node_modules") for p in static), static
