@@ -386,10 +386,11 @@ def run_items(experiment: str, profile, items: dict, params: dict | None = None,
             atomic_write_json(store.path, disk)
     for need, h in rec["needs"].items():
         other = load_store(need, profile.name, root)
-        if other is not None and other.stale(profile):
+        why = other.stale(profile) if other is not None else []
+        if why:
             raise RecipeMismatch(
                 f"{experiment} reads the stored {need} ({other.path}), which is stale: "
-                f"{'; '.join(other.stale(profile))}. Fix: recompute it first (python -m tdlib run {need} "
+                f"{'; '.join(why)}. Fix: recompute it first (python -m tdlib run {need} "
                 f"--profile {profile.name}, after deleting that file)")
     store.data["recipe"] = rec
     with file_lock(store.path):          # refuses a read-only folder before any compute
