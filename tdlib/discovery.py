@@ -311,6 +311,30 @@ RESUME_KEYS = ("arch", "disc_width", "emb_dim", "n_tasks", "inner_lr", "inner_ba
                "hyperplane_order", "tasks_per_step")
 
 
+def settings_diff(ck: dict, p) -> list:
+    """The settings (:data:`RESUME_KEYS`) in which checkpoint ``ck`` differs from profile ``p``."""
+    made = {"n_classes": 2, **ck["profile"]}                # checkpoints from before App. C were binary
+    return [k for k in RESUME_KEYS if made.get(k) != p.as_dict().get(k)]
+
+
+def checkpoint_stale(p, out_dir) -> list:
+    """How the discovery checkpoint in ``out_dir`` differs from what profile ``p`` would train now:
+    ``["emb_dim: 8 -> 16", ...]``; empty if there is none or it matches (a resume would accept it)."""
+    path = Path(out_dir) / "encoder.pt"
+    if not path.is_file():                                   # a finished run that travelled without it
+        tasks = Path(out_dir) / "tasks.npz"
+        if not tasks.is_file():
+            return []
+        with np.load(tasks) as z:
+            if "settings" not in z.files:
+                return ["settings not recorded (tasks.npz made before they were; no encoder.pt to read)"]
+            ck = {"profile": json.loads(str(z["settings"]))}
+    else:
+        ck = torch.load(path, map_location="cpu", weights_only=False)
+    made = {"n_classes": 2, **ck["profile"]}
+    return [f"{k}: {made.get(k)!r} -> {p.as_dict().get(k)!r}" for k in settings_diff(ck, p)]
+
+
 MOMENT_FILES = {"exp_avg": "adam_exp_avg.pt", "exp_avg_sq": "adam_exp_avg_sq.pt"}
 
 
@@ -360,11 +384,11 @@ def _load(p, path: Path, device, inputs: dict | None = None):
             old["sum"], inputs["sum"], rel_tol=1e-4, abs_tol=1e-2))):
         raise ConfigError(f"checkpoint {path} was made from other encoder inputs ({old}, now {inputs}). "
                           "Fix: delete it, or run with --fresh.")
-    made = {"n_classes": 2, **ck["profile"]}                # checkpoints from before App. C were binary
-    diff = [k for k in RESUME_KEYS if made.get(k) != p.as_dict().get(k)]
+    diff = settings_diff(ck, p)
     if diff:
         raise ConfigError(f"checkpoint {path} was made with other settings (differ in {diff}). "
-                          "Fix: delete it, or run with --fresh (starts over).")
+                          "Fix: `python -m tdlib run <experiment> --replace-stale` (keeps it under "
+                          "results/<profile>/.stale/ and retrains), or `discover --fresh` (starts over).")
     state["encoder"].load_state_dict(ck["encoder"])
     state["opt"].load_state_dict(_load_opt_state(ck, path))
     state["gen"].set_state(ck["gen"].cpu())
@@ -543,7 +567,8 @@ def discover(ds, profile="smoke", *, steps=None, out_dir=None, resume: bool = Tr
     fd, tmp = tempfile.mkstemp(dir=out, prefix="tasks", suffix=".npz")
     os.close(fd)
     np.savez_compressed(tmp, tasks=tasks.astype(np.uint8), scores=scores.astype(np.float16),
-                        signature=json.dumps(sig), profile=p.name, step=state["step"], balance=balance)
+                        signature=json.dumps(sig), profile=p.name, step=state["step"], balance=balance,
+                        settings=json.dumps({k: p.as_dict().get(k) for k in RESUME_KEYS}))
     os.chmod(tmp, 0o644)
     os.replace(tmp, path)
     if p.n_classes == 2:

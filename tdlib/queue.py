@@ -83,8 +83,20 @@ class LongRun:
         secs = [h.get("seconds") for h in ck.get("history", [])[-20:] if isinstance(h, dict) and h.get("seconds")]
         return done, (sum(secs) / len(secs) if secs else None)
 
+    def stale(self) -> list:
+        """How its checkpoint differs from what the profile would train now (empty: current or none)."""
+        if self.kind == "ssl":
+            from .ssl import checkpoint_stale
+        else:
+            from .discovery import checkpoint_stale
+        try:
+            return checkpoint_stale(self.profile, self.out_dir)
+        except Exception:                                      # unreadable: progress() reads it as not started
+            return []
+
     def done(self) -> bool:
-        return self.progress()[0] >= self.total
+        """Complete at the current settings (a stale checkpoint is not done, whatever its step)."""
+        return self.progress()[0] >= self.total and not self.stale()
 
 
 def reads_main_discovery(exp: str, p: Profile) -> bool:
@@ -281,11 +293,20 @@ def job_status(job: Job) -> dict:
     """What is stored and what is pending for one job, with an estimate of GPU-minutes left."""
     if job.kind == "run":
         done, s_step = job.run.progress()
+        stale = job.run.stale()
+        if stale:
+            done, s_step = 0, None
         left = max(0, job.run.total - done)
         per = s_step or (S_PER_META_STEP if job.run.kind == "discovery" else
                          as_task_seconds(job.profile, job.profile.ssl_arch) / (2 * job.profile.epochs) * 3)
         return {"job": job.name, "done": done, "total": job.run.total, "pending": left > 0,
-                "minutes": round(left * per / 60, 1), "measured": s_step is not None}
+                "minutes": round(left * per / 60, 1), "measured": s_step is not None, "stale": stale}
+    stale = _store_stale(job)
+    if stale:
+        return {"job": job.name, "done": 0, "total": expected_entries(job.exp, job.profile), "pending": True,
+                "minutes": round((expected_entries(job.exp, job.profile) or 1) * as_task_seconds(job.profile) / 60, 1),
+                "measured": False, "stale": stale,
+                "waits_for": [r.name for r in job.waits_for if not r.done()] + _needs_pending(job)}
     d = _store(job.exp, job.profile)
     n = len(d["entries"]) if d else 0
     total = expected_entries(job.exp, job.profile)
@@ -309,6 +330,22 @@ def job_status(job: Job) -> dict:
             "waits_for": [r.name for r in job.waits_for if not r.done()] + _needs_pending(job)}
 
 
+def _store_stale(job: Job) -> list:
+    """How the stored result of an experiment job differs from what its profile would compute now."""
+    from .results import load_store
+    try:
+        store = load_store(job.exp, job.profile.name)
+        return store.stale(job.profile) if store is not None and store.entries else []
+    except Exception:                                          # unreadable: the run itself names the file
+        return []
+
+
+def stale_path(job: Job) -> Path:
+    """What ``--replace-stale`` sets aside for ``job``: its run folder or its result file."""
+    from .results import results_root
+    return job.run.out_dir if job.kind == "run" else results_root() / job.profile.name / f"{job.exp}.json"
+
+
 def _needs_pending(job: Job) -> list:
     """The experiments ``job`` reads (its record's ``needs``) that are not complete at its profile."""
     from . import experiments
@@ -330,6 +367,9 @@ def format_status(rows) -> str:
                                             + ("+" if r["total"] is None else ""))
         note = "done" if not r["pending"] else ("waits for " + ", ".join(r["waits_for"]) if r.get("waits_for")
                                                 else "pending")
+        if r.get("stale"):
+            note = (f"STALE ({'; '.join(r['stale'][:2])}{' ...' if len(r['stale']) > 2 else ''}): "
+                    f"--replace-stale recomputes it" + ("" if note == "pending" else f"; {note}"))
         total += r["minutes"] or 0.0 if r["pending"] else 0.0
         lines.append(f"{r['job']:34s} {stored:>12s} {est:>9s}  {note}")
     lines.append(f"pending: {sum(r['pending'] for r in rows)} jobs, about {total:.0f} GPU-minutes "
@@ -339,8 +379,11 @@ def format_status(rows) -> str:
 
 # ---------------------------------------------------------------------------------------------- running
 def run_queue(p: Profile, minutes: float, data_path=None, only=None, tail: bool = True, worker: str = "",
-              log=print) -> dict:
-    """Run pending jobs in priority order until ``minutes`` are nearly spent; returns a summary."""
+              log=print, replace_stale: bool = False) -> dict:
+    """Run pending jobs in priority order until ``minutes`` are nearly spent; returns a summary.
+
+    A stored result or run checkpoint made with other settings (stale) is skipped and reported, or with
+    ``replace_stale`` moved into ``<profile>/.stale/`` (kept) and recomputed."""
     from . import experiments, results
     from .data import dataset_for
     from .errors import Diverged, TdlibError
@@ -362,6 +405,18 @@ def run_queue(p: Profile, minutes: float, data_path=None, only=None, tail: bool 
         if left < min_start:
             log(f"{who}budget spent ({left:.0f} s left): stopping")
             break
+        stale = job.run.stale() if job.kind == "run" else _store_stale(job)
+        if stale and not replace_stale:
+            res = {"job": job.name, "status": f"stale, skipped ({'; '.join(stale[:3])}); --replace-stale recomputes it"}
+            log(f"{who}{job.name}: {res['status']}")
+            summary["jobs"].append(res)
+            continue
+        if stale:
+            with try_lock(stale_path(job).parent / f".{stale_path(job).name}.aside.lock") as mine:
+                if mine and (job.run.stale() if job.kind == "run" else _store_stale(job)):
+                    from .results import set_aside
+                    dest = set_aside(stale_path(job))
+                    log(f"{who}{job.name}: stale ({'; '.join(stale[:3])}); set aside to {dest}, recomputing")
         if job.kind == "run":
             if job.run.done():
                 continue

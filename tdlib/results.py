@@ -378,7 +378,8 @@ def run_items(experiment: str, profile, items: dict, params: dict | None = None,
     if diff:
         raise RecipeMismatch(
             f"{store.path} was made with another recipe: {'; '.join(diff) or 'see the file'}. Nothing computed. "
-            f"Fix: delete that file to recompute at this recipe, or set TDLIB_RESULTS to another folder")
+            f"Fix: `python -m tdlib run {experiment} --profile {profile.name} --replace-stale` (keeps the old file "
+            f"under {store.path.parent / '.stale'}), or set TDLIB_RESULTS to another folder")
     if store.entries and store.recipe.get("hash") != rec["hash"]:      # same recipe, newer form (new fields)
         with file_lock(store.path):
             disk = read_json(store.path)
@@ -391,7 +392,7 @@ def run_items(experiment: str, profile, items: dict, params: dict | None = None,
             raise RecipeMismatch(
                 f"{experiment} reads the stored {need} ({other.path}), which is stale: "
                 f"{'; '.join(why)}. Fix: recompute it first (python -m tdlib run {need} "
-                f"--profile {profile.name}, after deleting that file)")
+                f"--profile {profile.name} --replace-stale)")
     store.data["recipe"] = rec
     with file_lock(store.path):          # refuses a read-only folder before any compute
         pass
@@ -423,6 +424,20 @@ def run_items(experiment: str, profile, items: dict, params: dict | None = None,
     if store.data.get("complete") != done or missing:
         store.mark_complete(done)
     return store
+
+
+def set_aside(path, root=None) -> Path:
+    """Move a stale result (a result file or a long run's folder under the results root) into
+    ``<root>/<profile>/.stale/``, stamped with the time, so that it can be recomputed at the current
+    recipe without losing it (``run --replace-stale``, ``queue --replace-stale``). Returns the new path."""
+    path = Path(path)
+    base = Path(root or results_root())
+    rel = path.resolve().relative_to(base.resolve())
+    stamp = datetime.datetime.now().strftime("%Y%m%dT%H%M%S")
+    dest = base / rel.parts[0] / ".stale" / Path(*rel.parts[1:]).parent / f"{path.name}.{stamp}"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(path, dest)
+    return dest
 
 
 def load_store(experiment: str, profile: str, root=None) -> ResultStore | None:

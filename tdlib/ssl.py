@@ -140,6 +140,16 @@ _CK_KEYS = ("ssl_arch", "ssl_width", "ssl_proj_dim", "ssl_batch", "ssl_lr", "ssl
             "dataset", "n_train", "split_seed", "task_seed")
 
 
+def checkpoint_stale(p, out_dir=None) -> list:
+    """How the SimCLR checkpoint in ``out_dir`` differs from what profile ``p`` would train now
+    (``["ssl_lr: 0.001 -> 0.002"]``); empty if there is none or it matches."""
+    path = Path(out_dir or ssl_dir(p.name)) / "encoder.pt"
+    if not path.is_file():
+        return []
+    made = torch.load(path, map_location="cpu", weights_only=False)["profile"]
+    return [f"{k}: {made.get(k)!r} -> {p.as_dict().get(k)!r}" for k in _CK_KEYS if made.get(k) != p.as_dict().get(k)]
+
+
 def _channel_stats(ds):
     x = torch.from_numpy(ds.images[np.asarray(ds.train_idx)]).permute(0, 3, 1, 2).float() / 255
     return x.mean(dim=(0, 2, 3), keepdim=True), x.std(dim=(0, 2, 3), keepdim=True)   # (1,3,1,1) each

@@ -135,3 +135,71 @@ def test_a_long_run_waits_for_the_run_it_reads(tmp_path, monkeypatch):
     monkeypatch.setattr(Q, "_train", lambda *a, **k: called.append(a))
     res = Q.advance(reg, ds=None, seconds=60)
     assert res["status"] == "waits for ssl" and called == []
+
+
+def test_a_stale_result_is_reported_skipped_and_replaced_only_when_asked(tmp_path, qenv):
+    """A result made with other settings is not 'done': --list says STALE, a plain queue skips it (no
+    compute), and --replace-stale keeps the old file under .stale/ and recomputes it."""
+    env = {**qenv, "TQ_SLEEP": "0.01", "TQ_N": "3"}
+    log = tmp_path / "log.txt"
+    out = subprocess.run(_worker_cmd("--minutes", "1", "--set", "epochs=2"), env=env, cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert len(log.read_text().split()) // 2 == 3
+    out = subprocess.run(_worker_cmd("--list", "--json", str(tmp_path / "l.json")), env=env, cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    row = json.loads((tmp_path / "l.json").read_text())[0]
+    assert row["pending"] and row["stale"] and "epochs" in row["stale"][0], row
+    assert "STALE" in out.stdout and "--replace-stale" in out.stdout
+    out = subprocess.run(_worker_cmd("--minutes", "1"), env=env, cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0 and "stale, skipped" in out.stdout, out.stdout + out.stderr[-2000:]
+    assert len(log.read_text().split()) // 2 == 3              # nothing recomputed without the flag
+    out = subprocess.run(_worker_cmd("--minutes", "1", "--replace-stale"), env=env, cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert len(log.read_text().split()) // 2 == 6              # recomputed at the current recipe
+    new = json.loads((tmp_path / "results" / "smoke" / "tq.json").read_text())
+    assert new["complete"] and new["recipe"]["fields"]["epochs"] == get_profile("smoke").epochs
+    kept = list((tmp_path / "results" / "smoke" / ".stale").glob("tq.json.*"))
+    assert len(kept) == 1 and json.loads(kept[0].read_text())["recipe"]["fields"]["epochs"] == 2
+
+
+def test_a_discovery_run_made_with_other_settings_is_stale_not_done(tmp_path, monkeypatch):
+    """The queue reads a run's checkpoint settings: at other settings a finished run is stale, not done,
+    and setting it aside leaves the folder free for a run at the current settings."""
+    from tdlib import queue as Q
+    from tdlib.data import dataset_for
+    from tdlib.discovery import discover
+    from tdlib.results import set_aside
+    monkeypatch.setenv("TDLIB_RESULTS", str(tmp_path))
+    p = get_profile("smoke").replace(meta_steps=1, inner_steps=2)
+    run = Q.LongRun("discovery", "discovery", p, tmp_path / "smoke" / "discovery", 1)
+    discover(dataset_for(p), p, out_dir=run.out_dir, progress=False)
+    assert run.done() and run.stale() == []
+    other = Q.LongRun("discovery", "discovery", p.replace(emb_dim=p.emb_dim * 2), run.out_dir, 1)
+    assert other.stale() == [f"emb_dim: {p.emb_dim} -> {2 * p.emb_dim}"] and not other.done()
+    ck = run.out_dir / "encoder.pt"
+    ck.rename(tmp_path / "encoder.pt")                       # a finished run that travelled without it
+    assert run.done() and run.stale() == [] and other.stale() == [f"emb_dim: {p.emb_dim} -> {2 * p.emb_dim}"]
+    (tmp_path / "encoder.pt").rename(ck)
+    dest = set_aside(other.out_dir)
+    assert (dest / "encoder.pt").is_file() and dest.parent == tmp_path / "smoke" / ".stale"
+    assert not other.out_dir.exists() and other.progress() == (0, None)
+
+
+def test_run_replace_stale_keeps_the_old_result_and_recomputes(tmp_path, qenv):
+    env = {**qenv, "TQ_SLEEP": "0.01", "TQ_N": "2"}
+
+    def run(*args):
+        code = ("import sys, tq_plugin; from tdlib.cli import main; "
+                f"sys.exit(main({['run', 'tq', '--profile', 'smoke', *args]!r}))")
+        return subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True,
+                              timeout=120)
+    assert run("--set", "epochs=2").returncode == 0
+    out = run()
+    assert out.returncode == 2 and "--replace-stale" in out.stderr        # refused, the fix named
+    out = run("--replace-stale")
+    assert out.returncode == 0 and "kept as" in out.stdout, out.stderr[-2000:]
+    assert len((tmp_path / "log.txt").read_text().split()) // 2 == 4
+    assert len(list((tmp_path / "results" / "smoke" / ".stale").glob("tq.json.*"))) == 1

@@ -14,6 +14,9 @@ def add_arguments(p):
     p.add_argument("--only", default=None, help="comma-separated experiment ids (default: all)")
     p.add_argument("--no-tail", action="store_true", help="skip the paper-profile jobs queued after the gpu ones")
     p.add_argument("--worker", default="", help="a name for this worker in the log (default: the process id)")
+    p.add_argument("--replace-stale", action="store_true",
+                   help="recompute stored results and runs made with other settings (kept under "
+                        "results/<profile>/.stale/); without it they are skipped and reported")
     p.add_argument("--json", default=None, help="also write the summary (or the --list rows) to this JSON file")
     add_profile_arguments(p)
 
@@ -32,7 +35,7 @@ def main(args):
         if args.minutes is None or args.minutes <= 0:
             raise ConfigError("queue needs a positive --minutes budget (or --list). Fix: e.g. --minutes 9")
         summary = run_queue(prof, args.minutes, data_path=args.data_path, only=only, tail=not args.no_tail,
-                            worker=args.worker)
+                            worker=args.worker, replace_stale=args.replace_stale)
         print(format_summary(summary))
         out = summary
     if args.json:

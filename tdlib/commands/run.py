@@ -5,6 +5,9 @@ HELP = "run experiments (e1, e2, ...) at a profile; stores results/<profile>/<ex
 def add_arguments(p):
     from ..cli import add_profile_arguments
     p.add_argument("experiments", nargs="+", help="experiment ids (see --list), or 'all'")
+    p.add_argument("--replace-stale", action="store_true",
+                   help="recompute a stored result (and the discovery/SSL runs it reads) made with other "
+                        "settings; the old one is kept under results/<profile>/.stale/")
     add_profile_arguments(p)
 
 
@@ -18,6 +21,8 @@ def main(args):
     if bad:
         raise ConfigError(f"unknown experiment(s) {bad}; known: {', '.join(experiments.names())} (or 'all')")
     for name in todo:
+        if args.replace_stale:
+            set_aside_stale(name, prof)
         store = experiments.get(name, profile=prof, data_path=args.data_path)
         note = ""
         if getattr(store, "skipped_claimed", None):
@@ -26,3 +31,19 @@ def main(args):
             note += "; stopped for the time budget"
         print(f"{name}: {len(store.entries)} entries, complete={store.data['complete']}{note} -> {store.path}")
     return 0
+
+
+def set_aside_stale(name: str, prof) -> list:
+    """Move the stale parts of experiment ``name`` at ``prof`` (its result file, the long runs it reads)
+    into ``results/<profile>/.stale/``; returns what was moved."""
+    from ..queue import Job, long_runs, stale_path, _store_stale
+    from ..results import set_aside
+    moved = []
+    runs = long_runs(name, prof)
+    for job in [Job("run", name, prof, run=r) for r in runs] + [Job("experiment", name, prof, waits_for=runs)]:
+        why = job.run.stale() if job.kind == "run" else _store_stale(job)
+        if why:
+            dest = set_aside(stale_path(job))
+            print(f"{job.name}: stale ({'; '.join(why[:3])}{' ...' if len(why) > 3 else ''}); kept as {dest}")
+            moved.append(dest)
+    return moved
