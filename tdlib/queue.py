@@ -164,7 +164,12 @@ def try_lock(path: Path):
         f.close()
 
 
-def advance(run: LongRun, ds, seconds: float, data_path=None, log=print) -> dict:
+def _log(*args):
+    """Progress lines reach a log file at once (a worker under nohup or SLURM writes to a file)."""
+    print(*args, flush=True)
+
+
+def advance(run: LongRun, ds, seconds: float, data_path=None, log=_log) -> dict:
     """Advance ``run`` by as many steps as fit in ``seconds`` (at least one); returns what was done."""
     done, s_step = run.progress()
     if done >= run.total:
@@ -379,7 +384,7 @@ def format_status(rows) -> str:
 
 # ---------------------------------------------------------------------------------------------- running
 def run_queue(p: Profile, minutes: float, data_path=None, only=None, tail: bool = True, worker: str = "",
-              log=print, replace_stale: bool = False) -> dict:
+              log=_log, replace_stale: bool = False) -> dict:
     """Run pending jobs in priority order until ``minutes`` are nearly spent; returns a summary.
 
     A stored result or run checkpoint made with other settings (stale) is skipped and reported, or with
