@@ -11,9 +11,9 @@ state, ignored by git) rides beside the first part:
 - ``stage`` (call 1, on the GPU machine): copy part 0 and the carried state to ``/tmp/td/``.
 - ``run`` (call 2): copy part 1, join both into ``/tmp/td/cifar10.npz`` (checksums verified), restore
   the state, then within ``--minutes``: the CUDA-only tests (``pytest -m cuda``), the agreement and
-  discovery benchmarks, and the work queue (``python -m tdlib queue``) with the time left; finally
-  everything it made (results, benchmark JSON, logs, state) packed as one archive, split into parts
-  of <= 15 MiB under ``--out`` (``$OUT``).
+  discovery benchmarks, and the work queue (``python -m tdlib queue --replace-stale``; the committed
+  old results stay in git) with the time left; finally everything it made (results, benchmark JSON,
+  logs, state) packed as one archive, split into parts of <= 15 MiB under ``--out`` (``$OUT``).
 - ``unpack`` (here): join those parts and extract them into the checkout.
 
 ``scripts/gpu_window.sh`` wraps these; DEVELOPING.md has the exact device-tool commands.
@@ -259,7 +259,7 @@ def _queue_and_pack(args, root, env, work, out, info, left) -> int:
     py, data = sys.executable, info["data"]
     q_minutes = max(0.0, (left() - 30) / 60)
     q = [py, "-m", "tdlib", "queue", "--profile", args.profile, "--minutes", f"{q_minutes:.2f}",
-         "--worker", "window", "--json", work / "queue_summary.json"]
+         "--worker", "window", "--json", work / "queue_summary.json", "--replace-stale"]   # git keeps the old
     q += (["--only", args.only] if args.only else []) + [x for s in args.set for x in ("--set", s)]
     q += ["--allow-cpu"] if args.allow_cpu else []
     if q_minutes > 0.2 and (data is not None or not args.part):
@@ -273,7 +273,7 @@ def _queue_and_pack(args, root, env, work, out, info, left) -> int:
 def pack(root: Path, profile: str, logs: Path, out: Path) -> list:
     """Results, benchmark JSON, logs and state as ``window.tar.xz``, split into <= 15 MiB parts."""
     tmp = out / "window.tar.xz"
-    skip = (".claims", ".lock", ".tmp")
+    skip = (".claims", ".lock", ".tmp", ".stale")
     stamp = time.strftime("%Y%m%dT%H%M%S")
     with tarfile.open(tmp, "w:xz", preset=6) as tar:
         for sub in (f"results/{profile}", "results/paper", "benchmarks/results"):
