@@ -2,16 +2,20 @@
 
 Task network t(x) = h(g_θ(x)): a shared encoder g_θ (the same backbone as the inner networks,
 ``build_model(arch, num_classes=d, width)``, whose ``.fc`` is the d-dim projection, followed by a
-BatchNorm without affine parameters, so embeddings are centred and every hyperplane through the
-origin splits the images roughly in half, as the authors' projector does) and a linear head h
-given by a unit vector u of R^d. The task's soft labels are ``softmax(T * [-<u,g(x)>, <u,g(x)>])``
+BatchNorm, so embeddings are centred and every hyperplane through the origin splits the images
+roughly in half; ``encoder_head="linear_bn_scale"``, the authors' projector and the default: a Linear
+without bias, then BatchNorm with a learnable scale and no bias; ``"bn_plain"``: the backbone's fc,
+then BatchNorm without affine parameters) and a linear head h given by a unit vector u of R^d. The task's soft labels are ``softmax(T * [-<u,g(x)>, <u,g(x)>])``
 with the temperature T multiplying the projection (numbers.md: T = 5).
 
 Training (App. I.2): a fixed set of ``n_tasks`` predefined orthogonal hyperplanes (rows of a seeded
-random orthogonal d x d matrix, so ``n_tasks <= d``); each meta-step samples one, runs the
-differentiable inner loop of :mod:`tdlib.unroll` (two fresh networks, SGD on the soft labels,
-proxy-AS accumulated before each update) and takes one Adam step on θ for
-``-proxyAS + λ L_unif``. The uniformity loss (Wang & Isola 2020),
+random orthogonal d x d matrix, so ``n_tasks <= d``); each meta-step takes ``tasks_per_step`` of them
+(``hyperplane_order="cycle"``: each once per ``n_tasks`` meta-steps, shuffled, as the authors' code;
+``"random"``: with replacement), runs the differentiable inner loop of :mod:`tdlib.unroll` (two
+networks, from the same fixed initialization every meta-step with ``inner_fixed_init``, SGD on the
+soft labels over fresh images with ``inner_fresh_images``, proxy-AS accumulated before each update,
+stopped early once the 0-1 agreement stays above ``early_stop_agreement``) and takes one Adam step on
+θ for ``-proxyAS + λ L_unif``. The uniformity loss (Wang & Isola 2020),
 ``L_unif = log E exp(-2 ||z - z'||^2)`` on L2-normalized embeddings z, is computed on each inner
 batch the encoder saw and averaged over the inner steps.
 
