@@ -165,9 +165,26 @@ def test_e5_reads_its_own_baselines(tmp_path):
         ent[f"unseen:{i}"] = {"kind": "unseen", "agreement": 0.6, "train_acc": 1.0}
         ent[f"human:{i}"] = {"kind": "human", "agreement": 0.88, "train_acc": 1.0}
         ent[f"random:{i}"] = {"kind": "random", "agreement": 0.5, "train_acc": 1.0}
-    _store(tmp_path, "e5", ent)
+    _store(tmp_path, "e5", ent, params={"uniformity_weight": 5.0})
     _store(tmp_path, "e1", _e1(0.2, 0.1))          # would contradict if E5 read E1's baselines
     rows = _rows(tmp_path, "e5")
     assert [r["verdict"] for r in rows] == ["agrees", "agrees", "agrees", "contradicts"]
     assert "human (e5)" in rows[0]["measured"] and "E1" not in rows[0]["measured"]
     assert "0.600 below the trained hyperplanes' 0.900" in rows[3]["why"]
+
+
+def test_similar_tasks_from_a_run_without_uniformity_name_the_reason(tmp_path):
+    """E5's similarity claim rests on the uniformity term: at λ = 0 the premise fails, and the why
+    names E18's points at the same d with λ > 0 (the measured reason, not a silent contradiction)."""
+    ent = {"discovery": {"mean_similarity": 0.78, "n_tasks": 8, "step": 10,
+                         "history": [{"proxy_as": -0.7 + 0.01 * i} for i in range(10)]}}
+    _store(tmp_path, "e5", ent, params={"uniformity_weight": 0.0, "emb_dim": 8})
+    _store(tmp_path, "e18", {"lambda=0/d=8": {"lambda": 0.0, "d": 8, "mean_as": 0.98, "mean_similarity": 0.76},
+                             "lambda=1/d=8": {"lambda": 1.0, "d": 8, "mean_as": 0.92, "mean_similarity": 0.51}})
+    row = [r for r in _rows(tmp_path, "e5") if "dissimilar" in r["claim"]][0]
+    assert row["verdict"] == "contradicts"
+    assert "uniformity weight λ = 0" in row["why"] and "λ=1: similarity 0.510, AS 0.920" in row["why"]
+    _store(tmp_path, "e5", {**ent, "discovery": {**ent["discovery"], "mean_similarity": 0.52}},
+           params={"uniformity_weight": 0.0, "emb_dim": 8})
+    row = [r for r in _rows(tmp_path, "e5") if "dissimilar" in r["claim"]][0]
+    assert row["verdict"] == "partly"                # the effect, but not under the paper's condition

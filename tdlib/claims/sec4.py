@@ -29,6 +29,20 @@ def _reference(st, exp, kind):
     return _by_kind(st.entries("e1")).get(kind), f"{kind} (E1: {st.recipe('e1')})"
 
 
+def _uniformity_premise(st) -> Check:
+    """The discovered tasks' dissimilarity rests on the uniformity term (Eq. 5, λ > 0; the authors'
+    default 5): a run with λ = 0 fails this premise, with E18's points at the same d and λ > 0 beside it."""
+    p = st.params("e5")
+    lam, d = p.get("uniformity_weight"), p.get("emb_dim")
+    if lam is None:
+        return Check("uniformity weight λ of the discovery run: not recorded", None)
+    pts = sorted((e for e in st.entries("e18").values() if e.get("d") == d and e.get("lambda", 0) > 0),
+                 key=lambda e: e["lambda"])
+    alt = "; ".join(f"λ={e['lambda']:g}: similarity {fmt(e['mean_similarity'])}, AS {fmt(e['mean_as'])}" for e in pts)
+    return Check(f"uniformity weight λ = {lam:g} (paper: λ > 0, authors' default 5)"
+                 + (f"; E18 at the same d={d}: {alt}" if alt else ""), lam > 0)
+
+
 @claims("e5", page=PAGE)
 def e5(st):
     ent = st.entries("e5")
@@ -53,7 +67,7 @@ def e5(st):
         row(st, "e5", "The discovered tasks are dissimilar: mean pairwise similarity (Eq. 2) close to its "
             "minimum 0.5 (Sec. 4.4)", "close to 0.5 (no number in the text)",
             [close(f"mean pairwise similarity of {d.get('n_tasks', '?')} tasks", sim, 0.5)],
-            [prem[0], st.complete("e5")]),
+            [prem[0], _uniformity_premise(st), st.complete("e5")]),
         row(st, "e5", "Any hyperplane of the trained encoder gives a high-AS task, not only the trained ones "
             "(App. I.2)", "App. I.2 (no number)",
             [at_least(f"mean AS of {len(uns or [])} tasks from new random hyperplanes", _as(uns),
@@ -110,7 +124,7 @@ def e7(st):
         row(st, "e7", "Random-network tasks are very similar to each other, more than the discovered tasks "
             "(Sec. 4.4, App. H, Fig. 15-left)", "no number in the text",
             [gt(f"random-network mean pairwise similarity ({ent.get('similarity', {}).get('n', '?')} nets)", sim_r,
-                "discovered tasks' (E5)", sim_d)], [st.complete("e7")]),
+                "discovered tasks' (E5)", sim_d)], [_uniformity_premise(st), st.complete("e7")]),
         row(st, "e7", "Naive discovery by drawing random networks is inefficient (App. H.2, Fig. 15-center)",
             "Fig. 15-center: shown in a figure, no number in the text", [naive], [st.complete("e7")]),
     ]
