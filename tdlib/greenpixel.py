@@ -92,6 +92,41 @@ def noise_pixel(x: torch.Tensor, pixel, mode: str = "marginal", pool: "torch.Ten
     return out
 
 
+NEIGHBOURS = ((0, 1), (1, 0), (1, 1))      # offsets of the pixels next to the cue pixel
+
+
+def best_threshold_accuracy(values_tr, y_tr, values_te, y_te) -> float:
+    """Test accuracy of the best one-threshold rule on uint8 ``values`` (either direction), the
+    threshold and direction fit on the training values."""
+    v, y = np.asarray(values_tr).astype(np.int64), np.asarray(y_tr).astype(np.int64)
+    ts = np.arange(256)[:, None]
+    acc = ((v[None, :] > ts) == y[None, :]).mean(1)            # (256,): rule "label = value > t"
+    flip = 1 - acc                                             # rule "label = value <= t"
+    i = int(np.argmax(np.maximum(acc, flip)))
+    pred = np.asarray(values_te).astype(np.int64) > i
+    if flip[i] > acc[i]:
+        pred = ~pred
+    return float((pred == np.asarray(y_te)).mean())
+
+
+def neighbour_cue(images: np.ndarray, pixel, train_idx, test_idx) -> dict:
+    """How much of the green pixel task its neighbours carry (the measured reason why a network may
+    read them instead of the pixel, Sec. 5.4): for each neighbour in :data:`NEIGHBOURS` inside the
+    image, the test accuracy of the best threshold on *its* green value (fit on X_tr); the pixel's
+    own value gives 1 by construction."""
+    r, c = pixel
+    labels = green_pixel_task(images, pixel)
+    tr, te = np.asarray(train_idx), np.asarray(test_idx)
+    h, w = images.shape[1:3]
+    out = {}
+    for dr, dc in NEIGHBOURS:
+        rr, cc = r + dr if r + dr < h else r - dr, c + dc if c + dc < w else c - dc
+        g = images[:, rr, cc, GREEN]
+        out[f"{rr},{cc}"] = best_threshold_accuracy(g[tr], labels[tr], g[te], labels[te])
+    best = max(out, key=out.get)
+    return {"pixel": list(pixel), "neighbours": out, "best_neighbour": best, "best_acc": out[best]}
+
+
 def green_pixel_study(ds, profile, pixel=None, *, arch=None, seed: int = 0) -> dict:
     """Sec. 5.4 in one call: train the pair once on the green pixel task, then report AS and test
     accuracy on X_te as is, with all other pixels noised, and with the pixel noised (both modes)."""

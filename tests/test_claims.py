@@ -188,3 +188,20 @@ def test_similar_tasks_from_a_run_without_uniformity_name_the_reason(tmp_path):
            params={"uniformity_weight": 0.0, "emb_dim": 8})
     row = [r for r in _rows(tmp_path, "e5") if "dissimilar" in r["claim"]][0]
     assert row["verdict"] == "partly"                # the effect, but not under the paper's condition
+
+
+def test_green_pixel_contradiction_names_the_neighbours(tmp_path):
+    """E11: the noised-pixel accuracy above chance comes with its measured reason, the neighbours'
+    own prediction of the label (entry ``neighbour cue``)."""
+    cond = lambda acc: {"acc": acc, "agreement": 0.95}
+    study = {"arch": "mlp", "n_train": 45000, "epochs": 30, "train_acc": 1.0, "pixel": [0, 0],
+             "clean": cond(0.97), "others_noised": cond(0.90), "pixel_noised": cond(0.60),
+             "pixel_noised_gaussian": cond(0.60)}
+    cue = {"kind": "neighbour_cue", "pixel": [0, 0], "neighbours": {"0,1": 0.955, "1,0": 0.948, "1,1": 0.919},
+           "best_neighbour": "0,1", "best_acc": 0.955}
+    _store(tmp_path, "e11", {"greenpixel:0,0 [mlp]": study, "neighbour cue": cue})
+    rows = _rows(tmp_path, "e11")
+    assert [r["verdict"] for r in rows] == ["agrees", "contradicts", "contradicts"]
+    assert all("neighbour (0,1) predicts it with test accuracy 0.955" in r["why"] for r in rows[1:])
+    _store(tmp_path, "e11", {"greenpixel:0,0 [mlp]": study})               # no measurement: no reason given
+    assert "neighbour" not in _rows(tmp_path, "e11")[2]["why"]

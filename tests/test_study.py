@@ -7,7 +7,7 @@ from tdlib.bounds import (as_u, as_v, best_case_accuracy, check_proposition1, g,
                           vote_fractions)
 from tdlib.data import Dataset, _standardize, load_dataset
 from tdlib.domains import load_domains, missing_report, standardize_per_dataset
-from tdlib.greenpixel import (green_pixel_task, noise_all_but_pixel, noise_pixel, parse_pixel)
+from tdlib.greenpixel import (green_pixel_task, neighbour_cue, noise_all_but_pixel, noise_pixel, parse_pixel)
 from tdlib.tasks import task_by_name
 
 
@@ -42,6 +42,24 @@ def test_green_pixel_determined_by_that_pixel_only(synth):
     other[:, pix[0], pix[1], 1] = synth.images[:, pix[0], pix[1], 1]
     t = green_pixel_task(synth.images, pix, threshold=None)
     assert np.array_equal(green_pixel_task(other, pix), t)
+
+
+def test_neighbour_cue_measures_what_the_neighbours_carry():
+    """Independent noise around the pixel carries nothing (accuracy ~0.5); a neighbour that copies
+    the pixel's green, or its inverse, carries the whole label (accuracy 1)."""
+    rng = np.random.default_rng(1)
+    imgs = rng.integers(0, 256, (2000, 8, 8, 3), dtype=np.uint8)
+    tr, te = np.arange(1500), np.arange(1500, 2000)
+    cue = neighbour_cue(imgs, (2, 3), tr, te)
+    assert set(cue["neighbours"]) == {"2,4", "3,3", "3,4"}
+    assert all(abs(a - 0.5) < 0.08 for a in cue["neighbours"].values()), cue
+    imgs[:, 2, 4, 1] = imgs[:, 2, 3, 1]                    # right neighbour = the pixel
+    imgs[:, 3, 3, 1] = 255 - imgs[:, 2, 3, 1]              # the one below = its inverse
+    cue = neighbour_cue(imgs, (2, 3), tr, te)
+    assert cue["neighbours"]["2,4"] == 1.0 and cue["neighbours"]["3,3"] == 1.0
+    assert cue["best_acc"] == 1.0 and abs(cue["neighbours"]["3,4"] - 0.5) < 0.08
+    edge = neighbour_cue(imgs, (7, 7), tr, te)             # a corner: the neighbours inside the image
+    assert set(edge["neighbours"]) == {"7,6", "6,7", "6,6"}
 
 
 def test_noise_functions_touch_the_right_pixels():

@@ -87,7 +87,9 @@ def e11_green_pixel(p, data_path=None):
     ``p.epochs``), and, where they differ from it, one with ``p.green_arch`` trained on
     ``p.green_n_train`` images for ``p.green_epochs`` (Sec. 3.2: 45K images, trained to ~zero train
     error). On CPU the 4K-image CNN learns the colour of the pixel's *neighbourhood* rather than the
-    pixel itself; reliance on the pixel grows with the training set and with training length."""
+    pixel itself; reliance on the pixel grows with the training set and with training length. The
+    entry ``neighbour cue`` measures how well the neighbours' green values alone predict the label
+    (:func:`tdlib.greenpixel.neighbour_cue`): the reason the noised-pixel accuracy stays above chance."""
     from ..data import load_dataset
     from ..greenpixel import green_pixel_study
     task = "greenpixel:{},{}".format(*p.green_pixel)
@@ -104,7 +106,11 @@ def e11_green_pixel(p, data_path=None):
             return {"task": task, "n_train": int(len(d.train_idx)), "epochs": epochs,
                     **green_pixel_study(d, p.replace(epochs=epochs), arch=arch)}
         return run
-    return run_items("e11", p, {k: item(*v) for k, v in configs.items()}, data=ds, desc="E11 green pixel")
+    items = {k: item(*v) for k, v in configs.items()}
+    from ..greenpixel import neighbour_cue            # the measured reason a network may read the neighbours
+    items["neighbour cue"] = lambda: {"kind": "neighbour_cue",
+                                      **neighbour_cue(ds.images, p.green_pixel, ds.train_idx, ds.test_idx)}
+    return run_items("e11", p, items, data=ds, desc="E11 green pixel")
 
 
 # ----------------------------------------------------------------------------------------------

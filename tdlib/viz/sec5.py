@@ -31,10 +31,15 @@ CONDITIONS = {"clean": "pixel kept", "others_noised": "other pixels = noise",
               "pixel_noised": "that pixel = marginal noise", "pixel_noised_gaussian": "that pixel = N(0,1)"}
 
 
+def green_studies(store) -> dict:
+    """E11's trained settings (its entries other than the ``neighbour cue`` measurement)."""
+    return {k: e for k, e in store.entries.items() if "clean" in e}
+
+
 def green_pixel_table(store):
     """E11: AS and accuracy on X_te as is, with the other pixels noised, with the pixel noised."""
     rows = {}
-    for key, e in store.entries.items():
+    for key, e in green_studies(store).items():
         name = f"{e['arch']}, {e.get('n_train', '?')} images, {e.get('epochs', '?')} epochs"
         for cond, label in CONDITIONS.items():
             rows[f"{name}: {label}"] = {"AS": e[cond]["agreement"], "test accuracy": e[cond]["acc"]}
@@ -46,7 +51,7 @@ def plot_green_pixel(store):
     """E11: accuracy and AS per input condition (one panel per trained setting), chance at 0.5."""
     conds = ["clean", "others_noised", "pixel_noised", "pixel_noised_gaussian"]
     labels = ["pixel kept", "other pixels\n= noise", "that pixel =\nmarginal noise", "that pixel\n= N(0,1)"]
-    es = list(store.entries.items())
+    es = list(green_studies(store).items())
     fig, axes = new_fig(len(es), height=3.6)
     for ax, (key, e) in zip(axes, es):
         xs = np.arange(len(conds))
@@ -257,9 +262,11 @@ def facts(store) -> dict:
             if k.startswith("discovery/"):
                 out[f"e9_steps_{e['arch']}"] = e["meta_steps"]
     elif exp == "e11":
-        for i, e in enumerate(es.values()):
+        for i, e in enumerate(green_studies(store).values()):
             out.update({f"e11_{i}_arch": f"`{e['arch']}`", f"e11_{i}_n_train": e["n_train"],
                         f"e11_{i}_epochs": e["epochs"]})
+        cue = es.get("neighbour cue") or {"best_neighbour": "not measured", "best_acc": float("nan")}
+        out.update({"e11_neighbour": f"({cue['best_neighbour']})", "e11_neighbour_acc": cue["best_acc"]})
     elif exp == "e12":
         for k, e in es.items():
             if isinstance(e, dict) and "mean" in e:
@@ -320,7 +327,7 @@ def summary(store) -> str:
     es = store.entries
     if exp == "e11":
         lines = []
-        for k, e in es.items():
+        for k, e in green_studies(store).items():
             lines.append(f"{k}: AS {e['clean']['agreement']:.3f}, test acc {e['clean']['acc']:.3f}; "
                          f"others noised {e['others_noised']['acc']:.3f}; pixel noised "
                          f"{e['pixel_noised']['acc']:.3f} (marginal) / {e['pixel_noised_gaussian']['acc']:.3f} (N(0,1))")
