@@ -49,6 +49,9 @@ def test_rule_reaches_every_verdict():
     assert verdict([bad, unk]) == "contradicts"
     assert verdict([unk]) == "not run"
     assert verdict([]) == "not run"
+    # numpy comparisons give numpy bools: a failed one still fails the premise and is named in the why
+    assert Check("np", np.float64(0.1) > 0.5).ok is False
+    assert verdict([ok], [Check("premise", np.float64(0.1) > 0.5)]) == "partly"
 
 
 @pytest.mark.parametrize("human,random_,train,first,second", [

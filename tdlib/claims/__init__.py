@@ -58,6 +58,10 @@ class Check:
     text: str
     ok: "bool | None"
 
+    def __post_init__(self):
+        if self.ok is not None:            # numpy's bools: `ok is False` must hold for a failed check
+            self.ok = bool(self.ok)
+
 
 def verdict(parts, premises=()) -> str:
     """The verdict of a claim from its parts and premises (the rule of the module docstring)."""
