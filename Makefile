@@ -24,7 +24,7 @@ test: install jslib ## every test: pytest, notebooks at smoke with papermill, bo
 	$(MAKE) book browser
 
 pytest:
-	$(PYTHON) -m pytest -q -p no:cacheprovider
+	$(PYTHON) -m pytest -q -p no:cacheprovider --durations=12
 
 notebooks:          ## every page at the smoke profile with papermill (NB_RESULTS=DIR: results go there)
 	$(if $(NB_RESULTS),TDLIB_RESULTS=$(NB_RESULTS) )$(PYTHON) -m tdlib notebooks --profile smoke --out _build/papermill

@@ -38,7 +38,7 @@ def _boom():
 def test_resume_refuses_another_recipe_before_compute(tmp_path, fake_exp):
     p = get_profile("smoke")
     results.run_items(fake_exp, p, {"a": lambda: 1}, root=tmp_path, data=FP)
-    with pytest.raises(RecipeMismatch, match=r"epochs=6 \(now 7\).*Fix: delete"):
+    with pytest.raises(RecipeMismatch, match=r"epochs=6 \(now 7\).*Fix: .*--replace-stale"):
         results.run_items(fake_exp, p.replace(epochs=7), {"a": _boom, "b": _boom}, root=tmp_path, data=FP)
     with pytest.raises(RecipeMismatch, match="data synthetic"):      # same fields, other data
         results.run_items(fake_exp, p, {"b": _boom}, root=tmp_path, data={**FP, "hash": "bbbb"})
