@@ -63,9 +63,15 @@ class Profile:
     inner_lr: float = 1e-2          # App. I.2: inner SGD lr 1e-2
     inner_batch: int = 512          # numbers.md: inner batch 512
     meta_lr: float = 1e-3           # App. I.2: Adam lr 1e-3 for the encoder
+    meta_lr_schedule: str = "constant"  # App. I.2: Adam at a constant lr; "linear" decays it to 0 over meta_steps (ours:
+    #                                 short runs end on a settled encoder instead of wherever the last steps left it)
     meta_steps: int = 100_000       # numbers.md: 1e5 meta-steps (~24 h in the paper)
     uniformity_weight: float = 5.0  # App. I.2: λ (value lost in extraction); numbers.md: 5 in the authors' config
     temperature: float = 5.0        # numbers.md: task-network softmax temperature 5
+    proxy_weight: float = 1.0       # ours: weight of the proxy-AS term in the meta-loss (Eq. 5 has 1); 0 trains the
+    #                                 encoder on the uniformity term alone (E5's uniformity-only baseline)
+    uniformity_t: float = 2.0       # Eq. 5 (Wang & Isola 2020): exp(-t ||z - z'||^2) with t = 2; a small t makes
+    #                                 L_unif ~ t^2 ||E zz^T||_F^2 (a decorrelation), see tdlib.discovery
     early_stop_agreement: float = 0.6    # numbers.md (authors' xas config): stop when the 0-1 agreement ...
     early_stop_patience: int = 3         # ... of the last 3 inner steps is above 0.6 ...
     early_stop_min_steps: int = 5        # ... after at least 5 steps (App. I.2: "more than three steps")
@@ -78,6 +84,8 @@ class Profile:
     hyperplane_order: str = "cycle"      # numbers.md: each hyperplane once per n_tasks meta-steps, shuffled;
     #                                      "random" = drawn with replacement
     tasks_per_step: int = 1              # ours: hyperplanes per meta-step (their losses averaged); authors: 1
+    sandbox_meta_steps: int = 50         # ours (issue 21): meta-steps of each diagnosis run on the built-in data
+    sandbox_every: int = 10              # ours: its cue recovery measured every this many meta-steps
     e5_n_baseline: int = 20              # Sec. 3.2: E5's own human and random tasks (20 of each), on E5's pool
     e5_n_unseen: int = 8                 # ours: tasks from new random hyperplanes (App. I.2: "any hyperplane")
     # ---- adversarial splits (Sec. 6, App. D, F) -----------------------------------------
@@ -173,7 +181,9 @@ class Profile:
 IMPLICIT_BEFORE: dict = {"fit_stop": 0.0,
                           # discovery options added with the authors' variants (issue 12); the earlier engine:
                           "inner_fresh_images": False, "inner_fixed_init": False, "encoder_head": "bn_plain",
-                          "hyperplane_order": "random", "tasks_per_step": 1}      # fit_stop (issue 11): every network trained all epochs
+                          "hyperplane_order": "random", "tasks_per_step": 1,
+                          "uniformity_t": 2.0, "proxy_weight": 1.0,
+                          "meta_lr_schedule": "constant"}      # fit_stop (issue 11): every network trained all epochs
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 FIELD_NAMES = frozenset(f.name for f in fields(Profile)) - {"name"}
@@ -255,17 +265,21 @@ PROFILES: dict[str, Profile] = {
         # discovery: a narrow CNN encoder / inner nets (~2.3 s per meta-step on 1 free core: the early stop
         # ends most unrolls after 5 steps); at most 20 inner steps instead of 50, so a larger inner step
         # (0.1) lets the networks learn something
-        emb_dim=8, n_tasks=8, inner_steps=20, inner_batch=128, meta_steps=150,
+        emb_dim=8, n_tasks=8, inner_steps=20, inner_batch=128, meta_steps=40,   # 160 unrolls (4 per meta-step)
         adv_targets=2, adv_by=("randnet:0", "randnet:1"), adv_multiclass_by=1, adv_seeds=1,
         study_group_size=2, study_n_train=500, domain_archs=("cnn",), domain_n_images=500,
         prop1_arch="mlp", prop1_models=3, grid_k=6, grid_n_discovered=4,   # e9-e11, e20: ~15 min on 2 cores
         green_arch="mlp", green_n_train=45_000, green_epochs=30,   # e11: the paper's X_tr size, MLP only
-        disc_width=8, inner_lr=0.1, inner_checkpoint=False, e5_n_baseline=4, e5_n_unseen=4,
-        # λ = 0 at cpu (screened, 40 meta-steps each, proxy-AS of the last vs first 20%): λ = 5 -0.004,
-        # λ = 1 -0.002, λ = 0.2 +0.004, λ = 0 +0.032; meta_lr 1e-2 made it fall (λ = 5: -0.028, λ = 1: -0.025).
-        # With 5-step unrolls (the authors' early stop) the proxy-AS gradient of the small CNN is weak
-        # next to the uniformity term's
-        uniformity_weight=0.0,
+        inner_lr=0.1, inner_checkpoint=False, e5_n_baseline=4, e5_n_unseen=4,
+        # discovery (issue 21's diagnosis, tdlib.diagnosis, book Sec. 4 "What drives the encoder"): at the
+        # authors' t = 2 the uniformity term's meta-gradient is 6.7x the proxy-AS term's at λ = 1 (33x at
+        # their λ = 5: the tasks leave every learnable cue), and λ = 0 collapses every hyperplane onto one
+        # task. Measured remedies: Eq. 5 at t = 0.5 (~ a decorrelation of the embedding, which does not
+        # reward spreading noise) with λ = 1.5, where the two terms balance (ratio ~1.0 at width 8; width 16
+        # would triple the proxy-AS gradient but costs ~4x a meta-step; an inner lr of 0.2-0.3 made the
+        # unroll chaotic, |grad| up to 250), every meta-step averaged over 4 hyperplanes, Adam 1e-2 decayed to 0
+        disc_width=8, uniformity_weight=1.5, uniformity_t=0.5, meta_lr=1e-2, meta_lr_schedule="linear",
+        tasks_per_step=4,
         sweep_weights=(0.0, 1.0, 5.0), sweep_dims=(4, 8, 16), sweep_meta_steps=40, sweep_n_tasks=4,   # E18: 3 x 3
         # e9: a ViT meta-step takes ~3.5 min on 2 shared cores (MLP ~3 s), so only 4 meta-steps for the
         # MLP and ViT discovery runs (the cnn group is the default 150-step run)
@@ -289,8 +303,14 @@ PROFILES: dict[str, Profile] = {
         prop1_arch="mlp", prop1_models=3, grid_k=4, grid_n_discovered=2, study_disc_meta_steps=2,
         study_disc_archs=("mlp",),   # ours: one per-arch discovery (the cheapest) keeps CI in seconds
         green_arch="mlp", green_n_train=500, green_epochs=4,
-        disc_width=4, inner_lr=0.1, inner_checkpoint=False, e5_n_baseline=1, e5_n_unseen=1,
+        # discovery on the built-in data (issue 21, book Sec. 4 "Discovery where the answer is known"): width-4
+        # inner networks learn only the background hue in 5 steps (every other cue's proxy-AS = random labels');
+        # width 8 at inner lr 0.3 learns both background cues; Eq. 5 at t = 0.5 with λ = 5, 4 hyperplanes
+        # a meta-step, Adam 1e-2 decayed to 0: two distinct cues recovered in 50 meta-steps (tests/test_sandbox.py)
+        disc_width=8, inner_lr=0.3, uniformity_t=0.5, meta_lr=1e-2, meta_lr_schedule="linear", tasks_per_step=4,
+        inner_checkpoint=False, e5_n_baseline=1, e5_n_unseen=1,
         sweep_weights=(0.0, 5.0), sweep_dims=(4,), sweep_meta_steps=2, sweep_n_tasks=2,
+        sandbox_meta_steps=2, sandbox_every=1,     # the diagnosis's sandbox runs: seconds in CI
         naive_max_draws=40,
         kway_classes=(3,), kway_meta_steps=2, kway_n_tasks=1, tin_image_size=32, tin_n_train=500, tin_n_test=200,
         ssl_arch="cnn", ssl_width=4, ssl_epochs=2, ssl_batch=100, ssl_hidden=16,

@@ -80,6 +80,9 @@ class Dataset:
 # ----------------------------------------------------------------------------------------------
 # built-in generated data
 # ----------------------------------------------------------------------------------------------
+LIGHT_SHIFT = 45.0      # the ``light`` cue's shift of the background's red and blue (pixel noise: 12, background: 20)
+
+
 def make_synthetic(n: int, seed: int = 0, noise: float = 12.0):
     """Generate ``n`` 32x32 RGB images with planted cues.
 
@@ -112,10 +115,20 @@ def make_synthetic(n: int, seed: int = 0, noise: float = 12.0):
     fg = rng.uniform(40, 255, (n, 3))
     img = np.where(mask[..., None], fg[:, None, None, :], bg[:, None, None, :])   # (n,32,32,3)
     img = img + rng.normal(0, noise, img.shape)
+    # a second background cue, as easy as ``warm`` and independent of it: the red and blue channels
+    # of the background raised or lowered together (warm moves them apart; green is untouched)
+    light = rng.integers(0, 2, n)
+    shift = np.where(light == 1, LIGHT_SHIFT, -LIGHT_SHIFT)[:, None, None, None] * np.array([1.0, 0.0, 1.0])
+    img = np.where(mask[..., None], img, img + shift)
     images = np.clip(img, 0, 255).astype(np.uint8)
     classes = (shape * 2 + pos).astype(np.int64)
     attrs = {"shape": shape.astype(np.int64), "position": pos.astype(np.int64),
-             "round": np.isin(shape, [1, 4]).astype(np.int64), "warm": warm.astype(np.int64)}
+             "round": np.isin(shape, [1, 4]).astype(np.int64), "warm": warm.astype(np.int64),
+             "light": light.astype(np.int64),
+             # factors the generator already draws, exposed as balanced cues (the images are unchanged)
+             "bright": (fg.mean(1) > np.median(fg.mean(1))).astype(np.int64),       # light vs dark shape
+             "large": (r[:, 0, 0] > np.median(r)).astype(np.int64),                 # large vs small shape
+             "left": (cx[:, 0, 0] < np.median(cx)).astype(np.int64)}                 # left vs right half
     return images, classes, attrs
 
 

@@ -15,9 +15,13 @@ random orthogonal d x d matrix, so ``n_tasks <= d``); each meta-step takes ``tas
 networks, from the same fixed initialization every meta-step with ``inner_fixed_init``, SGD on the
 soft labels over fresh images with ``inner_fresh_images``, proxy-AS accumulated before each update,
 stopped early once the 0-1 agreement stays above ``early_stop_agreement``) and takes one Adam step on
-θ for ``-proxyAS + λ L_unif``. The uniformity loss (Wang & Isola 2020),
-``L_unif = log E exp(-2 ||z - z'||^2)`` on L2-normalized embeddings z, is computed on each inner
-batch the encoder saw and averaged over the inner steps.
+θ for ``-w proxyAS + λ L_unif`` (``w = proxy_weight``: 1, or 0 for E5's uniformity-only baseline, which
+then skips the inner loop). The uniformity loss (Wang & Isola 2020),
+``L_unif = log E exp(-t ||z - z'||^2)`` on L2-normalized embeddings z (``uniformity_t``: the paper's t = 2;
+for small t it is ~ const + 2 t^2 ||E zz^T||_F^2, a decorrelation), is computed on each inner batch the
+encoder saw and averaged over the inner steps. Adam's lr is ``meta_lr``, constant (the paper) or decayed
+linearly to 0 over the run (``meta_lr_schedule="linear"``). Why smoke and cpu use t = 0.5, a balanced λ
+and 4 hyperplanes a meta-step: :mod:`tdlib.diagnosis` and experiment ``diag`` (issue 21).
 
 After training, tasks are sampled from ``K`` orthogonal hyperplanes (the first ``K`` predefined
 ones): label 1 where the projection of the embedding (encoder in eval mode, BatchNorm statistics
@@ -209,11 +213,17 @@ def meta_step_loss(encoder: nn.Module, u: torch.Tensor, batches, p, net_seeds, *
                         {k: v.detach().clone() for k, v in encoder.named_buffers()})
 
     enc_in = None if enc_batches is None else {id(b): e for b, e in zip(batches, enc_batches)}
+    if p.proxy_weight == 0:                                  # uniformity only (E5's baseline): no inner loop
+        from .unroll import ProxyASResult
+        unif = torch.stack([uniformity_loss(enc(x if enc_in is None else enc_in[id(x)])[0], p.uniformity_t)
+                            for x in batches]).mean()
+        return p.uniformity_weight * unif, ProxyASResult(proxy_as=torch.zeros((), device=device), extra=unif,
+                                                         agreement01=[float("nan")], steps=0)
 
     def target_fn(x):
         emb, _ = enc(x if enc_in is None else enc_in[id(x)])   # (B,d), train-mode BatchNorm
         probs = task_probs(emb @ u, p.temperature) if u.dim() == 1 else kway_probs(emb, u, p.temperature)
-        return probs, uniformity_loss(emb)
+        return probs, uniformity_loss(emb, p.uniformity_t)
 
     with sdpa_kernel(SDPBackend.MATH):                       # double backward through attention (ViT)
         res = proxy_agreement(nets, batches, target_fn, p.inner_lr,
@@ -222,7 +232,7 @@ def meta_step_loss(encoder: nn.Module, u: torch.Tensor, batches, p, net_seeds, *
                               early_stop_min_steps=p.early_stop_min_steps,
                               checkpoint=checkpoint, create_graph=create_graph,
                               meta_params=[q for q in encoder.parameters() if q.requires_grad])
-    loss = -res.proxy_as + p.uniformity_weight * res.extra
+    loss = -p.proxy_weight * res.proxy_as + p.uniformity_weight * res.extra
     return loss, res
 
 
@@ -257,6 +267,8 @@ def check_settings(p, steps=None, stop_after=None, n_sample=None) -> None:
          "--set inner_lr=0.01")
     need(p.meta_lr > 0 and math.isfinite(p.meta_lr), f"meta_lr={p.meta_lr} must be a positive number",
          "--set meta_lr=0.001")
+    need(p.meta_lr_schedule in ("constant", "linear"), f"meta_lr_schedule={p.meta_lr_schedule!r}",
+         "--set meta_lr_schedule=constant (or linear)")
     need(p.hyperplane_order in ("cycle", "random"), f"hyperplane_order={p.hyperplane_order!r}",
          "--set hyperplane_order=cycle (or random)")
     need(p.encoder_head in ENCODER_HEADS, f"encoder_head={p.encoder_head!r}",
@@ -312,12 +324,17 @@ RESUME_KEYS = ("arch", "disc_width", "emb_dim", "n_tasks", "inner_lr", "inner_ba
                "uniformity_weight", "temperature", "task_seed", "dataset", "n_train", "split_seed",
                "inner_steps", "early_stop_agreement", "early_stop_patience", "n_classes",
                "early_stop_min_steps", "inner_fresh_images", "inner_fixed_init", "encoder_head",
-               "hyperplane_order", "tasks_per_step")
+               "hyperplane_order", "tasks_per_step", "uniformity_t", "proxy_weight", "meta_lr_schedule")
+
+
+# settings added after checkpoints were stored, with the value they implicitly had: checkpoints from
+# before App. C were binary, from before ``uniformity_t`` used Eq. 5's t = 2 and a proxy-AS weight of 1
+_IMPLICIT = {"n_classes": 2, "uniformity_t": 2.0, "proxy_weight": 1.0, "meta_lr_schedule": "constant"}
 
 
 def settings_diff(ck: dict, p) -> list:
     """The settings (:data:`RESUME_KEYS`) in which checkpoint ``ck`` differs from profile ``p``."""
-    made = {"n_classes": 2, **ck["profile"]}                # checkpoints from before App. C were binary
+    made = {**_IMPLICIT, **ck["profile"]}                  # settings added later, as they were before
     return [k for k in RESUME_KEYS if made.get(k) != p.as_dict().get(k)]
 
 
@@ -334,8 +351,8 @@ def checkpoint_stale(p, out_dir) -> list:
                 return ["settings not recorded (tasks.npz made before they were; no encoder.pt to read)"]
             ck = {"profile": json.loads(str(z["settings"]))}
     else:
-        ck = torch.load(path, map_location="cpu", weights_only=False)
-    made = {"n_classes": 2, **ck["profile"]}
+        ck = torch.load(path, map_location="cpu", weights_only=True)
+    made = {**_IMPLICIT, **ck["profile"]}
     return [f"{k}: {made.get(k)!r} -> {p.as_dict().get(k)!r}" for k in settings_diff(ck, p)]
 
 
@@ -370,7 +387,7 @@ def _load_opt_state(ck: dict, path: Path) -> dict:
     state = {i: dict(st) for i, st in opt["state"].items()}
     for k, name in MOMENT_FILES.items():
         f = path.parent / name
-        part = torch.load(f, map_location="cpu", weights_only=False) if f.is_file() else None
+        part = torch.load(f, map_location="cpu", weights_only=True) if f.is_file() else None
         if part is None or part["token"] != ck["token"]:
             raise ConfigError(f"{f} is missing or belongs to another save than {path}. Fix: copy the "
                               "three checkpoint files together, or run with --fresh.")
@@ -382,7 +399,7 @@ def _load_opt_state(ck: dict, path: Path) -> dict:
 def _load(p, path: Path, device, inputs: dict | None = None):
     state = _new_state(p, device, None if inputs is None else inputs["shape"][1])
     state["inputs"] = inputs
-    ck = torch.load(path, map_location="cpu", weights_only=False)      # device-agnostic (the RNG state stays on CPU)
+    ck = torch.load(path, map_location="cpu", weights_only=True)      # device-agnostic (the RNG state stays on CPU)
     old = ck.get("inputs")
     if (old is None) != (inputs is None) or (inputs and (old["shape"] != inputs["shape"] or not math.isclose(
             old["sum"], inputs["sum"], rel_tol=1e-4, abs_tol=1e-2))):
@@ -441,15 +458,24 @@ def train_encoder(ds, profile="smoke", *, steps: int | None = None, out_dir=None
     bar = tqdm(total=steps, initial=state["step"], desc=f"discovery [{p.name}]", disable=not progress)
     with cuda_determinism(True):                             # cuDNN's fixed kernels: a resume is bit-exact
         last_good = _train_loop(p, state, planes, x_all, feats, train_idx, end, bar, ck_path, last_good,
-                                inner_checkpoint, device, checkpoint_every)
+                                inner_checkpoint, device, checkpoint_every, total=steps)
     bar.close()
     if state["step"] != last_good or not ck_path.is_file():
         _save(state, p, ck_path)
     return state
 
 
+def meta_lr_at(p, step: int, total: int) -> float:
+    """The encoder's Adam lr at meta-step ``step`` (0-based) of a run of ``total``: ``meta_lr``, or with
+    ``meta_lr_schedule="linear"`` decayed linearly to 0 at ``total`` (a function of the step alone, so a
+    resumed run continues the same schedule)."""
+    if p.meta_lr_schedule == "linear":
+        return p.meta_lr * max(0.0, 1.0 - step / max(total, 1))
+    return p.meta_lr
+
+
 def _train_loop(p, state, planes, x_all, feats, train_idx, end, bar, ck_path, last_good,
-                inner_checkpoint, device, checkpoint_every) -> int:
+                inner_checkpoint, device, checkpoint_every, total=None) -> int:
     """The meta-steps of :func:`train_encoder` up to ``end``; returns the last checkpointed step."""
     encoder, opt, gen = state["encoder"], state["opt"], state["gen"]
 
@@ -478,6 +504,8 @@ def _train_loop(p, state, planes, x_all, feats, train_idx, end, bar, ck_path, la
         if proxy < PROXY_AS_FLOOR:
             raise diverged(f"proxy-AS {proxy:.3g} below {PROXY_AS_FLOOR:g} (the inner networks blew up: "
                            f"inner_lr={p.inner_lr})")
+        for group in opt.param_groups:
+            group["lr"] = meta_lr_at(p, state["step"], total or end)
         opt.zero_grad(set_to_none=True)
         with sdpa_kernel(SDPBackend.MATH):                   # checkpointed inner steps rerun in backward
             loss.backward()

@@ -76,7 +76,7 @@ class LongRun:
             return 0, None
         import torch
         try:
-            ck = torch.load(self.checkpoint, map_location="cpu", weights_only=False)
+            ck = torch.load(self.checkpoint, map_location="cpu", weights_only=True)
         except Exception:                                      # unreadable: treat as not started
             return 0, None
         done = int(ck.get("step", ck.get("epoch", 0)))
@@ -267,8 +267,11 @@ def expected_entries(exp: str, p: Profile) -> int | None:
         return len([s for s in p.train_sizes if s <= p.sec3_n_train]) * kinds
     if exp == "e4":
         return 5 * kinds
-    if exp == "e5":
-        return 1 + p.n_tasks + 1 + min(p.n_ablation, p.n_tasks)
+    if exp == "e5":                   # discovery, untrained; discovered/untrained, human/random, unseen AS;
+        from .tasks import IMAGE_STATS  # baselines: unif_only, naive (+ their AS), stats (+ AS); comparisons
+        unseen = 1 + p.e5_n_unseen if p.e5_n_unseen else 0
+        naive = min(p.n_tasks, p.e5_n_baseline)
+        return 2 + 2 * p.n_tasks + 2 * p.e5_n_baseline + unseen + 2 + p.n_tasks + naive + 1 + len(IMAGE_STATS) + 1
     if exp == "gpucheck":
         from .experiments.gpucheck import N_CHECK
         return 2 * 2 * N_CHECK

@@ -436,6 +436,12 @@ def set_aside(path, root=None) -> Path:
     stamp = datetime.datetime.now().strftime("%Y%m%dT%H%M%S")
     dest = base / rel.parts[0] / ".stale" / Path(*rel.parts[1:]).parent / f"{path.name}.{stamp}"
     dest.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():                   # a run's folder: its own files only; subfolders are other runs
+        dest.mkdir()                    # (results/cpu/discovery/ holds E18's sweeps, E9's arch runs ...)
+        for child in path.iterdir():
+            if child.is_file():
+                os.replace(child, dest / child.name)
+        return dest
     os.replace(path, dest)
     return dest
 

@@ -37,6 +37,14 @@ from .config import get_profile
 from .models import build_model
 from .results import provenance, results_root
 
+
+def _safe_load(path, map_location):
+    """``torch.load`` with ``weights_only=True`` (no code in a file runs); the one non-tensor type our
+    checkpoints hold, torch's ``TorchVersion`` (in the stored provenance), is allowed by name."""
+    from torch.torch_version import TorchVersion
+    with torch.serialization.safe_globals([TorchVersion]):
+        return torch.load(path, map_location=map_location, weights_only=True)
+
 TORCHVISION_ARCHS = ("resnet50",)
 
 
@@ -146,7 +154,7 @@ def checkpoint_stale(p, out_dir=None) -> list:
     path = Path(out_dir or ssl_dir(p.name)) / "encoder.pt"
     if not path.is_file():
         return []
-    made = torch.load(path, map_location="cpu", weights_only=False)["profile"]
+    made = _safe_load(path, "cpu")["profile"]
     return [f"{k}: {made.get(k)!r} -> {p.as_dict().get(k)!r}" for k in _CK_KEYS if made.get(k) != p.as_dict().get(k)]
 
 
@@ -172,7 +180,7 @@ def train_ssl(ds, profile="smoke", *, epochs: int | None = None, out_dir=None, r
     gen = torch.Generator().manual_seed(p.task_seed + 777)
     epoch, history = 0, []
     if resume and path.is_file():
-        ck = torch.load(path, map_location=device, weights_only=False)
+        ck = _safe_load(path, device)
         diff = [k for k in _CK_KEYS if ck["profile"].get(k) != p.as_dict().get(k)]
         if diff:
             raise ValueError(f"SSL checkpoint {path} was made with other settings (differ in {diff}). "
@@ -222,7 +230,7 @@ def load_backbone_weights(path, arch: str, width: int) -> nn.Module:
             f"SSL weights file {str(path)!r} does not exist. Fix: set ssl_weights (--set ssl_weights=PATH) to a "
             f"state dict of build_model({arch!r}, width={width}) or of torchvision's resnet50 "
             f"(with ssl_arch='resnet50'), or leave it empty to train the project's own SimCLR model.")
-    sd = torch.load(path, map_location="cpu", weights_only=False)
+    sd = _safe_load(path, "cpu")
     if isinstance(sd, dict) and "model" in sd and isinstance(sd["model"], dict):       # our encoder.pt
         sd = {k[len("backbone."):]: v for k, v in sd["model"].items() if k.startswith("backbone.")}
     elif isinstance(sd, dict) and "state_dict" in sd:

@@ -7,6 +7,7 @@ A task is an ``int64`` label vector over the whole pool of a :class:`~tdlib.data
   in the "0" group, so ``human:i`` for ``i`` in ``0..125`` names each distinct task once.
 - Random-labelled tasks (Sec. 3.2): i.i.d. balanced coin flips per image, fixed by a seed.
 - Planted-cue tasks of the synthetic data (``cue:warm`` ...), for tests.
+- Simple image statistics split at their median (``stat:brightness``, ``stat:red_blue`` ...): baselines.
 - The dataset's own K-way classes (``classes:all``), the multi-class target of Sec. 6.2.
 - K-way tasks (App. C): ``human:kK:i`` groups the classes into K near-equal groups (the i-th seeded
   grouping), ``random:kK:i`` is balanced K-way random labels; :func:`kway_similarity` extends Eq. 2
@@ -160,11 +161,33 @@ def _cue(ds, arg):
     return (v > np.median(v)).astype(np.int64) if v.max() > 1 else v.astype(np.int64)
 
 
+# simple image statistics (issue 21: baselines that need no learning at all), each split at its median
+IMAGE_STATS = {
+    "brightness": lambda x: x.mean(dim=(1, 2, 3)),                          # overall (standardized) intensity
+    "red_blue": lambda x: x[:, 0].mean(dim=(1, 2)) - x[:, 2].mean(dim=(1, 2)),   # warm vs cool colour
+    "top_bottom": lambda x: x[:, :, :16].mean(dim=(1, 2, 3)) - x[:, :, 16:].mean(dim=(1, 2, 3)),
+    "left_right": lambda x: x[..., :16].mean(dim=(1, 2, 3)) - x[..., 16:].mean(dim=(1, 2, 3)),
+    "contrast": lambda x: x.flatten(1).std(dim=1),                          # spread of the pixel values
+}
+
+
+def image_stat_task(ds, name: str) -> np.ndarray:
+    """``stat:NAME``: label 1 where the image statistic ``NAME`` (:data:`IMAGE_STATS`) is above its median."""
+    if name not in IMAGE_STATS:
+        raise ValueError(f"unknown image statistic {name!r}; choose one of {sorted(IMAGE_STATS)}")
+    scores = np.concatenate([IMAGE_STATS[name](ds.x[s:s + 4096].float()).numpy()
+                             for s in range(0, len(ds.x), 4096)])
+    labels = np.zeros(len(scores), dtype=np.int64)
+    labels[np.argsort(scores, kind="stable")[len(scores) // 2:]] = 1
+    return labels
+
+
 register_task_kind("human", _kway_or(lambda ds, arg: human_task(ds.classes, int(arg)),
                                      lambda ds, k, i: human_kway_task(ds.classes, k, i, ds.num_classes)))
 register_task_kind("random", _kway_or(lambda ds, arg: random_task(len(ds), int(arg)),
                                       lambda ds, k, i: random_kway_task(len(ds), k, i)))
 register_task_kind("cue", _cue)
+register_task_kind("stat", image_stat_task)
 register_task_kind("classes", lambda ds, arg: np.asarray(ds.classes, dtype=np.int64))
 
 

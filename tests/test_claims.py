@@ -104,7 +104,7 @@ def test_report_json_lines(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TDLIB_RESULTS", str(tmp_path))
     assert main(["report", "--profile", "cpu", "--json"]) == 0
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
-    assert len({r["experiment"] for r in lines} - {"gpucheck"}) == 22   # E1-E22, one function each (+ the gpu check)
+    assert len({r["experiment"] for r in lines} - {"gpucheck", "diag"}) == 22   # E1-E22, one function each (+ the gpu check, the diagnosis)
     assert all(KEYS <= set(r) for r in lines)
     assert all(r["verdict"] in C.VERDICTS and r["profile"] == "cpu" for r in lines)
     assert [r["verdict"] for r in lines if r["experiment"] == "e1"] == ["agrees", "agrees"]

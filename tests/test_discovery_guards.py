@@ -69,3 +69,28 @@ def test_second_discover_without_resume_leaves_the_trained_encoder_untouched(res
     assert cli.main(["discover", "--profile", "smoke", *TINY, "--steps", "1", "--fresh"]) == 0
     with np.load(results / "tasks.npz") as z:
         assert int(z["step"]) == 1
+
+
+class _Payload:
+    """A pickle that writes a file when loaded with weights_only=False."""
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_hostile_checkpoint_runs_no_code(results, tmp_path):
+    """Issue 17: every checkpoint load is weights_only=True, so a forged encoder.pt cannot run its payload."""
+    import pickle
+    import torch
+    marker = tmp_path / "payload_ran"
+    results.mkdir(parents=True)
+    with open(results / "encoder.pt", "wb") as f:
+        pickle.dump({"profile": _Payload(marker)}, f)
+    p = get_profile("smoke")
+    with pytest.raises(Exception):
+        discovery.checkpoint_stale(p, results)
+    with pytest.raises(Exception):
+        discovery._load(p, results / "encoder.pt", torch.device("cpu"))
+    assert not marker.exists()

@@ -203,3 +203,16 @@ def test_run_replace_stale_keeps_the_old_result_and_recomputes(tmp_path, qenv):
     assert out.returncode == 0 and "kept as" in out.stdout, out.stderr[-2000:]
     assert len((tmp_path / "log.txt").read_text().split()) // 2 == 4
     assert len(list((tmp_path / "results" / "smoke" / ".stale").glob("tq.json.*"))) == 1
+
+
+def test_set_aside_of_a_run_folder_keeps_the_other_runs_inside_it(tmp_path):
+    """`--replace-stale` of the default discovery run moves its own files, not the subfolders of other
+    experiments' runs that live inside it (E18's sweeps, E9's arch runs)."""
+    from tdlib.results import set_aside
+    run = tmp_path / "cpu" / "discovery"
+    (run / "sweep_l1_d8").mkdir(parents=True)
+    (run / "encoder.pt").write_text("old")
+    (run / "sweep_l1_d8" / "tasks.npz").write_text("other run")
+    dest = set_aside(run, root=tmp_path)
+    assert (dest / "encoder.pt").read_text() == "old" and not (run / "encoder.pt").exists()
+    assert (run / "sweep_l1_d8" / "tasks.npz").read_text() == "other run"

@@ -168,12 +168,13 @@ def test_stored_results_have_recipes_and_current_needs():
 
 # ---- imports run one way -----------------------------------------------------------------------
 LAYERS = [
-    {"errors", "config", "results"},
+    {"errors", "config", "results", "uncertainty"},
     {"data"},
     {"tasks", "models", "kway", "unroll", "bounds", "domains"},
     {"train", "linear_probe"},
     {"agreement", "randnet", "greenpixel"},
     {"discovery", "splits", "ssl", "taskviz"},
+    {"diagnosis"},
     {"experiments", "records"},
     {"viz"},
     {"claims", "report", "queue", "notebooks", "sphinx_offline", "cli", "commands", "__init__", "__main__"},

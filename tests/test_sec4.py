@@ -54,7 +54,12 @@ def test_e5_holds_every_kind_on_its_own_pool_and_the_figure_uses_only_e5(results
             kinds.setdefault(e["kind"], []).append(e)
             assert (e["n_train"], e["arch"]) == (p.n_train, p.arch)
     assert {k: len(v) for k, v in kinds.items()} == {"discovered": 2, "untrained": 2, "unseen": 1,
-                                                     "human": 1, "random": 1}
+                                                     "human": 1, "random": 1, "unif_only": 2,
+                                                     "naive": 1, "stat": 5}
+    comp = store.entries["comparisons"]          # issue 21: each baseline with its interval over tasks
+    assert comp["discovered"]["n"] == 2 and comp["unif_only"]["discovered_minus"]["paired"] is True
+    assert comp["naive"]["discovered_minus"]["paired"] is False
+    assert store.entries["unif_only"]["proxy_weight"] == 0.0
     disc = store.entries["discovery"]
     assert disc["step"] == 2 and disc["train_seconds"] > 0 and len(disc["history"]) == 2
     summ = sec4.summary(store)

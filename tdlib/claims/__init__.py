@@ -96,6 +96,22 @@ def gt(name_a, a, name_b, b, margin=MARGIN) -> Check:
                  f"{'' if margin == 0 else f' + {margin:g}'}", ok)
 
 
+def ci_above(name_a, name_b, diff: "dict | None", margin=MARGIN) -> Check:
+    """``a`` higher than ``b`` by more than ``margin``, judged on the 95% interval of the difference over
+    tasks (:mod:`tdlib.uncertainty`): it holds when the whole interval lies above the margin, fails when
+    the mean does not clear it, and is *inconclusive* (``ok`` None) when the interval covers the margin."""
+    if not diff or diff.get("low") is None or diff.get("low") != diff.get("low"):
+        return Check(f"{name_a} - {name_b}: not stored (or fewer than 2 tasks)", None)
+    n = diff["n"] if isinstance(diff["n"], int) else "/".join(map(str, diff["n"]))
+    text = (f"{name_a} - {name_b} = {diff['mean']:+.3f} (95% interval {diff['low']:+.3f} to {diff['high']:+.3f}, "
+            f"{'paired' if diff.get('paired') else 'unpaired'}, n={n}, p={diff['p']:.3g}; margin {margin:g})")
+    if diff["low"] > margin:
+        return Check(text + ": holds", True)
+    if diff["mean"] <= margin:
+        return Check(text + ": fails", False)
+    return Check(text + ": inconclusive, the interval covers the margin", None)
+
+
 def at_least(name_a, a, name_b, b, tol=CLOSE) -> Check:
     """``a`` on par with or above ``b``: a >= b - ``tol``."""
     if a is None or b is None:

@@ -114,7 +114,7 @@ def travelling_state(root: Path, profile: str = "gpu") -> list:
         tasks = ck.parent / "tasks.npz"
         try:
             import torch
-            step = int(torch.load(ck, map_location="cpu", weights_only=False).get("step", 0))
+            step = int(torch.load(ck, map_location="cpu", weights_only=True).get("step", 0))
             with np.load(tasks) as z:
                 sampled = int(z["step"])
         except Exception:

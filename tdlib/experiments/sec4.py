@@ -42,7 +42,8 @@ def unseen_hyperplanes(p, n: int) -> torch.Tensor:
 
 @register("e5", page="sec4_discovery", pool="main", needs=(),
           title="Task discovery with a shared encoder (Sec. 4, Fig. 1)",
-          fields=POOL + TRAIN + DISCOVERY + ("task_seed", "inner_checkpoint", "e5_n_baseline", "e5_n_unseen"))
+          fields=POOL + TRAIN + DISCOVERY + ("task_seed", "inner_checkpoint", "e5_n_baseline", "e5_n_unseen",
+                                                "naive_max_draws", "naive_threshold"))
 def e5_discovery(p, data_path=None):
     """E5: discover tasks with the shared encoder, then their AS as in E1 and their similarity
     (Sec. 4.1-4.4, Fig. 1-center). Every AS entry here uses one pool (``dataset_for(p)``) and one
@@ -75,6 +76,10 @@ def e5_discovery(p, data_path=None):
     for i in range(p.n_tasks):            # interleaved with discovered:i, so a partial run stays balanced
         items[f"untrained:{i}"] = (lambda i=i: _as_entry(ds, f"untrained:{i}", untrained()[i], p))
     order = ["discovery", "untrained"] + [k for i in range(p.n_tasks) for k in (f"discovered:{i}", f"untrained:{i}")]
+    # baselines that need no meta-learning (issue 21), each with its own mean pairwise similarity
+    for key, fn in e5_baselines(ds, p, cache).items():
+        items[key] = fn
+        order.append(key)
     names = default_task_names(p.replace(n_human=p.e5_n_baseline, n_random=p.e5_n_baseline))
     for h, r in zip(names["human"], names["random"]):
         for name in (h, r):
@@ -88,13 +93,110 @@ def e5_discovery(p, data_path=None):
         items[f"unseen:{i}"] = (lambda i=i: _as_entry(ds, f"unseen:{i}", unseen()[i], p))
         order.append(f"unseen:{i}")
     items = {k: items[k] for k in order}
-    return run_items("e5", p, items, data=ds, desc="E5 discovery")
+    store = run_items("e5", p, items, data=ds, desc="E5 discovery")
+    if all(k in store for k in items) and "comparisons" not in store:
+        store.put("comparisons", e5_comparisons(store.entries), 0.0)
+    return store
+
+
+UNIF_ONLY = "unif_only"          # E5's uniformity-only run: discovery_dir(profile)/unif_only
+
+
+def unif_only_point(p):
+    """The profile and folder of E5's uniformity-only baseline: the same run with the proxy-AS weight 0
+    (λ as the profile's, or 1 where the profile has λ = 0, so that something trains)."""
+    q = p.replace(proxy_weight=0.0, uniformity_weight=p.uniformity_weight if p.uniformity_weight > 0 else 1.0)
+    return q, discovery_dir(p.name) / UNIF_ONLY
+
+
+def e5_baselines(ds, p, cache) -> dict:
+    """E5's baselines that need no meta-learning (issue 21), as run_items items: the uniformity-only
+    encoder's tasks (``unif_only:i``, the same hyperplanes), random-network tasks drawn until as
+    dissimilar as the discovered ones (``naive:i``, ``e5_n_baseline`` of them: naive discovery, App. H.2,
+    at the discovered tasks' largest pairwise similarity) and simple image statistics split at their
+    median (``stat:NAME``)."""
+    from ..tasks import IMAGE_STATS
+    items = {}
+
+    def unif_tasks():
+        if "uo" not in cache:
+            q, out = unif_only_point(p)
+            summ = discover(ds, q, out_dir=out, progress=False)
+            with np.load(out / "tasks.npz") as z:
+                cache["uo"] = (z["tasks"].astype(np.int64), summ)
+        return cache["uo"][0]
+
+    def unif_summary():
+        t = unif_tasks()
+        summ = cache["uo"][1]
+        return {"mean_similarity": mean_pairwise_similarity(t), "proxy_weight": 0.0,
+                "uniformity_weight": unif_only_point(p)[0].uniformity_weight, "step": summ["step"],
+                "history": summ["history"], "similarity_matrix": np.round(similarity_matrix(t), 4).tolist()}
+    items[UNIF_ONLY] = unif_summary
+    for i in range(p.n_tasks):
+        items[f"{UNIF_ONLY}:{i}"] = (lambda i=i: _as_entry(ds, f"{UNIF_ONLY}:{i}", unif_tasks()[i], p))
+
+    def naive_tasks():
+        if "nv" not in cache:
+            disc = load_tasks(ds, p.name)
+            s = similarity_matrix(disc)
+            thr = float((s - np.eye(len(s))).max()) + 1e-9 if len(s) > 1 else p.naive_threshold
+            kept, seeds, draws = naive_discovery(ds.x, p.n_tasks, thr, p.naive_max_draws, arch=p.arch, width=p.width)
+            cache["nv"] = (kept, {"threshold": thr, "seeds": seeds, "draws": draws, "found": len(kept),
+                                  "wanted": p.n_tasks})
+        return cache["nv"][0]
+
+    def naive_summary():
+        t = naive_tasks()
+        return {**cache["nv"][1], "mean_similarity": mean_pairwise_similarity(t) if len(t) > 1 else float("nan")}
+    items["naive"] = naive_summary
+    for i in range(min(p.n_tasks, p.e5_n_baseline)):       # as many as human / random tasks
+        def naive_as(i=i):
+            t = naive_tasks()
+            return _as_entry(ds, f"naive:{i}", t[i], p) if i < len(t) else {"task": f"naive:{i}", "kind": "naive",
+                                                                             "missing": "naive discovery found fewer"}
+        items[f"naive:{i}"] = naive_as
+    stats = [f"stat:{k}" for k in IMAGE_STATS]
+    items["stats"] = lambda: {"mean_similarity": mean_pairwise_similarity(np.stack([task_by_name(ds, n) for n in stats])),
+                              "names": stats}
+    for n in stats:
+        items[n] = (lambda n=n: _as_entry(ds, n, task_by_name(ds, n), p))
+    return items
+
+
+def e5_comparisons(entries: dict) -> dict:
+    """Discovered tasks against each baseline of E5: the difference of mean AS with a 95% interval over
+    tasks (paired by hyperplane for the untrained and uniformity-only encoders, unpaired otherwise)
+    and each group's mean AS, n and mean pairwise similarity."""
+    from ..uncertainty import paired_difference, unpaired_difference
+
+    def group(kind):
+        return {int(k.split(":")[1]) if k.split(":")[1].isdigit() else k: v["agreement"]
+                for k, v in entries.items() if k.startswith(kind + ":") and "agreement" in v}
+    disc = group("discovered")
+    sims = {"discovered": entries.get("discovery", {}).get("mean_similarity"),
+            "untrained": entries.get("untrained", {}).get("mean_similarity"),
+            UNIF_ONLY: entries.get(UNIF_ONLY, {}).get("mean_similarity"),
+            "naive": entries.get("naive", {}).get("mean_similarity"),
+            "stat": entries.get("stats", {}).get("mean_similarity")}
+    out = {"discovered": {"mean_as": float(np.mean(list(disc.values()))) if disc else None, "n": len(disc),
+                          "mean_similarity": sims["discovered"]}}
+    for kind in ("untrained", UNIF_ONLY, "naive", "stat", "human", "random"):
+        g = group(kind)
+        if not g:
+            continue
+        keys = sorted(set(g) & set(disc), key=str)
+        diff = (paired_difference([disc[k] for k in keys], [g[k] for k in keys]) if kind in ("untrained", UNIF_ONLY)
+                else unpaired_difference(list(disc.values()), list(g.values())))
+        out[kind] = {"mean_as": float(np.mean(list(g.values()))), "n": len(g), "mean_similarity": sims.get(kind),
+                     "discovered_minus": diff}
+    return out
 
 
 def _load_trained_encoder(p):
     """The meta-trained encoder of the profile's default discovery run (on the CPU)."""
     state = _new_state(p, "cpu")
-    ck = torch.load(discovery_dir(p.name) / "encoder.pt", map_location="cpu", weights_only=False)
+    ck = torch.load(discovery_dir(p.name) / "encoder.pt", map_location="cpu", weights_only=True)
     state["encoder"].load_state_dict(ck["encoder"])
     return state["encoder"]
 

@@ -64,7 +64,7 @@ def ensure_discovered(ds, p, arch) -> dict:
         saved = load_task_file(ds, where)
     import torch
     ck = discovery_dir(where) / "encoder.pt"        # not kept for every run (the MLP's is 5 MB at cpu)
-    hist = torch.load(ck, map_location="cpu", weights_only=False)["history"] if ck.is_file() else []
+    hist = torch.load(ck, map_location="cpu", weights_only=True)["history"] if ck.is_file() else []
     pas = [h["proxy_as"] for h in hist] or [float("nan")]
     with np.load(saved["path"]) as z:
         steps = int(z["step"])

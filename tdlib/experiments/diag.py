@@ -1,0 +1,95 @@
+"""Diagnosis of discovery (issue 21; Sec. 4.3-4.4, Eq. 5, Algorithm 1): what drives the encoder, and
+discovery where the answer is known.
+
+Experiment ``diag``, one record with three groups of entries:
+
+- ``gradients:NAME``: the meta-gradient norms of the proxy-AS and uniformity terms on the untrained
+  encoder (:func:`tdlib.diagnosis.term_gradients`) under the authors' objective (t = 2, λ = 5), without
+  the uniformity term (λ = 0), with the inner networks at half width, and at the profile's settings;
+  ``effective_ratio`` = λ |∇L_unif| / |∇proxyAS| (>> 1: the uniformity term steers alone).
+- ``learnability:TASK``: the proxy-AS of fixed labellings under the profile's inner loop
+  (:func:`tdlib.diagnosis.label_learnability`): the built-in data's planted cues, simple image
+  statistics, human and random labels. A labelling at random labels' proxy-AS cannot be discovered.
+  ``learnability_full:TASK``: the same with the early stop off (all ``inner_steps`` run), where the
+  early stop can cut the unroll.
+- ``sandbox:NAME``: discovery on the built-in data with planted cues (the smoke settings, seed 0,
+  ``sandbox_meta_steps`` meta-steps) at several uniformity weights / temperatures: the best-matching
+  cue of each task and the distinct cues matched (>= 0.9) every ``sandbox_every`` meta-steps, beside
+  the untrained encoder's (step 0).
+"""
+from __future__ import annotations
+
+import tempfile
+
+import numpy as np
+
+from ..config import get_profile
+from ..data import dataset_for, load_dataset
+from ..diagnosis import cue_recovery, label_learnability, term_gradients
+from ..discovery import _new_state, orthogonal_hyperplanes, sample_tasks, train_encoder
+from ..results import run_items
+from ..tasks import IMAGE_STATS, default_task_names, task_by_name
+from . import DISCOVERY, POOL, register
+
+SANDBOX_CUES = ("warm", "light", "position", "round", "bright", "large", "left")
+# (name, overrides of the smoke discovery settings): the authors' objective, no uniformity term, ours
+SANDBOX_RUNS = (("authors t=2, λ=5", {"uniformity_t": 2.0, "uniformity_weight": 5.0}),
+                ("t=2, λ=1", {"uniformity_t": 2.0, "uniformity_weight": 1.0}),
+                ("λ=0", {"uniformity_weight": 0.0}),
+                ("t=0.5, λ=5 (smoke default)", {}))
+
+
+def gradient_settings(p) -> dict:
+    """The meta-loss settings whose term gradients ``diag`` compares (name -> profile)."""
+    return {"authors t=2, λ=5": p.replace(uniformity_t=2.0, uniformity_weight=5.0),
+            f"half-width inner nets ({max(1, p.disc_width // 2)})": p.replace(disc_width=max(1, p.disc_width // 2)),
+            "profile": p}
+
+
+def sandbox_run(overrides: dict, meta_steps: int, every: int, seed: int = 0) -> dict:
+    """Discovery on the built-in data at the smoke settings with ``overrides``: the cue recovery of the
+    tasks of the trained hyperplanes at step 0 (untrained) and every ``every`` meta-steps."""
+    q = get_profile("smoke", meta_steps=meta_steps, task_seed=seed, **overrides)
+    ds = load_dataset("synthetic", q.n_train, q.n_test, q.split_seed)
+    cues = {c: ds.attrs[c] for c in SANDBOX_CUES}
+    planes = orthogonal_hyperplanes(q.emb_dim, q.n_tasks, q.task_seed)
+    traj = [{"step": 0, **cue_recovery(sample_tasks(_new_state(q, "cpu")["encoder"], ds, planes)[0], cues)}]
+    with tempfile.TemporaryDirectory() as d:
+        while traj[-1]["step"] < meta_steps:
+            st = train_encoder(ds, q, out_dir=d, progress=False, stop_after=every, device="cpu")
+            traj.append({"step": st["step"], **cue_recovery(sample_tasks(st["encoder"], ds, planes)[0], cues)})
+    hist = st["history"]
+    k = max(1, len(hist) // 5)
+    return {"overrides": overrides, "seed": seed, "trajectory": traj, "final": traj[-1],
+            "proxy_first": float(np.mean([h["proxy_as"] for h in hist[:k]])),
+            "proxy_last": float(np.mean([h["proxy_as"] for h in hist[-k:]])),
+            "inner_steps": [h["inner_steps"] for h in hist]}
+
+
+@register("diag", page="sec4_discovery", pool="main", needs=(),
+          title="What drives the discovery encoder, and discovery where the answer is known (issue 21)",
+          fields=POOL + DISCOVERY + ("task_seed", "sandbox_meta_steps", "sandbox_every"))
+def diag(p, data_path=None):
+    ds = dataset_for(p, data_path)
+    items = {}
+    for name, q in gradient_settings(p).items():
+        def grads(q=q):
+            out = term_gradients(_new_state(q, "cpu")["encoder"], ds, q, n_planes=4)
+            return {**out, "uniformity_weight": q.uniformity_weight, "uniformity_t": q.uniformity_t,
+                    "disc_width": q.disc_width, "effective_ratio": q.uniformity_weight * out["ratio"]}
+        items[f"gradients:{name}"] = grads
+    names = ([f"cue:{c}" for c in SANDBOX_CUES] if ds.name == "synthetic" else [])
+    names += [f"stat:{k}" for k in IMAGE_STATS]
+    tn = default_task_names(p.replace(n_human=2, n_random=2))
+    names += tn["human"] + tn["random"]
+    full = p.replace(early_stop_agreement=2.0)              # the early stop off: every inner step runs
+    for n in names:
+        items[f"learnability:{n}"] = (lambda n=n: {"task": n, "early_stop": True,
+                                                   **label_learnability(ds, task_by_name(ds, n), p)})
+    if p.early_stop_agreement < 1.0 and p.inner_steps > p.early_stop_min_steps:
+        for n in names:
+            items[f"learnability_full:{n}"] = (lambda n=n: {"task": n, "early_stop": False,
+                                                            **label_learnability(ds, task_by_name(ds, n), full)})
+    for name, over in SANDBOX_RUNS:
+        items[f"sandbox:{name}"] = (lambda over=over: sandbox_run(over, p.sandbox_meta_steps, p.sandbox_every))
+    return run_items("diag", p, items, data=ds, desc="diagnosis")

@@ -1,0 +1,122 @@
+"""Figures and tables of the discovery diagnosis (experiment ``diag``) and of E5's baselines (issue 21)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .common import caption, html_table, new_fig
+
+
+def gradients_table(store):
+    """Meta-gradient norms of the two terms on the untrained encoder, per setting."""
+    rows = {}
+    for k, e in store.entries.items():
+        if k.startswith("gradients:"):
+            rows[k.split(":", 1)[1]] = {
+                "λ": e["uniformity_weight"], "t": e["uniformity_t"], "inner width": e["disc_width"],
+                "|∇ proxy-AS|": float(np.mean(e["proxy"])), "|∇ L_unif|": float(np.mean(e["uniformity"])),
+                "λ |∇L_unif| / |∇proxy|": e["effective_ratio"], "balance λ": e["balance_weight"],
+                "inner steps": float(np.mean(e["inner_steps"]))}
+    return html_table(rows, index_name="setting", store=store,
+                      caption="meta-gradient norms on the untrained encoder, 4 hyperplanes (>> 1: the uniformity "
+                              "term steers alone; 0: nothing keeps the tasks apart)")
+
+
+def learnability_table(store):
+    """Proxy-AS and held-out accuracy of fixed labellings under the profile's inner loop."""
+    rows = {}
+    for k, e in store.entries.items():
+        if k.startswith("learnability:"):
+            rows[e["task"]] = {"proxy-AS": e["proxy_as"], "± sd": e["proxy_as_sd"], "inner steps": e["inner_steps"],
+                               "held-out accuracy": e["test_accuracy"]}
+    for k, e in store.entries.items():
+        if k.startswith("learnability_full:") and e["task"] in rows:
+            rows[e["task"]].update({"no early stop: proxy-AS": e["proxy_as"], "steps": e["inner_steps"],
+                                    "accuracy": e["test_accuracy"]})
+    return html_table(rows, index_name="labels", store=store,
+                      caption="what the inner loop can learn: a labelling at random labels' proxy-AS cannot be discovered")
+
+
+def sandbox_rows(store) -> dict:
+    out = {}
+    for k, e in store.entries.items():
+        if k.startswith("sandbox:"):
+            f, u = e["final"], e["trajectory"][0]
+            out[k.split(":", 1)[1]] = {
+                "tasks' best cues": ", ".join(f"{b['cue']} {b['similarity']:.2f}" for b in f["best"]),
+                "cues matched (>= 0.9)": ", ".join(f["matched"]) or "none",
+                "mean pairwise similarity": f["mean_similarity"],
+                "untrained: matched": ", ".join(u["matched"]) or "none",
+                "proxy-AS first → last 20%": f"{e['proxy_first']:.3f} → {e['proxy_last']:.3f}",
+                "meta-steps": f["step"]}
+    return out
+
+
+def sandbox_table(store):
+    return html_table(sandbox_rows(store), index_name="objective", store=store,
+                      caption="discovery on the built-in data (planted cues known): smoke settings, seed 0")
+
+
+def plot_sandbox(store):
+    """Best-cue similarity of each task over meta-steps, one panel per objective."""
+    runs = [(k.split(":", 1)[1], e) for k, e in store.entries.items() if k.startswith("sandbox:")]
+    if not runs:
+        return None
+    fig, axes = new_fig(ncols=len(runs), height=2.9, sharey=True)
+    for ax, (name, e) in zip(axes, runs):
+        steps = [t["step"] for t in e["trajectory"]]
+        for i in range(len(e["trajectory"][0]["best"])):
+            ax.plot(steps, [t["best"][i]["similarity"] for t in e["trajectory"]], marker=".",
+                    label=f"task {i}: {e['final']['best'][i]['cue']}")
+        ax.axhline(0.9, ls=":", c="k", lw=1)
+        ax.set(title=name, xlabel="meta-step", ylim=(0.5, 1.0))
+        ax.legend(fontsize=7)
+    axes[0].set_ylabel("similarity to its best cue")
+    caption(fig, store, "built-in data; dotted: the 0.9 match threshold")
+    return fig
+
+
+def baselines_table(e5):
+    """E5's discovered tasks against the baselines that need no meta-learning: mean AS, n, diversity,
+    and the difference with its 95% interval over tasks."""
+    comp = e5.entries.get("comparisons")
+    if not comp:                         # a partial E5: what is stored so far
+        from ..experiments.sec4 import e5_comparisons
+        comp = e5_comparisons(e5.entries)
+    rows = {}
+    for kind, c in comp.items():
+        d = c.get("discovered_minus") or {}
+        rows[kind] = {"mean AS": c.get("mean_as"), "n": c.get("n"), "mean pairwise similarity": c.get("mean_similarity"),
+                      "discovered minus": d.get("mean"),
+                      "95% interval": (f"{d['low']:+.3f} to {d['high']:+.3f}" if d.get("low") == d.get("low") and d
+                                       else ""),
+                      "p": d.get("p"), "paired": d.get("paired")}
+    return html_table(rows, index_name="tasks", store=e5,
+                      caption="discovered tasks vs baselines that need no meta-learning (one pool, one AS recipe)")
+
+
+def facts(diag=None, e5=None) -> dict:
+    """Numbers the page's prose quotes (glue)."""
+    out = {}
+    if diag is not None:
+        for k, e in diag.entries.items():
+            if k.startswith("gradients:"):
+                key = "".join(ch if ch.isalnum() else "_" for ch in k.split(":", 1)[1])[:20]
+                out[f"diag_ratio_{key}"] = round(e["effective_ratio"], 1)
+    if e5 is not None:
+        prm = e5.data.get("params") or {}
+        out["e5_settings"] = (f"λ = {prm.get('uniformity_weight')}, t = {prm.get('uniformity_t', 2.0)}, "
+                              f"d = {prm.get('emb_dim')}, {prm.get('n_tasks')} hyperplanes, "
+                              f"{prm.get('meta_steps')} meta-steps of {prm.get('tasks_per_step', 1)} hyperplane(s), "
+                              f"Adam {prm.get('meta_lr')} ({prm.get('meta_lr_schedule', 'constant')}), "
+                              f"inner networks of width {prm.get('disc_width')}")
+    if e5 is not None and (e5.entries.get("comparisons") or any(k.startswith("discovered:") for k in e5.entries)):
+        from ..experiments.sec4 import e5_comparisons
+        comp = e5.entries.get("comparisons") or e5_comparisons(e5.entries)
+        for kind in ("untrained", "unif_only"):
+            if kind in comp:
+                d = comp[kind]["discovered_minus"]
+                out[f"e5_minus_{kind}"] = f"{d['mean']:+.3f} (95% interval {d['low']:+.3f} to {d['high']:+.3f})"
+    if e5 is not None:
+        for kind in ("untrained", "unif_only"):
+            out.setdefault(f"e5_minus_{kind}", "not stored yet")
+    return out
