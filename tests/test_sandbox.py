@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from tdlib import discovery
+from tdlib.claims.sec4 import duplicated_cues
 from tdlib.config import get_profile
 from tdlib.data import load_dataset
 from tdlib.diagnosis import cue_recovery, label_learnability, term_gradients
@@ -41,6 +42,7 @@ def test_smoke_discovery_recovers_distinct_planted_cues(tmp_path):
               + f" | proxy-AS {first:.3f} -> {last:.3f}")
         assert rec["mean_similarity"] <= 0.7, (seed, rec)
         assert last > first, (seed, first, last)
+        assert not duplicated_cues(rec["best"]), (seed, rec)      # no cue held by two tasks (a degenerate set)
         found[seed] = rec["matched"]
     assert sum(len(m) >= 2 for m in found.values()) >= 2, found
 

@@ -237,6 +237,17 @@ def e21(st):
     ]
 
 
+def duplicated_cues(best, level: float = 0.9) -> list:
+    """Cues that two tasks both match so closely that the two tasks are >= ``level`` similar to each
+    other (Eq. 2 similarities obey sim(a, b) >= s_a + s_b - 1): a degenerate set, one cue twice."""
+    out = []
+    for i, a in enumerate(best):
+        for b in best[i + 1:]:
+            if a["cue"] == b["cue"] and a["similarity"] + b["similarity"] - 1 >= level and a["cue"] not in out:
+                out.append(a["cue"])
+    return out
+
+
 @claims("diag", page=PAGE)
 def diag(st):
     """Issue 21's diagnosis, as checks of the premises discovery rests on (ours; the paper states them
@@ -269,11 +280,17 @@ def diag(st):
                     "(App. I.1: the proxy-AS is a usable training signal)", "Fig. 16 (50 inner steps)",
                     parts, [st.complete("diag")]))
     sb = [(k.split(":", 1)[1], e) for k, e in ent.items() if k.startswith("sandbox:")]
-    parts = [Check(f"{name}: cues matched >= 0.9: {', '.join(e['final']['matched']) or 'none'}, mean pairwise "
-                   f"similarity {e['final']['mean_similarity']:.3f} (untrained encoder: "
-                   f"{', '.join(e['trajectory'][0]['matched']) or 'none'})",
-                   len(e["final"]["matched"]) >= 2 and e["final"]["mean_similarity"] <= 0.7) for name, e in sb]
-    rows.append(row(st, "diag", "On images with planted cues, discovery puts distinct cues on distinct hyperplanes "
+    parts = []
+    for name, e in sb:
+        f = e["final"]
+        dup = duplicated_cues(f["best"])
+        parts.append(Check(f"{name}: cues matched >= 0.9: {', '.join(f['matched']) or 'none'}, mean pairwise "
+                           f"similarity {f['mean_similarity']:.3f}"
+                           + (f", tasks duplicated on {', '.join(dup)}" if dup else "")
+                           + f" (untrained encoder: {', '.join(e['trajectory'][0]['matched']) or 'none'})",
+                           len(f["matched"]) >= 2 and f["mean_similarity"] <= 0.7 and not dup))
+    rows.append(row(st, "diag", "On images with planted cues, discovery puts distinct cues on distinct hyperplanes, "
+                    "none twice "
                     "(ours: the built-in data, smoke settings, seed 0)", "no number (our sandbox)",
                     parts or [Check("sandbox runs: not stored", None)], [st.complete("diag")]))
     return rows
