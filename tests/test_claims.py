@@ -171,9 +171,9 @@ def test_e5_reads_its_own_baselines(tmp_path):
     _store(tmp_path, "e5", ent, params={"uniformity_weight": 5.0})
     _store(tmp_path, "e1", _e1(0.2, 0.1))          # would contradict if E5 read E1's baselines
     rows = _rows(tmp_path, "e5")
-    assert [r["verdict"] for r in rows] == ["agrees", "agrees", "agrees", "contradicts"]
+    assert [r["verdict"] for r in rows] == ["agrees", "agrees", "agrees", "agrees", "contradicts"]   # + baselines (issue 21)
     assert "human (e5)" in rows[0]["measured"] and "E1" not in rows[0]["measured"]
-    assert "0.600 below the trained hyperplanes' 0.900" in rows[3]["why"]
+    assert "0.600 below the trained hyperplanes' 0.900" in rows[4]["why"]
 
 
 def test_similar_tasks_from_a_run_without_uniformity_name_the_reason(tmp_path):

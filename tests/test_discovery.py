@@ -125,7 +125,7 @@ def test_meta_gradient_through_the_real_encoder(lam):
                     probs = discovery.task_probs(emb @ u, p.temperature)
                     l1, l2 = f1(x), f2(x)
                     total = total + agreement_term(l1, l2)
-                    extra = extra + discovery.uniformity_loss(emb)
+                    extra = extra + discovery.uniformity_loss(emb, p.uniformity_t)
                     d1.step(soft_cross_entropy(l1, probs))
                     d2.step(soft_cross_entropy(l2, probs))
             return -total / len(batches) + lam * extra / len(batches)
@@ -231,6 +231,7 @@ def test_checkpoint_files_must_belong_together(tiny, tmp_path):
 
 def test_nan_stops_cleanly_and_keeps_the_last_good_checkpoint(tiny, tmp_path, monkeypatch):
     p, ds = tiny
+    p = p.replace(tasks_per_step=1)                          # one unroll per meta-step: counted below
     calls = {"n": 0}
     real = discovery.uniformity_loss
 
