@@ -204,11 +204,6 @@ def meta_step_loss(encoder: nn.Module, u: torch.Tensor, batches, p, net_seeds, *
     batch tensors it was given, also when it recomputes a checkpointed step."""
     n_out = 2 if u.dim() == 1 else len(u)
     device = device if device is not None else next(encoder.parameters()).device
-    nets = []
-    for s in net_seeds:
-        torch.manual_seed(int(s))
-        nets.append(FunctionalNet.from_module(build_model(p.arch, n_out, p.disc_width).to(device=device,
-                                                                                            dtype=u.dtype)))
     enc = FunctionalNet(encoder.train(), dict(encoder.named_parameters()),
                         {k: v.detach().clone() for k, v in encoder.named_buffers()})
 
@@ -220,6 +215,11 @@ def meta_step_loss(encoder: nn.Module, u: torch.Tensor, batches, p, net_seeds, *
         return p.uniformity_weight * unif, ProxyASResult(proxy_as=torch.zeros((), device=device), extra=unif,
                                                          agreement01=[float("nan")], steps=0)
 
+    nets = []
+    for s in net_seeds:
+        torch.manual_seed(int(s))
+        nets.append(FunctionalNet.from_module(build_model(p.arch, n_out, p.disc_width).to(device=device,
+                                                                                            dtype=u.dtype)))
     def target_fn(x):
         emb, _ = enc(x if enc_in is None else enc_in[id(x)])   # (B,d), train-mode BatchNorm
         probs = task_probs(emb @ u, p.temperature) if u.dim() == 1 else kway_probs(emb, u, p.temperature)
