@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tdlib import claims as C
-from tdlib.claims import Check, verdict
+from tdlib.claims import Check, gt, verdict
 from tdlib.results import atomic_write_json
 
 KEYS = {"experiment", "claim", "paper", "measured", "verdict", "profile"}
@@ -40,23 +40,57 @@ def _rows(root, exp, profile="cpu"):
 
 def test_rule_reaches_every_verdict():
     ok, bad, unk = Check("a", True), Check("b", False), Check("c", None)
+    inc = Check("d", None, (-0.01, 0.05), 4, inconclusive=True)
     assert verdict([ok]) == "agrees"
     assert verdict([ok], [Check("premise not recorded", None)]) == "agrees"
-    assert verdict([ok], [Check("premise", False)]) == "partly"
-    assert verdict([ok, bad]) == "partly"
-    assert verdict([ok, unk]) == "partly"
+    assert verdict([ok], [Check("premise", False)]) == "agrees at this scale"
+    assert verdict([ok, bad]) == "mixed"
+    assert verdict([inc, bad]) == "mixed"
+    assert verdict([ok, unk]) == "incomplete"
+    assert verdict([ok, inc]) == "inconclusive"
+    assert verdict([inc, unk]) == "inconclusive"
     assert verdict([bad], [Check("premise", True)]) == "contradicts"
     assert verdict([bad, unk]) == "contradicts"
     assert verdict([unk]) == "not run"
     assert verdict([]) == "not run"
+    assert {verdict(x) for x in ([ok], [ok, bad], [ok, unk], [ok, inc], [bad], [unk])} | {"agrees at this scale"} \
+        == set(C.VERDICTS)
     # numpy comparisons give numpy bools: a failed one still fails the premise and is named in the why
     assert Check("np", np.float64(0.1) > 0.5).ok is False
-    assert verdict([ok], [Check("premise", np.float64(0.1) > 0.5)]) == "partly"
+    assert verdict([ok], [Check("premise", np.float64(0.1) > 0.5)]) == "agrees at this scale"
+
+
+def test_group_comparisons_carry_an_interval_that_can_fail():
+    """Per-task values: the check holds only when the whole 95% interval clears the margin, fails when
+    the whole interval misses it, and is inconclusive when it covers it (issue 18)."""
+    rng = np.random.default_rng(0)
+    a, b = list(0.8 + 0.01 * rng.standard_normal(10)), list(0.5 + 0.01 * rng.standard_normal(10))
+    c = gt("a", a, "b", b, 0.05)
+    assert c.state == "holds" and c.n == [10, 10] and c.ci[0] > 0.05
+    assert gt("b", b, "a", a, 0.05).state == "fails"
+    noisy = [0.9, 0.5, 0.95, 0.45]                 # mean 0.70 against 0.65: the interval covers the margin
+    c = gt("noisy", noisy, "b", [0.65, 0.65, 0.66, 0.64], 0.02)
+    assert c.state == "inconclusive" and c.ci[0] < 0.02 < c.ci[1] and "inconclusive" in c.text
+    # a point comparison that barely clears the margin in floating point is inconclusive with its spread
+    assert gt("x", [0.52, 0.50, 0.54], "y", [0.50, 0.50, 0.50], 0.02).state == "inconclusive"
+    # paired: the same tasks under two conditions, a small consistent gain holds
+    base = list(rng.uniform(0.6, 0.9, 8))
+    assert gt("after", [x + 0.05 for x in base], "before", base, 0.02, paired=True).state == "holds"
+    assert gt("after", [x + 0.05 for x in base], "before", base, 0.02).state == "inconclusive"
+    # close to a constant: within the tolerance only when the whole interval is
+    assert C.close("r", [0.5, 0.51, 0.49, 0.5], 0.5).state == "holds"
+    assert C.close("r", [0.3, 0.7, 0.2, 0.8], 0.5).state == "inconclusive"
+    assert C.close("r", [0.8, 0.81, 0.79], 0.5).state == "fails"
+    # a correlation on its bootstrap interval
+    x = np.arange(12.0)
+    assert C.correlates("lin", x, 2 * x + rng.standard_normal(12)).state == "holds"
+    assert C.correlates("none", x, rng.standard_normal(12)).state in ("fails", "inconclusive")
+    assert C.correlates("anti", x, -x + 0.1 * rng.standard_normal(12), negative=True).state == "holds"
 
 
 @pytest.mark.parametrize("human,random_,train,first,second", [
     (0.95, 0.50, 1.0, "agrees", "agrees"),          # the paper's result
-    (0.95, 0.50, 0.70, "partly", "partly"),         # same numbers, training did not reach zero error
+    (0.95, 0.50, 0.70, "agrees at this scale", "agrees at this scale"),   # training did not reach zero error
     (0.60, 0.70, 1.0, "contradicts", "contradicts"),
 ])
 def test_e1_verdicts_from_synthetic_stores(tmp_path, human, random_, train, first, second):
@@ -81,9 +115,9 @@ def test_partial_store_and_missing_parts(tmp_path):
            "mlp/human:0": {"kind": "human", "agreement": 0.8, "train_acc": 1.0}}
     _store(tmp_path, "e2", ent, complete=False)
     sep, lower = _rows(tmp_path, "e2")
-    assert sep["verdict"] == "partly" and "mlp: random tasks not stored" in sep["why"]
+    assert sep["verdict"] == "incomplete" and "mlp: random tasks not stored" in sep["why"]
     assert any("PARTIAL" in p for p in sep["premises"])
-    assert lower["verdict"] == "partly"       # holds (0.9 > 0.8), but premise "complete run" fails
+    assert lower["verdict"] == "agrees at this scale"   # holds (0.9 > 0.8), but premise "complete run" fails
 
 
 def test_stale_result_is_marked(tmp_path):
@@ -190,7 +224,7 @@ def test_similar_tasks_from_a_run_without_uniformity_name_the_reason(tmp_path):
     _store(tmp_path, "e5", {**ent, "discovery": {**ent["discovery"], "mean_similarity": 0.52}},
            params={"uniformity_weight": 0.0, "emb_dim": 8})
     row = [r for r in _rows(tmp_path, "e5") if "dissimilar" in r["claim"]][0]
-    assert row["verdict"] == "partly"                # the effect, but not under the paper's condition
+    assert row["verdict"] == "agrees at this scale"              # the effect, but not under the paper's condition
 
 
 def test_green_pixel_contradiction_names_the_neighbours(tmp_path):

@@ -13,14 +13,24 @@ computing anything) and returns one row per claim:
   with their numbers), ``stale`` (the stored result's recipe differs from the profile's current one).
 
 Verdict rule (:func:`verdict`), stated once and printed with the report (:data:`RULE`). A claim is
-split into *parts*, each a comparison of stored numbers that holds, fails, or cannot be evaluated
-(the entries are missing):
+split into *parts*, each a comparison of stored numbers whose state is *holds*, *fails*,
+*inconclusive* (the 95% interval of the compared quantity covers the margin) or *missing* (the
+entries are not stored). Premises are the conditions the paper's claim rests on that a small scale
+can miss (networks trained to zero error, a complete run):
 
-- **not run**: no part can be evaluated (no stored result, or not the entries it needs);
-- **contradicts**: every part that can be evaluated fails;
-- **partly**: some parts hold and some fail, or some cannot be evaluated, or all hold while a
-  recorded premise fails (the paper's effect, but not under the paper's conditions);
+- **not run**: no part can be evaluated;
+- **contradicts**: every evaluated part fails;
+- **mixed**: some parts fail and others hold or are inconclusive (the row says which);
+- **inconclusive**: no part fails, but the interval of at least one covers its margin;
+- **incomplete**: every evaluated part holds, but some parts are not stored (named);
+- **agrees at this scale**: every part holds and a premise fails (named);
 - **agrees**: every part holds and no recorded premise fails ("not recorded" does not count).
+
+Uncertainty (issue 18): a comparison of groups of tasks takes the per-task values, not their means,
+and carries ``ci`` (the 95% bootstrap interval of the difference, :mod:`tdlib.uncertainty`; paired
+where the design is) and ``n``. It holds only when the whole interval clears the margin, fails when
+the whole interval misses it, and is inconclusive otherwise. A comparison of single numbers has no
+interval (``ci`` None, ``n`` 1) and is judged on the point value.
 
 Comparisons use fixed margins: "a is higher than b" means a - b > :data:`MARGIN`; "separates" /
 "clearly higher" / "drops significantly" means a difference above :data:`SEPARATION`; "close to x" /
@@ -40,40 +50,64 @@ SEPARATION = 0.05    # "clearly higher", "separates", "drops significantly"
 CLOSE = 0.05         # "close to", "on par"
 CORR = 0.5           # "correlates well"
 TRAIN_REACHED = 0.99  # "trained to zero training error" (Sec. 3.2)
-VERDICTS = ("agrees", "partly", "contradicts", "not run")
+VERDICTS = ("agrees", "agrees at this scale", "incomplete", "inconclusive", "mixed", "contradicts", "not run")
+LEVEL = 0.95          # confidence level of every interval
 
-RULE = (f"Verdict rule: each claim is split into parts (comparisons of stored numbers). not run: no part "
-        f"can be evaluated; contradicts: every evaluated part fails; partly: some hold and some fail, or "
-        f"some cannot be evaluated, or all hold while a recorded premise fails; agrees: every part holds "
-        f"and no recorded premise fails. Margins: higher = by more than {MARGIN}; separates / clearly "
-        f"higher / drops = by more than {SEPARATION}; close to / on par = within {CLOSE}; correlates "
-        f"well = |Pearson r| >= {CORR}; train accuracy reached = >= {TRAIN_REACHED}. A stale result "
-        f"(recipe differs from the profile's current one) keeps its verdict, marked stale.")
+RULE = (f"Verdict rule: each claim is split into parts, comparisons of stored numbers that hold, fail, are "
+        f"inconclusive (the {LEVEL:.0%} interval over tasks covers the margin) or are not stored. "
+        f"agrees: every part holds and no premise fails; agrees at this scale: every part holds, a premise "
+        f"the paper's scale meets fails (named); incomplete: every evaluated part holds, some are not "
+        f"stored; inconclusive: none fails, an interval covers its margin; mixed: some parts fail, others "
+        f"hold or are inconclusive; contradicts: every evaluated part fails; not run: nothing stored to "
+        f"evaluate. A part holds only when its whole interval clears the margin. Margins: higher = by more "
+        f"than {MARGIN}; separates / clearly higher / drops = by more than {SEPARATION}; close to / on par = "
+        f"within {CLOSE}; correlates well = |Pearson r| >= {CORR}; train accuracy reached = >= "
+        f"{TRAIN_REACHED}. A stale result (recipe differs from the profile's current one) keeps its "
+        f"verdict, marked stale.")
 
 
 @dataclass
 class Check:
     """One part of a claim, or one premise: ``text`` states the measured comparison, ``ok`` is
-    True / False, or None when the stores do not hold what it needs."""
+    True / False, or None when it cannot be decided: the stores do not hold what it needs, or
+    (``inconclusive``) the interval ``ci`` of the compared quantity covers the margin. ``n``: the
+    tasks (or values) behind each side."""
     text: str
     ok: "bool | None"
+    ci: "tuple | None" = None
+    n: "int | list | None" = None
+    inconclusive: bool = False
 
     def __post_init__(self):
         if self.ok is not None:            # numpy's bools: `ok is False` must hold for a failed check
             self.ok = bool(self.ok)
 
+    @property
+    def state(self) -> str:
+        if self.ok is True:
+            return "holds"
+        if self.ok is False:
+            return "fails"
+        return "inconclusive" if self.inconclusive else "missing"
+
+    def as_dict(self) -> dict:
+        return {"text": self.text, "state": self.state, "ci": list(self.ci) if self.ci else None, "n": self.n}
+
 
 def verdict(parts, premises=()) -> str:
     """The verdict of a claim from its parts and premises (the rule of the module docstring)."""
-    known = [p.ok for p in parts if p.ok is not None]
-    if not known:
+    states = [p.state for p in parts]
+    n_hold, n_fail, n_inc = states.count("holds"), states.count("fails"), states.count("inconclusive")
+    if n_hold + n_fail + n_inc == 0:
         return "not run"
-    if not any(known):
-        return "contradicts"
-    if not all(known) or len(known) < len(parts):
-        return "partly"
+    if n_fail:
+        return "contradicts" if n_hold + n_inc == 0 else "mixed"
+    if n_inc:
+        return "inconclusive"
+    if n_hold < len(parts):
+        return "incomplete"
     if any(p.ok is False for p in premises):
-        return "partly"
+        return "agrees at this scale"
     return "agrees"
 
 
@@ -87,45 +121,116 @@ def mean(xs):
     return sum(xs) / len(xs) if xs else None
 
 
-def gt(name_a, a, name_b, b, margin=MARGIN) -> Check:
-    """``a`` higher than ``b`` by more than ``margin``."""
-    if a is None or b is None:
+def _values(x):
+    """``x`` as a list of finite floats when it is a sequence of per-task values, else None."""
+    if x is None or isinstance(x, (int, float)) or getattr(x, "ndim", 1) == 0:
+        return None
+    v = [float(a) for a in x if a is not None and a == a]
+    return v
+
+
+def _point(x):
+    """The value compared: the mean of per-task values, or the number itself."""
+    v = _values(x)
+    if v is None:
+        return None if x is None else float(x)
+    return sum(v) / len(v) if v else None
+
+
+def _diff(a, b, paired: bool):
+    """``(point, (low, high) or None, n)`` of ``a - b`` (``b`` may be a constant) over tasks."""
+    from ..uncertainty import paired_difference, unpaired_difference
+    va, vb = _values(a), _values(b)
+    pa, pb = _point(a), _point(b)
+    if va is None and vb is None:
+        return pa - pb, None, 1
+    if vb is None:                                   # a group against a constant: one-sample interval
+        d = paired_difference(va, [pb] * len(va), level=LEVEL)
+        return pa - pb, (d["low"], d["high"]) if len(va) > 1 else None, len(va)
+    if va is None:
+        d = paired_difference([pa] * len(vb), vb, level=LEVEL)
+        return pa - pb, (d["low"], d["high"]) if len(vb) > 1 else None, len(vb)
+    if paired and len(va) == len(vb):
+        d = paired_difference(va, vb, level=LEVEL)
+        return d["mean"], (d["low"], d["high"]) if len(va) > 1 else None, len(va)
+    d = unpaired_difference(va, vb, level=LEVEL)
+    ok = len(va) > 1 and len(vb) > 1
+    return pa - pb, (d["low"], d["high"]) if ok else None, [len(va), len(vb)]
+
+
+def _n_text(n) -> str:
+    return "/".join(map(str, n)) if isinstance(n, list) else str(n)
+
+
+def _judge(text: str, lo_ok, hi_ok, ci, n, point_ok) -> Check:
+    """A check from an interval: holds when the whole interval passes (``lo_ok``: the test applied to
+    the worst end), fails when the whole interval fails (``hi_ok`` False: the best end fails),
+    inconclusive otherwise; without an interval, the point value decides."""
+    if ci is None:
+        return Check(text + (f" [n={_n_text(n)}, no interval]" if n != 1 else " [one value, no interval]"),
+                     point_ok, None, n)
+    tail = f" [{LEVEL:.0%} interval {ci[0]:+.3f} to {ci[1]:+.3f}, n={_n_text(n)}]"
+    if lo_ok:
+        return Check(text + tail, True, ci, n)
+    if not hi_ok:
+        return Check(text + tail, False, ci, n)
+    return Check(text + tail + ": inconclusive, the interval covers the margin", None, ci, n, inconclusive=True)
+
+
+def gt(name_a, a, name_b, b, margin=MARGIN, paired: bool = False) -> Check:
+    """``a`` higher than ``b`` by more than ``margin``. ``a``/``b``: numbers, or per-task values
+    (judged on the interval of the difference, :func:`_judge`); ``paired``: the i-th values of the
+    two belong together (the same task under two conditions)."""
+    pa, pb = _point(a), _point(b)
+    if pa is None or pb is None:
         return Check(f"{name_a} or {name_b}: not stored", None)
-    ok = a - b > margin
-    return Check(f"{name_a} {fmt(a)} {'>' if ok else 'is not above'} {name_b} {fmt(b)}"
-                 f"{'' if margin == 0 else f' + {margin:g}'}", ok)
+    d, ci, n = _diff(a, b, paired)
+    ok = d > margin
+    text = (f"{name_a} {fmt(pa)} {'>' if ok else 'is not above'} {name_b} {fmt(pb)}"
+            f"{'' if margin == 0 else f' + {margin:g}'}")
+    return _judge(text, ci is not None and ci[0] > margin, ci is not None and ci[1] > margin, ci, n, ok)
 
 
 def ci_above(name_a, name_b, diff: "dict | None", margin=MARGIN) -> Check:
-    """``a`` higher than ``b`` by more than ``margin``, judged on the 95% interval of the difference over
-    tasks (:mod:`tdlib.uncertainty`): it holds when the whole interval lies above the margin, fails when
-    the mean does not clear it, and is *inconclusive* (``ok`` None) when the interval covers the margin."""
+    """``a`` higher than ``b`` by more than ``margin``, judged on a stored 95% interval of the
+    difference over tasks (:mod:`tdlib.uncertainty`): it holds when the whole interval lies above the
+    margin, fails when the whole interval lies below it, and is *inconclusive* otherwise."""
     if not diff or diff.get("low") is None or diff.get("low") != diff.get("low"):
         return Check(f"{name_a} - {name_b}: not stored (or fewer than 2 tasks)", None)
-    n = diff["n"] if isinstance(diff["n"], int) else "/".join(map(str, diff["n"]))
+    n = diff["n"] if isinstance(diff["n"], int) else list(diff["n"])
+    ci = (diff["low"], diff["high"])
     text = (f"{name_a} - {name_b} = {diff['mean']:+.3f} (95% interval {diff['low']:+.3f} to {diff['high']:+.3f}, "
-            f"{'paired' if diff.get('paired') else 'unpaired'}, n={n}, p={diff['p']:.3g}; margin {margin:g})")
+            f"{'paired' if diff.get('paired') else 'unpaired'}, n={_n_text(n)}, p={diff['p']:.3g}; margin {margin:g})")
     if diff["low"] > margin:
-        return Check(text + ": holds", True)
-    if diff["mean"] <= margin:
-        return Check(text + ": fails", False)
-    return Check(text + ": inconclusive, the interval covers the margin", None)
+        return Check(text + ": holds", True, ci, n)
+    if diff["high"] <= margin:
+        return Check(text + ": fails", False, ci, n)
+    return Check(text + ": inconclusive, the interval covers the margin", None, ci, n, inconclusive=True)
 
 
-def at_least(name_a, a, name_b, b, tol=CLOSE) -> Check:
-    """``a`` on par with or above ``b``: a >= b - ``tol``."""
-    if a is None or b is None:
+def at_least(name_a, a, name_b, b, tol=CLOSE, paired: bool = False) -> Check:
+    """``a`` on par with or above ``b``: a >= b - ``tol`` (numbers or per-task values)."""
+    pa, pb = _point(a), _point(b)
+    if pa is None or pb is None:
         return Check(f"{name_a} or {name_b}: not stored", None)
-    ok = a >= b - tol
-    return Check(f"{name_a} {fmt(a)} {'on par with or above' if ok else 'below'} {name_b} {fmt(b)}"
-                 f" (tolerance {tol:g})", ok)
+    d, ci, n = _diff(a, b, paired)
+    ok = d >= -tol
+    text = (f"{name_a} {fmt(pa)} {'on par with or above' if ok else 'below'} {name_b} {fmt(pb)}"
+            f" (tolerance {tol:g})")
+    return _judge(text, ci is not None and ci[0] >= -tol, ci is not None and ci[1] >= -tol, ci, n, ok)
 
 
 def close(name, a, target, tol=CLOSE) -> Check:
-    if a is None:
+    """``a`` (a number, or per-task values: their mean) within ``tol`` of ``target``."""
+    pa = _point(a)
+    if pa is None:
         return Check(f"{name}: not stored", None)
-    ok = abs(a - target) <= tol
-    return Check(f"{name} {fmt(a)} {'within' if ok else 'not within'} {tol:g} of {target:g}", ok)
+    d, ci, n = _diff(a, target, False)
+    ok = abs(d) <= tol
+    text = f"{name} {fmt(pa)} {'within' if ok else 'not within'} {tol:g} of {target:g}"
+    inside = ci is not None and -tol <= ci[0] and ci[1] <= tol
+    touches = ci is not None and ci[0] <= tol and ci[1] >= -tol
+    return _judge(text, inside, touches, ci, n, ok)
 
 
 def train_premise(name, accs, target=TRAIN_REACHED) -> Check:
@@ -137,6 +242,30 @@ def train_premise(name, accs, target=TRAIN_REACHED) -> Check:
     ok = lo >= target
     return Check(f"{name}: train accuracy min {fmt(lo, 2)} {'>=' if ok else '<'} {target:g} "
                  f"(paper: zero train error)", ok)
+
+
+def correlates(name, xs, ys, threshold=CORR, negative: bool = False, n_boot: int = 5_000) -> Check:
+    """Pearson r of paired values at or beyond ``threshold`` (``negative``: r <= -threshold), judged on
+    the bootstrap interval of r over the pairs (resampled together)."""
+    import numpy as np
+    r = pearson(xs, ys)
+    if r is None:
+        return Check(f"{name}: fewer than 3 pairs or no spread", None)
+    x, y = np.asarray(xs, float), np.asarray(ys, float)
+    rng = np.random.default_rng(0)
+    idx = rng.integers(0, len(x), (n_boot, len(x)))
+    xb, yb = x[idx], y[idx]
+    xb, yb = xb - xb.mean(1, keepdims=True), yb - yb.mean(1, keepdims=True)
+    den = np.sqrt((xb ** 2).sum(1) * (yb ** 2).sum(1))
+    rb = np.where(den > 0, (xb * yb).sum(1) / np.where(den > 0, den, 1), np.nan)
+    rb = rb[np.isfinite(rb)]
+    q = (1 - LEVEL) / 2
+    ci = (float(np.quantile(rb, q)), float(np.quantile(rb, 1 - q)))
+    sgn = -1 if negative else 1
+    ok = sgn * r >= threshold
+    text = f"{name}: Pearson r = {fmt(r)} over {len(x)} pairs ({'<=' if negative else '>='} {sgn * threshold:g}: {'yes' if ok else 'no'})"
+    worst, best = (ci[1], ci[0]) if negative else (ci[0], ci[1])
+    return _judge(text, sgn * worst >= threshold, sgn * best >= threshold, ci, len(x), ok)
 
 
 def pearson(xs, ys):
@@ -238,16 +367,20 @@ def row(stores: Stores, exp: str, claim: str, paper: str, parts, premises=(), no
     prem = [p.text + ("" if p.ok is not False else " [FAILS]") for p in premises]
     why = ""
     if v != "agrees":
-        bad = [p.text for p in parts if p.ok is False] + [p.text for p in parts if p.ok is None]
+        fails = [p.text for p in parts if p.state == "fails"]
+        inc = [p.text for p in parts if p.state == "inconclusive"]
+        miss = [p.text for p in parts if p.state == "missing"]
         badp = [p.text for p in premises if p.ok is False]
         if v == "not run":
             err = stores._cache.get(f"{exp}!error")
             why = err or ((f"no stored result results/{stores.profile}/{exp}.json: " if stores.get(exp) is None
-                           else "cannot be evaluated from the stored result: ") + "; ".join(bad))
+                           else "cannot be evaluated from the stored result: ") + "; ".join(miss))
         else:
-            why = "; ".join(bad + [f"premise fails: {b}" for b in badp])
+            why = "; ".join([f"fails: {t}" for t in fails] + [f"inconclusive: {t}" for t in inc]
+                            + [f"not stored: {t}" for t in miss] + [f"premise fails: {b}" for b in badp])
     stale = stores.stale(exp)
     return {"experiment": exp, "claim": claim, "paper": paper, "measured": measured, "verdict": v,
+            "parts": [p.as_dict() for p in parts],
             "profile": stores.profile, "premises": prem, "why": why, "stale": stale,
             "page": CLAIMS[exp].page if exp in CLAIMS else ""}
 
@@ -290,7 +423,8 @@ def best_profile(root=None) -> str:
     return "cpu"
 
 
-_COLOURS = {"agrees": "#d8f0d8", "partly": "#fff2c4", "contradicts": "#f8d0d0", "not run": "#e4e4e4"}
+_COLOURS = {"agrees": "#c9ecc9", "agrees at this scale": "#e3f4d7", "incomplete": "#eef3dd",
+            "inconclusive": "#dde7f4", "mixed": "#fff2c4", "contradicts": "#f8d0d0", "not run": "#e4e4e4"}
 
 
 def page_table(page: str, profile: str = "auto", root=None):

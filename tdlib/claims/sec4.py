@@ -2,7 +2,7 @@
 tasks, App. H), E17 (K-way, App. C), E18 (λ / d trade-off, App. E), E21 (Tiny ImageNet, App. A)."""
 from __future__ import annotations
 
-from . import (CLOSE, CORR, MARGIN, SEPARATION, Check, at_least, ci_above, claims, close, fmt, gt, mean, pearson,
+from . import (CLOSE, CORR, MARGIN, SEPARATION, Check, at_least, ci_above, claims, close, correlates, fmt, gt, mean,
                row, train_premise)
 from .sec3 import _as, _by_kind, _train
 
@@ -53,7 +53,7 @@ def e5(st):
     d = ent.get("discovery", {})
     note = f"discovered tasks: {st.recipe('e5')}"
     prem = [_discovery_premise(d), train_premise("discovered tasks", _train(disc)),
-            gt("discovered AS", _as(disc), "the same hyperplanes on the untrained encoder (ours)", _as(unt)),
+            gt("discovered AS", _as(disc), "the same hyperplanes on the untrained encoder (ours)", _as(unt), paired=True),
             st.complete("e5")]
     sim = d.get("mean_similarity")
     return [
@@ -115,14 +115,11 @@ def e6(st):
     g = {}
     for e in ent.values():
         g.setdefault(e.get("kind"), []).append(e)
-    final = lambda k: mean([e["test_agreement"][-1] for e in g.get(k, []) if e.get("test_agreement")])
+    final = lambda k: [e["test_agreement"][-1] for e in g.get(k, []) if e.get("test_agreement")] or None
     steps = max([e["steps"][-1] for e in ent.values() if e.get("steps")] or [0])
     note = f"0-1 agreement on X_te after {steps} inner steps (paper: 50)"
     pts = [(e["proxy_as"], e["agreement"]) for e in ent.values() if e.get("agreement") is not None]
-    r = pearson([p[0] for p in pts], [p[1] for p in pts]) if pts else None
-    corr = (Check(f"Pearson r(proxy-AS, AS) = {fmt(r)} over {len(pts)} tasks "
-                  f"({'>=' if r >= CORR else '<'} {CORR:g})", r >= CORR) if r is not None
-            else Check("proxy-AS and AS: fewer than 3 tasks stored", None))
+    corr = correlates("proxy-AS and AS over tasks", [p[0] for p in pts], [p[1] for p in pts])
     from_ = {e.get("as_from") for e in ent.values()}
     return [
         row(st, "e6", "A few inner steps already separate human-labelled and discovered tasks from random ones "
@@ -200,11 +197,12 @@ def e18(st):
         lo, hi = pts[0], pts[-1]
         sim.append(gt(f"d={d}: similarity at λ={lo['lambda']:g}", lo["mean_similarity"],
                       f"at λ={hi['lambda']:g}", hi["mean_similarity"], MARGIN))
-        acc.append(gt(f"d={d}: mean AS at λ={lo['lambda']:g}", lo["mean_as"], f"at λ={hi['lambda']:g}",
-                      hi["mean_as"], 0.0))
+        acc.append(gt(f"d={d}: mean AS at λ={lo['lambda']:g}", lo.get("as") or lo["mean_as"], f"at λ={hi['lambda']:g}",
+                      hi.get("as") or hi["mean_as"], 0.0))
         best = min(pts, key=lambda e: e["mean_similarity"])
         high.append(at_least(f"d={d}: mean AS at the least similar point (λ={best['lambda']:g}, similarity "
-                             f"{fmt(best['mean_similarity'])})", best["mean_as"], f"at λ={lo['lambda']:g}", lo["mean_as"]))
+                             f"{fmt(best['mean_similarity'])})", best.get("as") or best["mean_as"], f"at λ={lo['lambda']:g}",
+                             lo.get("as") or lo["mean_as"]))
     curve = "; ".join(f"λ={e['lambda']:g}, d={e['d']}: AS {fmt(e['mean_as'])}, similarity {fmt(e['mean_similarity'])}"
                       for e in sorted(ent.values(), key=lambda e: (e["d"], e["lambda"])))
     none = [Check("fewer than two λ values stored for any d", None)]

@@ -120,10 +120,12 @@ def e10(st):
     ent = st.entries("e10")
     pts = [e for k, e in ent.items() if k != "domains"]
     doms = list(dict.fromkeys(d for e in pts for d in e["agreement"]))
-    grp = lambda g, d: mean([e["agreement"].get(d) for e in pts if e["group"] == g])
+    vals = lambda g, d: [e["agreement"].get(d) for e in pts if e["group"] == g and e["agreement"].get(d) is not None] or None
+    grp = lambda g, d: mean(vals(g, d) or [])
     high = "discovered" if any(e["group"].startswith("discovered") for e in pts) else "randnet"
     hg = [g for g in dict.fromkeys(e["group"] for e in pts) if g.startswith(high)]
     hi = lambda d: mean([grp(g, d) for g in hg])
+    hi_vals = lambda d: [v for g in hg for v in (vals(g, d) or [])] or None
     dm = ent.get("domains", {})
     prem = [Check(f"{len(dm.get('present', {}))} of the paper's 9 other test sets present "
                   f"({', '.join(dm.get('present', {}))}; missing {', '.join(dm.get('missing', {})) or 'none'})",
@@ -131,8 +133,8 @@ def e10(st):
             Check(f"high-AS group: {high} tasks" + (" (random-network tasks stand in for discovered ones)"
                                                     if high == "randnet" else ""), None),
             st.complete("e10")]
-    sep = [gt(f"{d}: human", grp("human", d), "random", grp("random", d), SEPARATION) for d in doms]
-    sep += [gt(f"{d}: {high}", hi(d), "random", grp("random", d), SEPARATION) for d in doms]
+    sep = [gt(f"{d}: human", vals("human", d), "random", vals("random", d), SEPARATION) for d in doms]
+    sep += [gt(f"{d}: {high}", hi_vals(d), "random", vals("random", d), SEPARATION) for d in doms]
     rng = lambda f: (max(f(d) for d in doms) - min(f(d) for d in doms)) if doms and all(
         f(d) is not None for d in doms) else None
     r_hi, r_hu = rng(hi), rng(lambda d: grp("human", d))
@@ -192,7 +194,8 @@ def e12(st):
     grow, prem_d = [], []
     if len(dims) >= 2:
         (d0, k0), (d1, k1) = dims[0], dims[-1]
-        grow = [gt(f"mean similarity at d={d1}", ent[k1]["mean"], f"at d={d0}", ent[k0]["mean"])]
+        grow = [gt(f"mean similarity at d={d1}", ent[k1].get("similarity") or ent[k1]["mean"], f"at d={d0}",
+                   ent[k0].get("similarity") or ent[k0]["mean"], paired=True)]      # the same human tasks
         prem_d = [gt(f"d={d}: trained encoder", ent[k]["mean"], "untrained", ent[k]["untrained"]["mean"], 0.0)
                   for d, k in dims]
     steps = ", ".join(f"d={d}: {ent[k]['meta_steps']}" for d, k in dims)
@@ -205,8 +208,9 @@ def e12(st):
     plain_k = f"d={ssl['d']}" if ssl else None
     plain = ent.get(plain_k) if plain_k else None
     feats, ufeats = ent.get("ssl features"), ent.get("untrained ssl features")
-    raise_ = (gt(f"SSL-regulated ({ssl['meta_steps']} meta-steps) mean similarity", ssl["mean"],
-                 f"plain discovery, same d and steps ({plain_k})", plain["mean"]) if ssl and plain
+    raise_ = (gt(f"SSL-regulated ({ssl['meta_steps']} meta-steps) mean similarity", ssl.get("similarity") or ssl["mean"],
+                 f"plain discovery, same d and steps ({plain_k})", plain.get("similarity") or plain["mean"],
+                 paired=True) if ssl and plain
               else Check("SSL-regulated or plain run: not stored", None))
     ssl_note = ""
     if ssl and feats:

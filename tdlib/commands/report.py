@@ -2,7 +2,8 @@
 
 Reads ``results/<profile>/*.json`` only (computes nothing); the verdict rule is
 :data:`tdlib.claims.RULE`. ``--json``: one JSON object per claim per line, keys ``experiment``,
-``claim``, ``paper``, ``measured``, ``verdict``, ``profile``, ``premises``, ``why``, ``stale``, ``page``.
+``claim``, ``paper``, ``measured``, ``verdict``, ``parts`` (each: ``text``, ``state``, ``ci`` [low, high] or
+null, ``n``), ``profile``, ``premises``, ``why``, ``stale``, ``page``.
 """
 HELP = "the paper's claims (E1-E22) with the measured values and a verdict, from stored results"
 
@@ -18,7 +19,7 @@ def main(args):
     import json
     from collections import Counter
 
-    from ..claims import RULE, best_profile, format_row, report
+    from ..claims import RULE, VERDICTS, best_profile, format_row, report
     from ..errors import ConfigError
     from ..results import results_root
     prof = best_profile() if args.profile == "auto" else args.profile
@@ -36,7 +37,6 @@ def main(args):
         print(format_row(r))
     counts = Counter(r["verdict"] for r in rows)
     n_exp = len({r["experiment"] for r in rows})
-    print(f"\n{len(rows)} claims of {n_exp} experiments: " + ", ".join(f"{v} {counts[v]}" for v in
-                                                                   ("agrees", "partly", "contradicts", "not run"))
+    print(f"\n{len(rows)} claims of {n_exp} experiments: " + ", ".join(f"{v} {counts[v]}" for v in VERDICTS)
           + f"; stale {sum(1 for r in rows if r['stale'])}")
     return 0
