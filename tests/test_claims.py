@@ -165,8 +165,10 @@ def test_page_table_html(tmp_path):
     _store(tmp_path, "e1", _e1(0.6, 0.7))
     out = C.page_table("sec3", profile="cpu", root=tmp_path)
     text = getattr(out, "data", out)
-    assert "<table>" in text and "contradicts" in text and "E1" in text and "E4" in text and "E5" not in text
-    assert "Verdict rule" in text
+    assert "<table class='tdlib-claims'>" in text and "contradicts" in text and "E1" in text and "E4" in text
+    assert "E5" not in text and "Verdict rule" in text
+    assert text.count("<tr>") == 1 + len(C.page_rows("sec3", "cpu", tmp_path))     # one row per claim
+    assert "<details><summary>" in text and "interval" in text                      # the numbers in a dropdown
 
 
 def test_colour_test_separates_colour_from_shape():

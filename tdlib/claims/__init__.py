@@ -427,32 +427,39 @@ _COLOURS = {"agrees": "#c9ecc9", "agrees at this scale": "#e3f4d7", "incomplete"
             "inconclusive": "#dde7f4", "mixed": "#fff2c4", "contradicts": "#f8d0d0", "not run": "#e4e4e4"}
 
 
+def _badge(v: str, stale: bool = False) -> str:
+    return (f"<span class='tdlib-badge' style='background:{_COLOURS[v]}'>{html.escape(v)}"
+            f"{' (stale)' if stale else ''}</span>")
+
+
 def page_table(page: str, profile: str = "auto", root=None):
-    """An HTML table (IPython ``HTML`` object when IPython is there, else the string) of the claims
-    of page ``page``: experiment, claim, paper, measured, premises, verdict (with why and staleness)."""
+    """The claims of page ``page`` as a compact HTML table (IPython ``HTML`` object when IPython is
+    there, else the string): a verdict summary, then one row per claim (experiment, the paper's claim,
+    the verdict as a coloured badge); the paper's number, what we measured (each part with its interval),
+    the premises and why sit in a dropdown under the claim."""
     prof = best_profile(root) if profile == "auto" else profile
     rows = page_rows(page, prof, root)
     e = html.escape
+    counts = {v: sum(r["verdict"] == v for r in rows) for v in VERDICTS}
+    out = [f"<p class='tdlib-verdicts'><b>Profile <code>{e(prof)}</code>, {len(rows)} claims:</b> "
+           + " ".join(f"{_badge(v)}&nbsp;{n}" for v, n in counts.items() if n)
+           + f" <details style='display:inline'><summary>verdict rule</summary>{e(RULE)}</details></p>"]
     bad = [r for r in rows if r["verdict"] == "contradicts"]
-    out = [f"<p><b>Profile <code>{e(prof)}</code>.</b> {e(RULE)}</p>"]
     if bad:
-        out.append(f"<p><b>Where the <code>{e(prof)}</code> results contradict the paper, and why (as measured):</b></p><ul>"
-                   + "".join(f"<li><b>{e(r['experiment'].upper())}</b>: {e(r['claim'])}. <i>Why:</i> {e(r['why'])}"
-                             + (f" <i>(stale result: {e(r['stale'])})</i>" if r["stale"] else "") + "</li>"
-                             for r in bad) + "</ul>")
-    out += [
-           "<table><thead><tr><th>exp.</th><th>paper's claim</th><th>paper</th><th>measured</th>"
-           "<th>premises</th><th>verdict</th></tr></thead><tbody>"]
+        out.append(f"<p><b>Where the <code>{e(prof)}</code> results contradict the paper:</b> "
+                   + "; ".join(f"<b>{e(r['experiment'].upper())}</b> {e(r['claim'])}" for r in bad)
+                   + " (why: in each row's details).</p>")
+    out.append("<table class='tdlib-claims'><colgroup><col class='c-exp'><col><col class='c-verdict'></colgroup>"
+               "<thead><tr><th>exp.</th><th>the paper's claim (click for the numbers)</th><th>verdict</th></tr></thead><tbody>")
     for r in rows:
-        verdict_cell = f"<b>{e(r['verdict'])}</b>"
-        if r["stale"]:
-            verdict_cell += f"<br><i>stale result: {e(r['stale'])}</i>"
-        if r["why"]:
-            verdict_cell += f"<br>why: {e(r['why'])}"
-        prem = "<br>".join(e(p) for p in r["premises"]) or "-"
-        out.append(f"<tr style='background:{_COLOURS[r['verdict']]}'><td>{e(r['experiment'].upper())}</td>"
-                   f"<td>{e(r['claim'])}</td><td>{e(r['paper'])}</td><td>{e(r['measured'])}</td>"
-                   f"<td>{prem}</td><td>{verdict_cell}</td></tr>")
+        parts = "".join(f"<li>[{e(p['state'])}] {e(p['text'])}</li>" for p in r.get("parts", []))
+        prem = "".join(f"<li>{e(p)}</li>" for p in r["premises"])
+        detail = (f"<div><b>paper:</b> {e(r['paper'])}<br><b>measured:</b><ul>{parts}</ul>"
+                  + (f"<b>premises:</b><ul>{prem}</ul>" if prem else "")
+                  + (f"<b>why:</b> {e(r['why'])}<br>" if r["why"] else "")
+                  + (f"<i>stale result: {e(r['stale'])}</i>" if r["stale"] else "") + "</div>")
+        out.append(f"<tr><td>{e(r['experiment'].upper())}</td><td><details><summary>{e(r['claim'])}</summary>"
+                   f"{detail}</details></td><td>{_badge(r['verdict'], bool(r['stale']))}</td></tr>")
     out.append("</tbody></table>")
     text = "\n".join(out)
     try:

@@ -6,7 +6,11 @@
 //   - a request fails or answers >= 400, the console logs an error or warning, or the page throws,
 //   - a page is 2 MB or larger,
 //   - on a page with slider controls (.tdlib-gridview): moving a slider does not change the figure
-//     and the numbers, or fewer than --min-axes sliders can move (default 1).
+//     and the numbers, or fewer than --min-axes sliders can move (default 1),
+//   - at 1280 px, the page or an element of its text column overflows horizontally (a code block, table,
+//     equation or figure wider than its box or than the column: cut off, or scrolled sideways),
+//   - the text shows a raw object repr (`<IPython.core.display.Markdown object>`, `<... at 0x...>`),
+//   - a claims table (.tdlib-claims) is taller than 25% of the page.
 // SHOTS=DIR: screenshots of each slider view. Prints one line per page and a closing "N passed, N failed" line.
 import http from "node:http";
 import fs from "node:fs";
@@ -70,6 +74,36 @@ for (const rel of pages) {
   await page.goto(`${origin}/${rel}`, { waitUntil: "load" });
   await page.waitForTimeout(1500);          // late scripts (MathJax, widgets) and their requests
   const notes = [];
+  const layout = await page.evaluate(() => {
+    const out = [];
+    const main = document.querySelector("main, article, .bd-article, body");
+    const right = main.getBoundingClientRect().right;
+    if (document.documentElement.scrollWidth > window.innerWidth + 1)
+      out.push(`page scrolls sideways: ${document.documentElement.scrollWidth} px wide at ${window.innerWidth} px`);
+    const sel = "pre, table, mjx-container[display='true'], div.math, img, .cell_output, .output, svg";
+    const seen = new Set();
+    for (const el of main.querySelectorAll(sel)) {
+      if (el.closest(".tdlib-gridview") && el.tagName === "TABLE") continue;   // checked by its own test
+      const r = el.getBoundingClientRect();
+      if (!r.width || !r.height) continue;
+      const what = `${el.tagName.toLowerCase()}${el.className && typeof el.className === "string" ? "." + el.className.split(" ")[0] : ""}`;
+      const text = (el.innerText || el.getAttribute("alt") || "").trim().slice(0, 50).replace(/\s+/g, " ");
+      let why = null;
+      if (el.scrollWidth > el.clientWidth + 2 && el.clientWidth > 0) why = `${el.scrollWidth} px of content in a ${el.clientWidth} px box`;
+      else if (r.right > right + 2) why = `right edge ${Math.round(r.right)} px beyond the column's ${Math.round(right)} px`;
+      if (why && !seen.has(what + text)) { seen.add(what + text); out.push(`overflows: ${what} "${text}": ${why}`); }
+    }
+    const body = document.body.innerText;
+    const repr = body.match(/<[A-Za-z_][\w.]* object( at 0x[0-9a-f]+)?>/);
+    if (repr) out.push(`raw object repr in the text: ${repr[0]}`);
+    const H = document.documentElement.scrollHeight;
+    for (const t of document.querySelectorAll(".tdlib-claims")) {
+      const h = t.getBoundingClientRect().height;
+      if (h > 0.25 * H) out.push(`claims table is ${Math.round(h)} px of the page's ${H} px (${Math.round(100 * h / H)}%, limit 25%)`);
+    }
+    return out;
+  });
+  problems.push(...layout);
   for (const view of await page.locator(".tdlib-gridview").all()) {
     const sliders = view.locator("input.gv-slider:not([disabled])");
     const n = await sliders.count();
