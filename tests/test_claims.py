@@ -244,3 +244,44 @@ def test_green_pixel_contradiction_names_the_neighbours(tmp_path):
     assert all("neighbour (0,1) predicts it with test accuracy 0.955" in r["why"] for r in rows[1:])
     _store(tmp_path, "e11", {"greenpixel:0,0 [mlp]": study})               # no measurement: no reason given
     assert "neighbour" not in _rows(tmp_path, "e11")[2]["why"]
+
+
+# ---- issue 18: each formerly vacuous check is fed a result that should fail, and fails ----------------
+def test_e4_all_fixed_is_untestable_on_a_cpu_and_fails_on_a_gpu_below_1(tmp_path):
+    ent = {f"all fixed/human:{i}": {"kind": "human", "agreement": a, "train_acc": 1.0}
+           for i, a in enumerate((1.0, 0.97))}
+    _store(tmp_path, "e4", ent)                             # provenance device "cpu (test)"
+    first = _rows(tmp_path, "e4")[0]
+    assert first["verdict"] == "not run" and "cannot be tested on this device" in first["measured"]
+    atomic_write_json(tmp_path / "cpu" / "e4.json", {**json.loads((tmp_path / "cpu" / "e4.json").read_text()),
+                                                     "provenance": {"device": "cuda:0 (H200)"}})
+    assert _rows(tmp_path, "e4")[0]["verdict"] == "contradicts"       # AS 0.97 with all sources fixed
+
+
+def test_e7_naive_drawing_fails_when_it_keeps_as_many_dissimilar_tasks_as_discovery(tmp_path):
+    sim = [[1.0, 0.55, 0.9], [0.55, 1.0, 0.58], [0.9, 0.58, 1.0]]       # greedy keeps 2 of 3 below 0.6
+    _store(tmp_path, "e5", {"discovery": {"similarity_matrix": sim, "mean_similarity": 0.68}})
+    from tdlib.claims.sec4 import greedy_dissimilar
+    assert greedy_dissimilar(sim, 0.6) == 2
+    for found, want in ((1, "agrees"), (2, "contradicts"), (5, "contradicts")):
+        _store(tmp_path, "e7", {"naive": {"draws": 300, "found": found, "wanted": 8, "threshold": 0.6}})
+        row = [r for r in _rows(tmp_path, "e7") if "inefficient" in r["claim"]][0]
+        assert row["verdict"] == want, (found, row)
+
+
+def test_e5_any_hyperplane_fails_on_a_collapsed_encoder(tmp_path):
+    ent = {**{f"discovered:{i}": {"kind": "discovered", "agreement": 0.95, "train_acc": 1.0} for i in range(3)},
+           **{f"unseen:{i}": {"kind": "unseen", "agreement": 0.95, "train_acc": 1.0} for i in range(3)}}
+    for sim, want in ((0.52, "agrees"), (0.97, "mixed")):          # copies of one task: similarity ~1
+        _store(tmp_path, "e5", {**ent, "unseen": {"mean_similarity": sim, "n": 3}})
+        row = [r for r in _rows(tmp_path, "e5") if "Any hyperplane" in r["claim"]][0]
+        assert row["verdict"] == want, (sim, row)
+
+
+def test_e20_includes_the_falsifiable_inequality(tmp_path):
+    base = {"task": "human:0", "as_u": 0.86, "best_case_acc": 0.93, "num_classes": 2, "holds": True}
+    _store(tmp_path, "e20", {"human:0": {**base, "ii_as_u": True}})
+    assert _rows(tmp_path, "e20")[0]["verdict"] == "agrees"
+    _store(tmp_path, "e20", {"human:0": {**base, "ii_as_u": False}})
+    row = _rows(tmp_path, "e20")[0]
+    assert row["verdict"] == "mixed" and "g(Acc*) 0.870 vs AS 0.860" in row["why"]

@@ -231,16 +231,31 @@ def e12(st):
     ]
 
 
+def _g(e) -> float:
+    from ..bounds import g
+    return g(e["best_case_acc"], e.get("num_classes", 2))
+
+
 @claims("e20", page=PAGE)
 def e20(st):
     ent = st.entries("e20")
     n, ok = len(ent), sum(1 for e in ent.values() if e.get("holds"))
+    # the V-statistic inequalities hold exactly for any M networks (a check of the implementation); the
+    # falsifiable one is (ii) with the AS as the paper measures it (distinct pairs, as_u): g(Acc*) <= AS
+    n_u = sum(1 for e in ent.values() if "ii_as_u" in e)
+    ok_u = sum(1 for e in ent.values() if e.get("ii_as_u"))
     return [row(st, "e20", "Proposition 1: the AS bounds the best-case test accuracy; its inequalities hold on "
                 "trained networks (App. G)", "a theorem (inequalities of Eq. 11)",
-                [Check(f"{ok} of {n} tasks satisfy every inequality ("
+                [Check(f"{ok} of {n} tasks satisfy every inequality of the finite-sample (V-statistic) form, which "
+                       "holds exactly by construction ("
                        + ", ".join(f"{e['task']}: AS {fmt(e['as_u'])}, best-case acc {fmt(e['best_case_acc'])}"
                                    for e in ent.values()) + ")", ok == n) if n
-                 else Check("no task stored", None)], [st.complete("e20")])]
+                 else Check("no task stored", None),
+                 Check(f"(ii) with the AS of distinct network pairs, g(Acc*) <= AS: {ok_u} of {n_u} tasks ("
+                       + ", ".join(f"{e['task']}: g(Acc*) {fmt(_g(e))} vs AS {fmt(e['as_u'])}" for e in ent.values()
+                                   if "ii_as_u" in e)
+                       + ")", ok_u == n_u) if n_u else Check("(ii) with the AS of distinct pairs: not stored", None)],
+                [st.complete("e20")])]
 
 
 @claims("e22", page=PAGE)
