@@ -65,14 +65,15 @@ def label_learnability(ds, labels, profile, n_rep: int = 4, seed: int = 0) -> di
     """Algorithm 1's inner loop (no meta-graph) on the fixed binary ``labels`` (N,) with the profile's
     discovery settings (inner networks, lr, batch, steps, early stop, soft labels at its temperature):
     mean proxy-AS, inner steps run, and held-out (X_te) accuracy of the first network, over ``n_rep``
-    unrolls on fresh batches."""
+    unrolls on fresh batches; ``agreement01``: the two networks' 0-1 agreement on each step's batch
+    (mean over the unrolls; ``agreement01_min``: the lowest), what the authors' early stop reads."""
     from .discovery import inner_batch_indices, inner_seeds, task_probs
     p = get_profile(profile)
     y = torch.as_tensor(np.asarray(labels), dtype=torch.long)
     gen = torch.Generator().manual_seed(seed)
     tr = torch.as_tensor(np.asarray(ds.train_idx))
     te = torch.as_tensor(np.asarray(ds.test_idx))
-    rows = []
+    rows, trajs = [], []
     for _ in range(n_rep):
         idx = inner_batch_indices(p, tr, gen)
         nets = []
@@ -94,9 +95,13 @@ def label_learnability(ds, labels, profile, n_rep: int = 4, seed: int = 0) -> di
             acc = float((functional_call(m, (params, buffers), (ds.x[te],)).argmax(1) == y[te]).float().mean())
             m.train()
         rows.append((float(res.proxy_as.detach()), res.steps, acc))
+        trajs.append(res.agreement01)
     a = np.array(rows)
+    n = min(len(t) for t in trajs)
     return {"proxy_as": float(a[:, 0].mean()), "proxy_as_sd": float(a[:, 0].std()),
-            "inner_steps": float(a[:, 1].mean()), "test_accuracy": float(a[:, 2].mean())}
+            "inner_steps": float(a[:, 1].mean()), "test_accuracy": float(a[:, 2].mean()),
+            "agreement01": [float(np.mean([t[k] for t in trajs])) for k in range(n)],
+            "agreement01_min": [float(np.min([t[k] for t in trajs])) for k in range(n)]}
 
 
 def cue_recovery(tasks, cues: dict, threshold: float = 0.9) -> dict:

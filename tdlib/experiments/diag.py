@@ -7,11 +7,13 @@ Experiment ``diag``, one record with three groups of entries:
   encoder (:func:`tdlib.diagnosis.term_gradients`) under the authors' objective (t = 2, λ = 5), without
   the uniformity term (λ = 0), with the inner networks at half width, and at the profile's settings;
   ``effective_ratio`` = λ |∇L_unif| / |∇proxyAS| (>> 1: the uniformity term steers alone).
-- ``learnability:TASK``: the proxy-AS of fixed labellings under the profile's inner loop
-  (:func:`tdlib.diagnosis.label_learnability`): the built-in data's planted cues, simple image
+- ``learnability:TASK``: the proxy-AS of fixed labellings under the profile's inner loop with the
+  authors' early stop (0-1 agreement above 0.6 for 3 steps, at least 5;
+  :func:`tdlib.diagnosis.label_learnability`): the built-in data's planted cues, simple image
   statistics, human and random labels. A labelling at random labels' proxy-AS cannot be discovered.
   ``learnability_full:TASK``: the same with the early stop off (all ``inner_steps`` run), where the
-  early stop can cut the unroll.
+  early stop can cut the unroll, with the 0-1 agreement at every inner step (what the early stop
+  reads: above 0.6 from the first steps even on random labels means it cannot tell tasks apart).
 - ``sandbox:NAME``: discovery on the built-in data with planted cues (the smoke settings, seed 0,
   ``sandbox_meta_steps`` meta-steps) at several uniformity weights / temperatures: the best-matching
   cue of each task and the distinct cues matched (>= 0.9) every ``sandbox_every`` meta-steps, beside
@@ -39,9 +41,12 @@ SANDBOX_RUNS = (("authors t=2, λ=5", {"uniformity_t": 2.0, "uniformity_weight":
                 ("t=0.5, λ=5 (smoke default)", {}))
 
 
+AUTHORS_EARLY_STOP = {"early_stop_agreement": 0.6, "early_stop_patience": 3, "early_stop_min_steps": 5}
+
+
 def gradient_settings(p) -> dict:
     """The meta-loss settings whose term gradients ``diag`` compares (name -> profile)."""
-    return {"authors t=2, λ=5": p.replace(uniformity_t=2.0, uniformity_weight=5.0),
+    return {"authors t=2, λ=5": p.replace(uniformity_t=2.0, uniformity_weight=5.0, **AUTHORS_EARLY_STOP),
             f"half-width inner nets ({max(1, p.disc_width // 2)})": p.replace(disc_width=max(1, p.disc_width // 2)),
             "profile": p}
 
@@ -82,11 +87,12 @@ def diag(p, data_path=None):
     names += [f"stat:{k}" for k in IMAGE_STATS]
     tn = default_task_names(p.replace(n_human=2, n_random=2))
     names += tn["human"] + tn["random"]
+    authors = p.replace(**AUTHORS_EARLY_STOP)              # the authors' early stop (numbers.md)
     full = p.replace(early_stop_agreement=2.0)              # the early stop off: every inner step runs
     for n in names:
         items[f"learnability:{n}"] = (lambda n=n: {"task": n, "early_stop": True,
-                                                   **label_learnability(ds, task_by_name(ds, n), p)})
-    if p.early_stop_agreement < 1.0 and p.inner_steps > p.early_stop_min_steps:
+                                                   **label_learnability(ds, task_by_name(ds, n), authors)})
+    if p.inner_steps > AUTHORS_EARLY_STOP["early_stop_min_steps"]:
         for n in names:
             items[f"learnability_full:{n}"] = (lambda n=n: {"task": n, "early_stop": False,
                                                             **label_learnability(ds, task_by_name(ds, n), full)})

@@ -36,6 +36,29 @@ def learnability_table(store):
                       caption="what the inner loop can learn: a labelling at random labels' proxy-AS cannot be discovered")
 
 
+def plot_early_stop(store, threshold: float = 0.6):
+    """The two inner networks' 0-1 agreement on each step's batch (mean and lowest over the unrolls,
+    early stop off) per labelling, against the authors' early-stop threshold: a rule that fires on
+    random labels as early as on learnable ones cannot tell tasks apart."""
+    runs = [(e["task"], e) for k, e in store.entries.items()
+            if k.startswith("learnability_full:") and e.get("agreement01")]
+    if not runs:
+        return None
+    fig, ax = new_fig(height=3.0)
+    for name, e in runs:
+        kind = name.split(":")[0]
+        style = {"random": dict(c="k", lw=2), "human": dict(c="tab:blue")}.get(kind, dict(c="tab:orange", alpha=0.7))
+        steps = np.arange(1, len(e["agreement01"]) + 1)
+        ax.plot(steps, e["agreement01"], label=name, **style)
+        if kind == "random":
+            ax.plot(steps, e["agreement01_min"], ls="--", c="k", lw=1, label=f"{name} (lowest of the unrolls)")
+    ax.axhline(threshold, ls=":", c="r", lw=1.5, label=f"authors' early stop ({threshold:g} for 3 steps)")
+    ax.set(xlabel="inner step", ylabel="0-1 agreement of the two networks", ylim=(0.4, 1.02))
+    ax.legend(fontsize=7, ncol=2)
+    caption(fig, store, "early stop off; mean over the unrolls")
+    return fig
+
+
 def sandbox_rows(store) -> dict:
     out = {}
     for k, e in store.entries.items():
