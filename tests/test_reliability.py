@@ -1,0 +1,142 @@
+"""Issue 17's reliability probes: a discovery checkpoint is written as one unit (a kill or a full disk at
+any point of a save leaves a run that resumes bit-exactly), a damaged checkpoint is an error naming the
+file and the fix, and the queue reports such a job and carries on."""
+import errno
+import pathlib
+import shutil
+
+import pytest
+import torch
+
+from tdlib import discovery
+from tdlib.config import get_profile
+from tdlib.data import load_dataset
+from tdlib.errors import ConfigError
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    p = get_profile("smoke", n_train=200, n_test=50, inner_batch=32, inner_steps=3, meta_steps=4, emb_dim=4,
+                    n_tasks=4, disc_width=4, tasks_per_step=1)
+    return p, load_dataset("synthetic", p.n_train, p.n_test)
+
+
+def _strip(history):
+    return [{k: v for k, v in e.items() if k != "seconds"} for e in history]
+
+
+@pytest.fixture(scope="module")
+def reference(tiny, tmp_path_factory):
+    """An uninterrupted 4-step run, checkpointed every step: the encoder and history to reproduce."""
+    p, ds = tiny
+    st = discovery.train_encoder(ds, p, out_dir=tmp_path_factory.mktemp("ref"), progress=False, checkpoint_every=1)
+    return {k: v.clone() for k, v in st["encoder"].state_dict().items()}, _strip(st["history"])
+
+
+def _assert_resumes_exactly(tiny, reference, folder):
+    p, ds = tiny
+    st = discovery.train_encoder(ds, p, out_dir=folder, progress=False, checkpoint_every=1)
+    enc, hist = reference
+    assert st["step"] == 4
+    for k, v in enc.items():
+        assert torch.equal(v, st["encoder"].state_dict()[k]), k
+    assert _strip(st["history"]) == hist
+    ck = torch.load(folder / "encoder.pt", map_location="cpu", weights_only=True)
+    assert sorted(f.name for f in folder.iterdir()) == sorted(
+        ["encoder.pt", *(discovery.moment_path(folder, k, ck["token"]).name for k in discovery.MOMENT_FILES)])
+
+
+def test_a_kill_at_any_point_of_a_checkpoint_write_resumes_bit_exactly(tiny, reference, tmp_path, monkeypatch):
+    """The folder is copied as a SIGKILL would leave it before and after every write, rename and delete of
+    the step-2 save (a temporary file empty, half written, whole); each copy resumes to the same encoder."""
+    p, ds = tiny
+    run = tmp_path / "run"
+    discovery.train_encoder(ds, p, out_dir=run, progress=False, checkpoint_every=1, stop_after=1)
+    snaps, busy = [], []
+
+    def snap(half=False):
+        if busy:                                             # the copying itself
+            return
+        busy.append(1)
+        dest = tmp_path / f"snap{len(snaps)}"
+        shutil.copytree(run, dest)
+        for f in dest.glob("*.tmp") if half else ():         # the file being written, cut in the middle
+            f.write_bytes(f.read_bytes()[: max(1, f.stat().st_size // 2)])
+        snaps.append(dest)
+        busy.clear()
+
+    real_save, real_replace, real_unlink = torch.save, discovery.os.replace, pathlib.Path.unlink
+
+    def save(obj, f, *a, **kw):
+        snap()
+        real_save(obj, f, *a, **kw)
+        f.flush()
+        snap(half=True)
+        snap()
+
+    def replace(src, dst):
+        snap()
+        real_replace(src, dst)
+        snap()
+
+    def unlink(self, *a, **kw):
+        snap()
+        real_unlink(self, *a, **kw)
+        snap()
+    monkeypatch.setattr(torch, "save", save)
+    monkeypatch.setattr(discovery.os, "replace", replace)
+    monkeypatch.setattr(pathlib.Path, "unlink", unlink)
+    discovery.train_encoder(ds, p, out_dir=run, progress=False, checkpoint_every=1, stop_after=1)
+    monkeypatch.undo()
+    assert len(snaps) >= 3 * 5 + 2 * 2                       # 3 files written, 2 old moment files deleted
+    for s in snaps:
+        _assert_resumes_exactly(tiny, reference, s)
+
+
+@pytest.mark.parametrize("what", ["save", "replace"])
+@pytest.mark.parametrize("at", [0, 1, 2])
+def test_a_full_disk_during_a_checkpoint_write_keeps_the_previous_checkpoint(tiny, reference, tmp_path,
+                                                                             monkeypatch, what, at):
+    """The ``at``-th file write (or rename) of the step-2 save fails as on a full disk: the run stops with
+    an error naming the checkpoint, and ``--resume`` continues exactly from step 1."""
+    p, ds = tiny
+    discovery.train_encoder(ds, p, out_dir=tmp_path, progress=False, checkpoint_every=1, stop_after=1)
+    calls = {"n": 0}
+    real = torch.save if what == "save" else discovery.os.replace
+
+    def failing(*a, **kw):
+        calls["n"] += 1
+        if calls["n"] == at + 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(*a, **kw)
+    monkeypatch.setattr(torch, "save", failing) if what == "save" else \
+        monkeypatch.setattr(discovery.os, "replace", failing)
+    with pytest.raises(OSError, match="encoder.pt.*--resume"):
+        discovery.train_encoder(ds, p, out_dir=tmp_path, progress=False, checkpoint_every=1, stop_after=1)
+    monkeypatch.undo()
+    assert torch.load(tmp_path / "encoder.pt", weights_only=True)["step"] == 1
+    assert not list(tmp_path.glob("*.tmp"))
+    _assert_resumes_exactly(tiny, reference, tmp_path)
+
+
+def test_a_failed_delete_of_old_moments_loses_nothing(tiny, reference, tmp_path, monkeypatch):
+    p, ds = tiny
+    discovery.train_encoder(ds, p, out_dir=tmp_path, progress=False, checkpoint_every=1, stop_after=1)
+
+    def unlink(self, *a, **kw):
+        raise PermissionError(errno.EACCES, "Permission denied")
+    monkeypatch.setattr(pathlib.Path, "unlink", unlink)
+    discovery.train_encoder(ds, p, out_dir=tmp_path, progress=False, checkpoint_every=1, stop_after=1)
+    monkeypatch.undo()
+    assert len(list(tmp_path.glob("adam_*.pt"))) == 4         # the old ones stayed; the next save removes them
+    _assert_resumes_exactly(tiny, reference, tmp_path)
+
+
+def test_a_checkpoint_in_the_old_layout_still_resumes(tiny, reference, tmp_path):
+    """Checkpoints saved before issue 17 named their moment files adam_exp_avg.pt / adam_exp_avg_sq.pt."""
+    p, ds = tiny
+    discovery.train_encoder(ds, p, out_dir=tmp_path, progress=False, checkpoint_every=1, stop_after=2)
+    token = torch.load(tmp_path / "encoder.pt", weights_only=True)["token"]
+    for k, name in discovery.MOMENT_FILES.items():
+        discovery.moment_path(tmp_path, k, token).rename(tmp_path / name)
+    _assert_resumes_exactly(tiny, reference, tmp_path)
