@@ -140,3 +140,83 @@ def test_a_checkpoint_in_the_old_layout_still_resumes(tiny, reference, tmp_path)
     for k, name in discovery.MOMENT_FILES.items():
         discovery.moment_path(tmp_path, k, token).rename(tmp_path / name)
     _assert_resumes_exactly(tiny, reference, tmp_path)
+
+
+# ---------------------------------------------------------------------------------------------- damaged files
+def _cut(f):
+    f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
+
+
+@pytest.mark.parametrize("which", ["encoder.pt", "exp_avg_sq"])
+def test_a_truncated_checkpoint_is_an_error_naming_the_file_and_the_fix(tiny, tmp_path, which):
+    p, ds = tiny
+    discovery.train_encoder(ds, p, out_dir=tmp_path, progress=False, stop_after=1)
+    if which == "encoder.pt":
+        f = tmp_path / which
+    else:
+        f = discovery.moment_path(tmp_path, which, torch.load(tmp_path / "encoder.pt", weights_only=True)["token"])
+    _cut(f)
+    with pytest.raises(ConfigError, match=rf"{f.name}.*--fresh"):
+        discovery.train_encoder(ds, p, out_dir=tmp_path, progress=False)
+    if which == "encoder.pt":
+        with pytest.raises(ConfigError, match=r"encoder\.pt is damaged.*--fresh"):
+            discovery.checkpoint_stale(p, tmp_path)
+    st = discovery.train_encoder(ds, p, out_dir=tmp_path, progress=False, resume=False, fresh=True)
+    assert st["step"] == p.meta_steps
+
+
+def test_cli_discover_resume_on_a_truncated_checkpoint_exits_2_naming_it(tmp_path, monkeypatch, capsys):
+    from tdlib import cli
+    monkeypatch.setenv("TDLIB_RESULTS", str(tmp_path))
+    run = tmp_path / "smoke" / "discovery"
+    run.mkdir(parents=True)
+    torch.save({"step": 1, "history": [{"x": 1}] * 100, "w": torch.randn(1000)}, run / "encoder.pt")
+    _cut(run / "encoder.pt")
+    rc = cli.main(["discover", "--profile", "smoke", "--set", "n_train=200", "--set", "n_test=50", "--resume"])
+    err = capsys.readouterr().err
+    assert rc == 2 and str(run / "encoder.pt") in err and "--fresh" in err, err
+    assert "Traceback" not in err
+
+
+@pytest.fixture
+def two_runs(tiny, tmp_path, monkeypatch):
+    """A queue of two discovery runs at the tiny profile: the first one's checkpoint cut in half."""
+    from tdlib import queue as Q
+    p, ds = tiny
+    monkeypatch.setenv("TDLIB_RESULTS", str(tmp_path))
+    bad = Q.LongRun("discovery/bad", "discovery", p, tmp_path / p.name / "discovery" / "bad", 2)
+    good = Q.LongRun("discovery/good", "discovery", p, tmp_path / p.name / "discovery" / "good", 2)
+    discovery.train_encoder(ds, p, out_dir=bad.out_dir, progress=False, stop_after=1)
+    _cut(bad.checkpoint)
+    monkeypatch.setattr(Q, "plan", lambda *a, **k: [Q.Job("run", "e5", p, run=bad), Q.Job("run", "e5", p, run=good)])
+    return Q, p, bad, good
+
+
+def test_queue_list_reports_a_damaged_checkpoint_as_damage(two_runs):
+    Q, p, bad, good = two_runs
+    rows = [Q.job_status(j) for j in Q.plan(p)]
+    assert rows[0]["damaged"] and "encoder.pt" in rows[0]["damaged"] and not rows[1]["damaged"]
+    text = Q.format_status(rows)
+    assert "DAMAGED" in text and str(bad.checkpoint) in text and "--fresh" in text, text
+
+
+@pytest.mark.parametrize("detected", [True, False])
+def test_queue_reports_a_damaged_run_and_carries_on(two_runs, monkeypatch, detected):
+    """Whether the damage is seen before the job starts (reported as stale) or only when the run loads its
+    checkpoint (``detected=False``: the job fails), the worker goes on to the next job."""
+    Q, p, bad, good = two_runs
+    if not detected:
+        monkeypatch.setattr(Q.LongRun, "damaged", lambda self: None)
+    summary = Q.run_queue(p, minutes=2, log=lambda *a: None)
+    first, second = summary["jobs"]
+    assert "encoder.pt" in first["status"] and "--fresh" in first["status"], first
+    assert ("stale, skipped" if detected else "failed: ConfigError") in first["status"]
+    assert second["status"] == "complete" and good.progress()[0] == 2
+
+
+def test_queue_replace_stale_sets_a_damaged_run_aside_and_starts_over(two_runs):
+    Q, p, bad, good = two_runs
+    summary = Q.run_queue(p, minutes=2, log=lambda *a: None, replace_stale=True)
+    assert [j["status"] for j in summary["jobs"]] == ["complete", "complete"], summary
+    assert bad.progress()[0] == 2 and not bad.damaged()
+    assert list((bad.out_dir.parents[1] / ".stale").rglob("encoder.pt"))       # the damaged file is kept
