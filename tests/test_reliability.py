@@ -220,3 +220,50 @@ def test_queue_replace_stale_sets_a_damaged_run_aside_and_starts_over(two_runs):
     assert [j["status"] for j in summary["jobs"]] == ["complete", "complete"], summary
     assert bad.progress()[0] == 2 and not bad.damaged()
     assert list((bad.out_dir.parents[1] / ".stale").rglob("encoder.pt"))       # the damaged file is kept
+
+
+# ---------------------------------------------------------------------------------------------- settings
+@pytest.mark.parametrize("field, value, words", [
+    ("meta_steps", 0, "untrained encoder"), ("meta_steps", -5, "meta_steps=-5"),
+    ("width", 0, "width=0"), ("n_random", -3, "n_random=-3"), ("n_human", -1, "n_human=-1"),
+    ("amp", "maybe", "amp='maybe'"), ("amp", "False", "true or false"),
+    ("optimizer", "sgd", "not implemented"),
+])
+def test_degenerate_settings_are_refused_naming_the_fix(field, value, words):
+    with pytest.raises(ConfigError, match="Fix:") as e:
+        get_profile("smoke", **{field: value})
+    assert words in str(e.value)
+    with pytest.raises(ConfigError, match=field):
+        get_profile("smoke").replace(**{field: value})
+
+
+def test_every_profile_passes_its_own_checks():
+    from tdlib.config import PROFILES, validate
+    for p in PROFILES.values():
+        validate(p)
+    assert get_profile("smoke", n_random=0, amp=False).n_random == 0          # zero tasks of a kind is allowed
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["discover", "--set", "meta_steps=0"], "meta_steps=0"),
+    (["discover", "--set", "meta_steps=-5"], "meta_steps=-5"),
+    (["run", "e1", "--set", "n_random=-3"], "n_random=-3"),
+    (["run", "e1", "--set", "width=0"], "width=0"),
+    (["run", "e1", "--set", "optimizer=sgd"], "optimizer='sgd'"),
+    (["run", "e1", "--set", "amp=maybe"], "true or false"),
+])
+def test_cli_refuses_degenerate_settings_before_any_compute(tmp_path, monkeypatch, capsys, argv, words):
+    from tdlib import cli
+
+    def no_data(*a, **k):
+        raise AssertionError("data loaded before the refusal")
+    monkeypatch.setenv("TDLIB_RESULTS", str(tmp_path))
+    monkeypatch.setattr("tdlib.data.dataset_for", no_data)
+    try:
+        rc = cli.main([*argv, "--profile", "smoke"])
+    except SystemExit as e:                                  # argument errors: argparse's exit
+        rc, err = 2, str(e.code)
+    else:
+        err = capsys.readouterr().err
+    assert rc == 2 and words in err, err
+    assert not list(tmp_path.rglob("*.*"))                    # nothing stored
