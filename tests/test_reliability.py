@@ -267,3 +267,42 @@ def test_cli_refuses_degenerate_settings_before_any_compute(tmp_path, monkeypatc
         err = capsys.readouterr().err
     assert rc == 2 and words in err, err
     assert not list(tmp_path.rglob("*.*"))                    # nothing stored
+
+
+# ---------------------------------------------------------------------------------------------- collapse
+@pytest.fixture(scope="module")
+def smoke_ds():
+    from tdlib.data import dataset_for
+    return dataset_for(get_profile("smoke"))
+
+
+def test_a_pair_collapsed_at_a_huge_lr_is_refused_not_stored(smoke_ds):
+    from tdlib.agreement import agreement_score
+    from tdlib.errors import Diverged
+    from tdlib.tasks import task_by_name
+    with pytest.raises(Diverged, match=r"same output for every one.*collapsed \(lr=10000.0\).*Fix: .*lr=1e-3"):
+        agreement_score(smoke_ds, task_by_name(smoke_ds, "human:80"), get_profile("smoke", lr=1e4))
+
+
+def test_a_network_that_only_leans_to_one_class_is_kept(smoke_ds):
+    """One epoch at smoke: the networks predict mostly one class but still depend on their input (a hard
+    task at small scale, not a collapse); and a lopsided task may be predicted as its majority class."""
+    import numpy as np
+
+    from tdlib.agreement import agreement_score, check_not_collapsed
+    from tdlib.tasks import task_by_name
+    r = agreement_score(smoke_ds, task_by_name(smoke_ds, "random:0"), get_profile("smoke", epochs=1))
+    assert 0 <= r["agreement"] <= 1
+    labels = np.r_[np.zeros(97), np.ones(3)].astype(np.int64)
+    check_not_collapsed([torch.tensor([[1.0, 0.0]] * 100)], labels)
+
+
+def test_cli_run_e1_at_a_huge_lr_exits_3_and_stores_no_entry(tmp_path, monkeypatch, capsys):
+    import json
+
+    from tdlib import cli
+    monkeypatch.setenv("TDLIB_RESULTS", str(tmp_path))
+    rc = cli.main(["run", "e1", "--profile", "smoke", "--set", "lr=1e4"])
+    assert rc == 3 and "collapsed" in capsys.readouterr().err
+    f = tmp_path / "smoke" / "e1.json"
+    assert not f.exists() or not json.loads(f.read_text()).get("entries")
