@@ -9,12 +9,13 @@ We also report each network's accuracy w.r.t. the task's labels on X_te and X_tr
 """
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
 
 from .config import Profile, get_profile, untracked
-from .train import predict, train_classifier, train_networks
+from .train import predict, predict_logits, train_classifier, train_networks
 
 ALL_SOURCES = ("init", "order", "cuda")
 
@@ -96,10 +97,46 @@ def train_pair(ds, labels, profile: "Profile | str" = "smoke", *, arch=None, wid
         models = train_networks(ds.x[tr], labels[tr], runs, **common)
     else:
         models = [train_classifier(ds.x[tr], labels[tr], **common, **run) for run in runs]
-    accs = [float(np.mean(predict(m, ds.x[tr], amp=p.amp) == labels[tr])) for m in models]
+    logits_tr = [predict_logits(m, ds.x[tr], amp=p.amp) for m in models]
+    check_not_collapsed(logits_tr, labels[tr], p)
+    accs = [float(np.mean(lg.argmax(1).numpy() == labels[tr])) for lg in logits_tr]
     return {"models": models, "arch": arch, "amp": p.amp, "train_acc": float(np.mean(accs)),
             "epochs_run": [getattr(m, "epochs_run", None) for m in models],
             "n_train": int(len(tr)), "seconds": round(time.perf_counter() - t0, 2)}
+
+
+COLLAPSE_FRACTION = 0.95      # a network predicting one class for this share of X_tr ...
+COLLAPSE_LABELS = 0.9         # ... on a task whose labels are not that lopsided ...
+COLLAPSE_SPREAD = 1e-5        # ... with the same logits for every training image (relative spread) collapsed
+
+
+def check_not_collapsed(logits_tr, labels_tr, p=None) -> None:
+    """Refuse a degenerate pair (issue 17). A network collapsed if it predicts one class for >= 95% of
+    its training images, on a task whose labels are not themselves that lopsided, with outputs that do
+    not depend on its input (the same logits for every training image: e.g. ``lr=1e4`` kills every
+    ReLU; train accuracy at chance, loss finite). The pair's AS would be 1.0 (both onto one class) or
+    0.0 (onto two) and stored as a measurement. A network that merely leans to one class after a few
+    epochs (a hard random-label task at small scale) still depends on its input and is kept.
+    ``logits_tr``: each network's logits (N,C) on X_tr. Raises :class:`~tdlib.errors.Diverged`."""
+    import torch
+
+    from .errors import Diverged
+    labels_tr = np.asarray(labels_tr)
+    if np.bincount(labels_tr).max() / max(len(labels_tr), 1) > COLLAPSE_LABELS:
+        return
+    for k, lg in enumerate(logits_tr):
+        lg = torch.as_tensor(lg).double()
+        pred = lg.argmax(1).numpy()
+        counts = np.bincount(pred)
+        frac = counts.max() / max(len(pred), 1)
+        spread = float((lg - lg.median(0).values).abs().max()) if len(lg) else 0.0
+        constant = not math.isfinite(spread) or spread <= COLLAPSE_SPREAD * (1 + float(lg.abs().max()))
+        if frac >= COLLAPSE_FRACTION and constant:
+            acc = float(np.mean(pred == labels_tr))
+            lr = f" (lr={p.lr})" if p is not None else ""
+            raise Diverged(f"network {k} of the pair gives the same output for every one of its {len(pred)} "
+                           f"training images (class {int(counts.argmax())}, train accuracy {acc:.2f}): training "
+                           f"collapsed{lr}, nothing stored. Fix: a smaller lr (--set lr=1e-3, Sec. 3.2).")
 
 
 def pair_agreements(pair: dict, test_sets: dict) -> dict:

@@ -58,13 +58,16 @@ def profile_from_args(args, check_device: bool = True) -> Profile:
         cur = getattr(base, key)
         try:
             if isinstance(cur, bool):
+                if value.lower() not in ("1", "true", "yes", "0", "false", "no"):
+                    raise ValueError(value)
                 overrides[key] = value.lower() in ("1", "true", "yes")
             elif isinstance(cur, tuple):
                 overrides[key] = tuple(type(cur[0])(v) for v in value.split(",")) if cur else tuple(value.split(","))
             else:
                 overrides[key] = type(cur)(value)
         except ValueError:
-            raise SystemExit(f"error: --set {item!r}: {value!r} is not a valid {type(cur).__name__}")
+            raise SystemExit(f"error: --set {item!r}: {value!r} is not a valid {type(cur).__name__}"
+                             + (" (use true or false)" if isinstance(cur, bool) else ""))
     prof = get_profile(base, **overrides)
     if check_device:
         check_gpu(prof, getattr(args, "allow_cpu", False))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import numbers
 import re
 from dataclasses import dataclass, field, fields
 
@@ -148,6 +149,8 @@ class Profile:
         if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
             raise ConfigError(f"profile name {self.name!r}: use lower-case letters, digits, '_' or '-' "
                               "(it names the folder results/<name>/)")
+        with untracked():                      # checking the fields is not reading them for a result
+            validate(self)
 
     def replace(self, **overrides) -> "Profile":
         """A copy with some fields changed; unknown names raise a clear error. The name cannot be
@@ -172,6 +175,35 @@ class Profile:
         with untracked():
             return {n: (list(getattr(self, n)) if isinstance(getattr(self, n), tuple) else getattr(self, n))
                     for n in names}
+
+
+OPTIMIZERS = ("adam",)                  # what tdlib.train implements (Sec. 3.2: Adam); any other is refused
+# fields that count something: (smallest value, why a smaller one cannot work)
+_AT_LEAST = {"meta_steps": (1, "0 meta-steps would store an untrained encoder's tasks as discovered"),
+             "kway_meta_steps": (1, "as meta_steps"), "study_disc_meta_steps": (1, "as meta_steps"),
+             "sweep_meta_steps": (1, "as meta_steps"), "ssl_meta_steps": (1, "as meta_steps"),
+             "width": (1, "a network needs at least one channel"), "epochs": (1, "a network must be trained"),
+             "batch_size": (1, "a batch holds at least one image"),
+             "n_human": (0, "a count of tasks"), "n_random": (0, "a count of tasks"),
+             "n_ablation": (0, "a count of tasks")}
+
+
+def validate(p: "Profile") -> None:
+    """Refuse field values that cannot work, before any compute (one :class:`ConfigError`, naming the
+    field and the fix): counts out of range, ``amp`` not a bool, an ``optimizer`` the code does not
+    implement. Called for every profile made (:func:`get_profile`, :meth:`Profile.replace`)."""
+    for name, (low, why) in _AT_LEAST.items():
+        v = getattr(p, name)
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < low:
+            raise ConfigError(f"profile field {name}={v!r} must be an integer >= {low} ({why}). "
+                              f"Fix: --set {name}=<n >= {low}> (the {p.name} profile has {getattr(globals().get('PROFILES', {}).get(p.name), name, low)!r})")
+    for f in fields(p):
+        if f.type in ("bool", bool) and not isinstance(getattr(p, f.name), bool):
+            raise ConfigError(f"profile field {f.name}={getattr(p, f.name)!r} must be true or false. "
+                              f"Fix: --set {f.name}=true (or false); in a notebook, {f.name}=True")
+    if p.optimizer not in OPTIMIZERS:
+        raise ConfigError(f"optimizer={p.optimizer!r} is not implemented (tdlib.train trains with Adam, Sec. 3.2). "
+                          f"Fix: --set optimizer=adam, or leave it out")
 
 
 # Fields added after results were stored, with the value they implicitly had before they existed: a

@@ -71,7 +71,7 @@ import torch.nn as nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from .config import get_profile
-from .errors import ConfigError, Diverged
+from .errors import ConfigError, Diverged, ResultsFileError
 from .kway import kway_heads, kway_probs, sample_kway_tasks
 from .models import build_model
 from .results import results_root
@@ -160,14 +160,33 @@ def task_heads(p, n: int | None = None) -> torch.Tensor:
     return kway_heads(p.emb_dim, p.n_classes, n, p.task_seed)
 
 
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (a no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def _atomic_torch_save(obj, path: Path) -> None:
+    """``torch.save`` to a temporary name beside ``path``, fsync, then ``os.replace``: ``path`` holds the
+    old or the new file whatever happens (a kill, a full disk), never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
     try:
-        torch.save(obj, tmp)
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
+        _fsync_dir(path.parent)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -351,55 +370,103 @@ def checkpoint_stale(p, out_dir) -> list:
                 return ["settings not recorded (tasks.npz made before they were; no encoder.pt to read)"]
             ck = {"profile": json.loads(str(z["settings"]))}
     else:
-        ck = torch.load(path, map_location="cpu", weights_only=True)
+        ck = _read_checkpoint(path)
     made = {**_IMPLICIT, **ck["profile"]}
     return [f"{k}: {made.get(k)!r} -> {p.as_dict().get(k)!r}" for k in settings_diff(ck, p)]
 
 
-MOMENT_FILES = {"exp_avg": "adam_exp_avg.pt", "exp_avg_sq": "adam_exp_avg_sq.pt"}
+MOMENT_FILES = {"exp_avg": "adam_exp_avg.pt", "exp_avg_sq": "adam_exp_avg_sq.pt"}   # before issue 17: these names
+
+
+def moment_path(folder: Path, key: str, token: int) -> Path:
+    """Adam moment file ``key`` ("exp_avg", "exp_avg_sq") of the save ``token``:
+    ``adam_exp_avg.<token>.pt``; each save writes new ones, so the previous save's stay intact."""
+    return Path(folder) / f"adam_{key}.{token:016x}.pt"
 
 
 def _save(state, p, path: Path) -> None:
     """The checkpoint in three files, so that each stays small enough to travel (<= 16 MiB up to a
     ResNet-18 of width 32: 2.8M parameters, 10.7 MiB per file, 33.6 MB in all): ``encoder.pt``
     (weights, the RNG state, step, history, Adam's step counts and settings) and Adam's two moment
-    files beside it. Each carries the same random token; a resume checks that they match."""
+    files beside it, named by the save's random token (:func:`moment_path`), which ``encoder.pt`` holds.
+
+    Written as one unit (issue 17): the new moment files first (each to a temporary name, fsync,
+    rename), then ``encoder.pt`` the same way (the single rename that commits the save), then the
+    previous save's moment files are deleted. A kill or a full disk at any point leaves the previous
+    checkpoint whole, and a resume continues from it exactly."""
     token = secrets.randbits(62)                            # not the torch RNG: the run stays as it was
     opt = state["opt"].state_dict()
     moments = {k: {i: st[k] for i, st in opt["state"].items() if k in st} for k in MOMENT_FILES}
     light = {"param_groups": opt["param_groups"],
              "state": {i: {k: v for k, v in st.items() if k not in MOMENT_FILES} for i, st in opt["state"].items()}}
-    for k, name in MOMENT_FILES.items():                    # moments first: encoder.pt names the token last
-        _atomic_torch_save({"token": token, "moments": moments[k]}, path.parent / name)
-    _atomic_torch_save({"encoder": state["encoder"].state_dict(), "opt": light, "token": token,
-                        "gen": state["gen"].get_state(), "step": state["step"],
-                        "history": state["history"], "profile": p.as_dict(),
-                        "train_seconds": state.get("train_seconds", 0.0),
-                        "inputs": state.get("inputs")}, path)
+    keep = {moment_path(path.parent, k, token).name for k in MOMENT_FILES}
+    try:
+        for k in MOMENT_FILES:                              # moments first: encoder.pt names the token last
+            _atomic_torch_save({"token": token, "moments": moments[k]}, moment_path(path.parent, k, token))
+        _atomic_torch_save({"encoder": state["encoder"].state_dict(), "opt": light, "token": token,
+                            "gen": state["gen"].get_state(), "step": state["step"],
+                            "history": state["history"], "profile": p.as_dict(),
+                            "train_seconds": state.get("train_seconds", 0.0),
+                            "inputs": state.get("inputs")}, path)
+    except OSError as e:
+        for k in MOMENT_FILES:                              # this save's moments, if encoder.pt does not name them
+            f = moment_path(path.parent, k, token)
+            try:
+                if f.is_file() and _read_checkpoint(path).get("token") != token:
+                    f.unlink()
+            except (OSError, ConfigError):
+                pass
+        raise ResultsFileError(f"could not write the checkpoint {path} at meta-step {state['step']} ({e}); "
+                               "the previous checkpoint is kept. Fix: free disk space or make the folder "
+                               "writable, then --resume.") from e
+    for f in [*path.parent.glob("adam_*.pt*"), *path.parent.glob(f"{path.name}*.tmp")]:
+        if f.name not in keep and (f.suffix == ".pt" or f.name.endswith(".tmp")):   # older saves, killed writes
+            try:
+                f.unlink()
+            except OSError:                                 # best effort: the checkpoint is already whole
+                pass
 
 
 def _load_opt_state(ck: dict, path: Path) -> dict:
-    """Adam's state dict from ``encoder.pt`` and its moment files (older single-file checkpoints
-    hold it whole)."""
+    """Adam's state dict from ``encoder.pt`` and the moment files of its token (older checkpoints:
+    the untokenized names of :data:`MOMENT_FILES`, or the state whole inside ``encoder.pt``)."""
     opt = ck["opt"]
     if "token" not in ck:
         return opt
     state = {i: dict(st) for i, st in opt["state"].items()}
     for k, name in MOMENT_FILES.items():
-        f = path.parent / name
-        part = torch.load(f, map_location="cpu", weights_only=True) if f.is_file() else None
+        f = moment_path(path.parent, k, ck["token"])
+        if not f.is_file():
+            f = path.parent / name
+        part = _read_checkpoint(f) if f.is_file() else None
         if part is None or part["token"] != ck["token"]:
-            raise ConfigError(f"{f} is missing or belongs to another save than {path}. Fix: copy the "
-                              "three checkpoint files together, or run with --fresh.")
+            raise ConfigError(f"{moment_path(path.parent, k, ck['token'])} is missing or belongs to another save "
+                              f"than {path}. Fix: copy the checkpoint files together, or run with --fresh.")
         for i, v in part["moments"].items():
             state[i][k] = v
     return {"state": state, "param_groups": opt["param_groups"]}
 
 
+def _read_checkpoint(path: Path) -> dict:
+    """``torch.load`` of one checkpoint file (weights only: no code in it runs); a truncated or
+    corrupt file is a :class:`~tdlib.errors.ConfigError` naming it and the fix."""
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as e:                                  # truncated zip, empty file, forged pickle, ...
+        raise ConfigError(f"checkpoint {path} is damaged or not a checkpoint ({type(e).__name__}: "
+                          f"{str(e).splitlines()[0][:120] if str(e) else 'unreadable'}). Fix: restore it from "
+                          "a copy, or run with --fresh (starts the run over).") from e
+    if not isinstance(ck, dict):
+        raise ConfigError(f"checkpoint {path} holds a {type(ck).__name__}, not a checkpoint. Fix: run with --fresh.")
+    return ck
+
+
 def _load(p, path: Path, device, inputs: dict | None = None):
     state = _new_state(p, device, None if inputs is None else inputs["shape"][1])
     state["inputs"] = inputs
-    ck = torch.load(path, map_location="cpu", weights_only=True)      # device-agnostic (the RNG state stays on CPU)
+    ck = _read_checkpoint(path)                              # device-agnostic (the RNG state stays on CPU)
     old = ck.get("inputs")
     if (old is None) != (inputs is None) or (inputs and (old["shape"] != inputs["shape"] or not math.isclose(
             old["sum"], inputs["sum"], rel_tol=1e-4, abs_tol=1e-2))):

@@ -74,17 +74,40 @@ class LongRun:
                 except (OSError, KeyError, ValueError):
                     pass
             return 0, None
-        import torch
         try:
-            ck = torch.load(self.checkpoint, map_location="cpu", weights_only=True)
-        except Exception:                                      # unreadable: treat as not started
+            ck = self._read()
+        except Exception:                                      # unreadable: not started (damaged() says why)
             return 0, None
         done = int(ck.get("step", ck.get("epoch", 0)))
         secs = [h.get("seconds") for h in ck.get("history", [])[-20:] if isinstance(h, dict) and h.get("seconds")]
         return done, (sum(secs) / len(secs) if secs else None)
 
+    def _read(self) -> dict:
+        from .ssl import _safe_load                            # weights only (the SSL one holds a TorchVersion)
+        ck = _safe_load(self.checkpoint, "cpu")
+        if not isinstance(ck, dict):
+            raise ValueError(f"holds a {type(ck).__name__}, not a checkpoint")
+        return ck
+
+    def damaged(self) -> str | None:
+        """Why its checkpoint cannot be read (truncated, corrupt, not a checkpoint), with the fix; None
+        if it reads (or there is none)."""
+        if not self.checkpoint.is_file():
+            return None
+        try:
+            self._read()
+        except Exception as e:
+            why = str(e).splitlines()[0][:80] if str(e) else "unreadable"
+            return (f"checkpoint {self.checkpoint} is damaged ({type(e).__name__}: {why}). Fix: restore it, "
+                    f"or set the folder aside and start over (`discover --fresh`, or --replace-stale)")
+        return None
+
     def stale(self) -> list:
-        """How its checkpoint differs from what the profile would train now (empty: current or none)."""
+        """How its checkpoint differs from what the profile would train now (empty: current or none); a
+        damaged checkpoint is stale too (``--replace-stale`` sets it aside and starts over)."""
+        damage = self.damaged()
+        if damage:
+            return [damage]
         if self.kind == "ssl":
             from .ssl import checkpoint_stale
         else:
@@ -308,7 +331,8 @@ def job_status(job: Job) -> dict:
         per = s_step or (S_PER_META_STEP if job.run.kind == "discovery" else
                          as_task_seconds(job.profile, job.profile.ssl_arch) / (2 * job.profile.epochs) * 3)
         return {"job": job.name, "done": done, "total": job.run.total, "pending": left > 0,
-                "minutes": round(left * per / 60, 1), "measured": s_step is not None, "stale": stale}
+                "minutes": round(left * per / 60, 1), "measured": s_step is not None, "stale": stale,
+                "damaged": job.run.damaged()}
     stale = _store_stale(job)
     if stale:
         return {"job": job.name, "done": 0, "total": expected_entries(job.exp, job.profile), "pending": True,
@@ -373,11 +397,15 @@ def format_status(rows) -> str:
         stored = f"{r['done']}/{r['total'] if r['total'] is not None else '?'}"
         est = "-" if not r["pending"] else (f"{'' if r['measured'] else '~'}{r['minutes']}"
                                             + ("+" if r["total"] is None else ""))
+        if r.get("damaged"):
+            stored = "?/" + stored.split("/")[1]
         note = "done" if not r["pending"] else ("waits for " + ", ".join(r["waits_for"]) if r.get("waits_for")
                                                 else "pending")
         if r.get("stale"):
             note = (f"STALE ({'; '.join(r['stale'][:2])}{' ...' if len(r['stale']) > 2 else ''}): "
                     f"--replace-stale recomputes it" + ("" if note == "pending" else f"; {note}"))
+        if r.get("damaged"):
+            note = f"DAMAGED: {r['damaged']}"
         total += r["minutes"] or 0.0 if r["pending"] else 0.0
         lines.append(f"{r['job']:34s} {stored:>12s} {est:>9s}  {note}")
     lines.append(f"pending: {sum(r['pending'] for r in rows)} jobs, about {total:.0f} GPU-minutes "
@@ -394,7 +422,7 @@ def run_queue(p: Profile, minutes: float, data_path=None, only=None, tail: bool 
     ``replace_stale`` moved into ``<profile>/.stale/`` (kept) and recomputed."""
     from . import experiments, results
     from .data import dataset_for
-    from .errors import Diverged, TdlibError
+    from .errors import Diverged
     t_start = time.perf_counter()
     deadline = t_start + minutes * 60
     who = f"[{worker or os.getpid()}] "
@@ -433,7 +461,7 @@ def run_queue(p: Profile, minutes: float, data_path=None, only=None, tail: bool 
                 res = advance(job.run, dataset(job.profile), left - min_start / 2, data_path, log=log)
             except Diverged as e:
                 res = {"job": job.name, "status": f"diverged: {e}"}
-            except (TdlibError, ValueError, FileNotFoundError, RuntimeError) as e:
+            except Exception as e:                           # reported; the worker goes on with other jobs
                 res = {"job": job.name, "status": f"failed: {type(e).__name__}: {e}"}
             res["job"] = job.name
             log(f"{who}{job.name}: {res['status']}")
@@ -461,7 +489,7 @@ def run_queue(p: Profile, minutes: float, data_path=None, only=None, tail: bool 
             after = len(store.entries)
         except Diverged as e:
             status, after = f"diverged: {e}", None
-        except (TdlibError, ValueError, FileNotFoundError) as e:
+        except Exception as e:                               # reported; the worker goes on with other jobs
             status, after = f"failed: {type(e).__name__}: {e}", None
         res = {"job": job.name, "status": status, "entries_before": before, "entries_after": after,
                "seconds": round(time.perf_counter() - t0, 1)}

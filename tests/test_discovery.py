@@ -208,7 +208,8 @@ def test_resume_gives_the_same_result(tiny, tmp_path, over):
     discovery.train_encoder(ds, p, out_dir=tmp_path / "b", progress=False, stop_after=2)
     ck = torch.load(tmp_path / "b" / "encoder.pt", map_location="cpu", weights_only=False)
     assert ck["step"] == 2 and ck["train_seconds"] > 0
-    assert {f.name for f in (tmp_path / "b").iterdir()} == {"encoder.pt", *discovery.MOMENT_FILES.values()}
+    assert {f.name for f in (tmp_path / "b").iterdir()} == {
+        "encoder.pt", *(discovery.moment_path(tmp_path / "b", k, ck["token"]).name for k in discovery.MOMENT_FILES)}
     resumed = discovery.train_encoder(ds, p, out_dir=tmp_path / "b", progress=False)
     assert resumed["train_seconds"] > ck["train_seconds"]
     assert resumed["step"] == full["step"] == 4
@@ -224,7 +225,9 @@ def test_checkpoint_files_must_belong_together(tiny, tmp_path):
     p, ds = tiny
     discovery.train_encoder(ds, p, out_dir=tmp_path / "a", progress=False, stop_after=1)
     discovery.train_encoder(ds, p, out_dir=tmp_path / "b", progress=False, stop_after=2)
-    (tmp_path / "b" / "adam_exp_avg.pt").write_bytes((tmp_path / "a" / "adam_exp_avg.pt").read_bytes())
+    token = {d: torch.load(tmp_path / d / "encoder.pt", weights_only=True)["token"] for d in "ab"}
+    (discovery.moment_path(tmp_path / "b", "exp_avg", token["b"])).write_bytes(
+        discovery.moment_path(tmp_path / "a", "exp_avg", token["a"]).read_bytes())
     with pytest.raises(ConfigError, match="another save"):
         discovery.train_encoder(ds, p, out_dir=tmp_path / "b", progress=False)
 

@@ -1,0 +1,308 @@
+"""Issue 17's reliability probes: a discovery checkpoint is written as one unit (a kill or a full disk at
+any point of a save leaves a run that resumes bit-exactly), a damaged checkpoint is an error naming the
+file and the fix, and the queue reports such a job and carries on."""
+import errno
+import pathlib
+import shutil
+
+import pytest
+import torch
+
+from tdlib import discovery
+from tdlib.config import get_profile
+from tdlib.data import load_dataset
+from tdlib.errors import ConfigError
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    p = get_profile("smoke", n_train=200, n_test=50, inner_batch=32, inner_steps=3, meta_steps=4, emb_dim=4,
+                    n_tasks=4, disc_width=4, tasks_per_step=1)
+    return p, load_dataset("synthetic", p.n_train, p.n_test)
+
+
+def _strip(history):
+    return [{k: v for k, v in e.items() if k != "seconds"} for e in history]
+
+
+@pytest.fixture(scope="module")
+def reference(tiny, tmp_path_factory):
+    """An uninterrupted 4-step run, checkpointed every step: the encoder and history to reproduce."""
+    p, ds = tiny
+    st = discovery.train_encoder(ds, p, out_dir=tmp_path_factory.mktemp("ref"), progress=False, checkpoint_every=1)
+    return {k: v.clone() for k, v in st["encoder"].state_dict().items()}, _strip(st["history"])
+
+
+def _assert_resumes_exactly(tiny, reference, folder):
+    p, ds = tiny
+    st = discovery.train_encoder(ds, p, out_dir=folder, progress=False, checkpoint_every=1)
+    enc, hist = reference
+    assert st["step"] == 4
+    for k, v in enc.items():
+        assert torch.equal(v, st["encoder"].state_dict()[k]), k
+    assert _strip(st["history"]) == hist
+    ck = torch.load(folder / "encoder.pt", map_location="cpu", weights_only=True)
+    assert sorted(f.name for f in folder.iterdir()) == sorted(
+        ["encoder.pt", *(discovery.moment_path(folder, k, ck["token"]).name for k in discovery.MOMENT_FILES)])
+
+
+def test_a_kill_at_any_point_of_a_checkpoint_write_resumes_bit_exactly(tiny, reference, tmp_path, monkeypatch):
+    """The folder is copied as a SIGKILL would leave it before and after every write, rename and delete of
+    the step-2 save (a temporary file empty, half written, whole); each copy resumes to the same encoder."""
+    p, ds = tiny
+    run = tmp_path / "run"
+    discovery.train_encoder(ds, p, out_dir=run, progress=False, checkpoint_every=1, stop_after=1)
+    snaps, busy = [], []
+
+    def snap(half=False):
+        if busy:                                             # the copying itself
+            return
+        busy.append(1)
+        dest = tmp_path / f"snap{len(snaps)}"
+        shutil.copytree(run, dest)
+        for f in dest.glob("*.tmp") if half else ():         # the file being written, cut in the middle
+            f.write_bytes(f.read_bytes()[: max(1, f.stat().st_size // 2)])
+        snaps.append(dest)
+        busy.clear()
+
+    real_save, real_replace, real_unlink = torch.save, discovery.os.replace, pathlib.Path.unlink
+
+    def save(obj, f, *a, **kw):
+        snap()
+        real_save(obj, f, *a, **kw)
+        f.flush()
+        snap(half=True)
+        snap()
+
+    def replace(src, dst):
+        snap()
+        real_replace(src, dst)
+        snap()
+
+    def unlink(self, *a, **kw):
+        snap()
+        real_unlink(self, *a, **kw)
+        snap()
+    monkeypatch.setattr(torch, "save", save)
+    monkeypatch.setattr(discovery.os, "replace", replace)
+    monkeypatch.setattr(pathlib.Path, "unlink", unlink)
+    discovery.train_encoder(ds, p, out_dir=run, progress=False, checkpoint_every=1, stop_after=1)
+    monkeypatch.undo()
+    assert len(snaps) >= 3 * 5 + 2 * 2                       # 3 files written, 2 old moment files deleted
+    for s in snaps:
+        _assert_resumes_exactly(tiny, reference, s)
+
+
+@pytest.mark.parametrize("what", ["save", "replace"])
+@pytest.mark.parametrize("at", [0, 1, 2])
+def test_a_full_disk_during_a_checkpoint_write_keeps_the_previous_checkpoint(tiny, reference, tmp_path,
+                                                                             monkeypatch, what, at):
+    """The ``at``-th file write (or rename) of the step-2 save fails as on a full disk: the run stops with
+    an error naming the checkpoint, and ``--resume`` continues exactly from step 1."""
+    p, ds = tiny
+    discovery.train_encoder(ds, p, out_dir=tmp_path, progress=False, checkpoint_every=1, stop_after=1)
+    calls = {"n": 0}
+    real = torch.save if what == "save" else discovery.os.replace
+
+    def failing(*a, **kw):
+        calls["n"] += 1
+        if calls["n"] == at + 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(*a, **kw)
+    monkeypatch.setattr(torch, "save", failing) if what == "save" else \
+        monkeypatch.setattr(discovery.os, "replace", failing)
+    with pytest.raises(OSError, match="encoder.pt.*--resume"):
+        discovery.train_encoder(ds, p, out_dir=tmp_path, progress=False, checkpoint_every=1, stop_after=1)
+    monkeypatch.undo()
+    assert torch.load(tmp_path / "encoder.pt", weights_only=True)["step"] == 1
+    assert not list(tmp_path.glob("*.tmp"))
+    _assert_resumes_exactly(tiny, reference, tmp_path)
+
+
+def test_a_failed_delete_of_old_moments_loses_nothing(tiny, reference, tmp_path, monkeypatch):
+    p, ds = tiny
+    discovery.train_encoder(ds, p, out_dir=tmp_path, progress=False, checkpoint_every=1, stop_after=1)
+
+    def unlink(self, *a, **kw):
+        raise PermissionError(errno.EACCES, "Permission denied")
+    monkeypatch.setattr(pathlib.Path, "unlink", unlink)
+    discovery.train_encoder(ds, p, out_dir=tmp_path, progress=False, checkpoint_every=1, stop_after=1)
+    monkeypatch.undo()
+    assert len(list(tmp_path.glob("adam_*.pt"))) == 4         # the old ones stayed; the next save removes them
+    _assert_resumes_exactly(tiny, reference, tmp_path)
+
+
+def test_a_checkpoint_in_the_old_layout_still_resumes(tiny, reference, tmp_path):
+    """Checkpoints saved before issue 17 named their moment files adam_exp_avg.pt / adam_exp_avg_sq.pt."""
+    p, ds = tiny
+    discovery.train_encoder(ds, p, out_dir=tmp_path, progress=False, checkpoint_every=1, stop_after=2)
+    token = torch.load(tmp_path / "encoder.pt", weights_only=True)["token"]
+    for k, name in discovery.MOMENT_FILES.items():
+        discovery.moment_path(tmp_path, k, token).rename(tmp_path / name)
+    _assert_resumes_exactly(tiny, reference, tmp_path)
+
+
+# ---------------------------------------------------------------------------------------------- damaged files
+def _cut(f):
+    f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
+
+
+@pytest.mark.parametrize("which", ["encoder.pt", "exp_avg_sq"])
+def test_a_truncated_checkpoint_is_an_error_naming_the_file_and_the_fix(tiny, tmp_path, which):
+    p, ds = tiny
+    discovery.train_encoder(ds, p, out_dir=tmp_path, progress=False, stop_after=1)
+    if which == "encoder.pt":
+        f = tmp_path / which
+    else:
+        f = discovery.moment_path(tmp_path, which, torch.load(tmp_path / "encoder.pt", weights_only=True)["token"])
+    _cut(f)
+    with pytest.raises(ConfigError, match=rf"{f.name}.*--fresh"):
+        discovery.train_encoder(ds, p, out_dir=tmp_path, progress=False)
+    if which == "encoder.pt":
+        with pytest.raises(ConfigError, match=r"encoder\.pt is damaged.*--fresh"):
+            discovery.checkpoint_stale(p, tmp_path)
+    st = discovery.train_encoder(ds, p, out_dir=tmp_path, progress=False, resume=False, fresh=True)
+    assert st["step"] == p.meta_steps
+
+
+def test_cli_discover_resume_on_a_truncated_checkpoint_exits_2_naming_it(tmp_path, monkeypatch, capsys):
+    from tdlib import cli
+    monkeypatch.setenv("TDLIB_RESULTS", str(tmp_path))
+    run = tmp_path / "smoke" / "discovery"
+    run.mkdir(parents=True)
+    torch.save({"step": 1, "history": [{"x": 1}] * 100, "w": torch.randn(1000)}, run / "encoder.pt")
+    _cut(run / "encoder.pt")
+    rc = cli.main(["discover", "--profile", "smoke", "--set", "n_train=200", "--set", "n_test=50", "--resume"])
+    err = capsys.readouterr().err
+    assert rc == 2 and str(run / "encoder.pt") in err and "--fresh" in err, err
+    assert "Traceback" not in err
+
+
+@pytest.fixture
+def two_runs(tiny, tmp_path, monkeypatch):
+    """A queue of two discovery runs at the tiny profile: the first one's checkpoint cut in half."""
+    from tdlib import queue as Q
+    p, ds = tiny
+    monkeypatch.setenv("TDLIB_RESULTS", str(tmp_path))
+    bad = Q.LongRun("discovery/bad", "discovery", p, tmp_path / p.name / "discovery" / "bad", 2)
+    good = Q.LongRun("discovery/good", "discovery", p, tmp_path / p.name / "discovery" / "good", 2)
+    discovery.train_encoder(ds, p, out_dir=bad.out_dir, progress=False, stop_after=1)
+    _cut(bad.checkpoint)
+    monkeypatch.setattr(Q, "plan", lambda *a, **k: [Q.Job("run", "e5", p, run=bad), Q.Job("run", "e5", p, run=good)])
+    return Q, p, bad, good
+
+
+def test_queue_list_reports_a_damaged_checkpoint_as_damage(two_runs):
+    Q, p, bad, good = two_runs
+    rows = [Q.job_status(j) for j in Q.plan(p)]
+    assert rows[0]["damaged"] and "encoder.pt" in rows[0]["damaged"] and not rows[1]["damaged"]
+    text = Q.format_status(rows)
+    assert "DAMAGED" in text and str(bad.checkpoint) in text and "--fresh" in text, text
+
+
+@pytest.mark.parametrize("detected", [True, False])
+def test_queue_reports_a_damaged_run_and_carries_on(two_runs, monkeypatch, detected):
+    """Whether the damage is seen before the job starts (reported as stale) or only when the run loads its
+    checkpoint (``detected=False``: the job fails), the worker goes on to the next job."""
+    Q, p, bad, good = two_runs
+    if not detected:
+        monkeypatch.setattr(Q.LongRun, "damaged", lambda self: None)
+    summary = Q.run_queue(p, minutes=2, log=lambda *a: None)
+    first, second = summary["jobs"]
+    assert "encoder.pt" in first["status"] and "--fresh" in first["status"], first
+    assert ("stale, skipped" if detected else "failed: ConfigError") in first["status"]
+    assert second["status"] == "complete" and good.progress()[0] == 2
+
+
+def test_queue_replace_stale_sets_a_damaged_run_aside_and_starts_over(two_runs):
+    Q, p, bad, good = two_runs
+    summary = Q.run_queue(p, minutes=2, log=lambda *a: None, replace_stale=True)
+    assert [j["status"] for j in summary["jobs"]] == ["complete", "complete"], summary
+    assert bad.progress()[0] == 2 and not bad.damaged()
+    assert list((bad.out_dir.parents[1] / ".stale").rglob("encoder.pt"))       # the damaged file is kept
+
+
+# ---------------------------------------------------------------------------------------------- settings
+@pytest.mark.parametrize("field, value, words", [
+    ("meta_steps", 0, "untrained encoder"), ("meta_steps", -5, "meta_steps=-5"),
+    ("width", 0, "width=0"), ("n_random", -3, "n_random=-3"), ("n_human", -1, "n_human=-1"),
+    ("amp", "maybe", "amp='maybe'"), ("amp", "False", "true or false"),
+    ("optimizer", "sgd", "not implemented"),
+])
+def test_degenerate_settings_are_refused_naming_the_fix(field, value, words):
+    with pytest.raises(ConfigError, match="Fix:") as e:
+        get_profile("smoke", **{field: value})
+    assert words in str(e.value)
+    with pytest.raises(ConfigError, match=field):
+        get_profile("smoke").replace(**{field: value})
+
+
+def test_every_profile_passes_its_own_checks():
+    from tdlib.config import PROFILES, validate
+    for p in PROFILES.values():
+        validate(p)
+    assert get_profile("smoke", n_random=0, amp=False).n_random == 0          # zero tasks of a kind is allowed
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["discover", "--set", "meta_steps=0"], "meta_steps=0"),
+    (["discover", "--set", "meta_steps=-5"], "meta_steps=-5"),
+    (["run", "e1", "--set", "n_random=-3"], "n_random=-3"),
+    (["run", "e1", "--set", "width=0"], "width=0"),
+    (["run", "e1", "--set", "optimizer=sgd"], "optimizer='sgd'"),
+    (["run", "e1", "--set", "amp=maybe"], "true or false"),
+])
+def test_cli_refuses_degenerate_settings_before_any_compute(tmp_path, monkeypatch, capsys, argv, words):
+    from tdlib import cli
+
+    def no_data(*a, **k):
+        raise AssertionError("data loaded before the refusal")
+    monkeypatch.setenv("TDLIB_RESULTS", str(tmp_path))
+    monkeypatch.setattr("tdlib.data.dataset_for", no_data)
+    try:
+        rc = cli.main([*argv, "--profile", "smoke"])
+    except SystemExit as e:                                  # argument errors: argparse's exit
+        rc, err = 2, str(e.code)
+    else:
+        err = capsys.readouterr().err
+    assert rc == 2 and words in err, err
+    assert not list(tmp_path.rglob("*.*"))                    # nothing stored
+
+
+# ---------------------------------------------------------------------------------------------- collapse
+@pytest.fixture(scope="module")
+def smoke_ds():
+    from tdlib.data import dataset_for
+    return dataset_for(get_profile("smoke"))
+
+
+def test_a_pair_collapsed_at_a_huge_lr_is_refused_not_stored(smoke_ds):
+    from tdlib.agreement import agreement_score
+    from tdlib.errors import Diverged
+    from tdlib.tasks import task_by_name
+    with pytest.raises(Diverged, match=r"same output for every one.*collapsed \(lr=10000.0\).*Fix: .*lr=1e-3"):
+        agreement_score(smoke_ds, task_by_name(smoke_ds, "human:80"), get_profile("smoke", lr=1e4))
+
+
+def test_a_network_that_only_leans_to_one_class_is_kept(smoke_ds):
+    """One epoch at smoke: the networks predict mostly one class but still depend on their input (a hard
+    task at small scale, not a collapse); and a lopsided task may be predicted as its majority class."""
+    import numpy as np
+
+    from tdlib.agreement import agreement_score, check_not_collapsed
+    from tdlib.tasks import task_by_name
+    r = agreement_score(smoke_ds, task_by_name(smoke_ds, "random:0"), get_profile("smoke", epochs=1))
+    assert 0 <= r["agreement"] <= 1
+    labels = np.r_[np.zeros(97), np.ones(3)].astype(np.int64)
+    check_not_collapsed([torch.tensor([[1.0, 0.0]] * 100)], labels)
+
+
+def test_cli_run_e1_at_a_huge_lr_exits_3_and_stores_no_entry(tmp_path, monkeypatch, capsys):
+    import json
+
+    from tdlib import cli
+    monkeypatch.setenv("TDLIB_RESULTS", str(tmp_path))
+    rc = cli.main(["run", "e1", "--profile", "smoke", "--set", "lr=1e4"])
+    assert rc == 3 and "collapsed" in capsys.readouterr().err
+    f = tmp_path / "smoke" / "e1.json"
+    assert not f.exists() or not json.loads(f.read_text()).get("entries")
