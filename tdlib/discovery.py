@@ -205,8 +205,20 @@ def run_name(p) -> str:
 
 
 def _dataset_signature(ds) -> dict:
-    return {"name": ds.name, "n": int(len(ds)), "n_train": int(len(ds.train_idx)),
-            "class_checksum": int(np.asarray(ds.classes, dtype=np.int64)[: 1000].sum())}
+    """What a run's tasks were sampled on; ``hash``: the pool's images, classes and split
+    (:meth:`tdlib.data.Dataset.fingerprint`), so tasks of mirrored images with the same labels do not match."""
+    sig = {"name": ds.name, "n": int(len(ds)), "n_train": int(len(ds.train_idx)),
+           "class_checksum": int(np.asarray(ds.classes, dtype=np.int64)[: 1000].sum())}
+    if hasattr(ds, "fingerprint"):
+        sig["hash"] = ds.fingerprint()["hash"]
+    return sig
+
+
+def _same_data(stored: dict, ds) -> bool:
+    """A stored signature matches ``ds`` on every key it holds (files saved before ``hash`` existed are
+    compared on the others)."""
+    cur = _dataset_signature(ds)
+    return all(stored.get(k) == v for k, v in cur.items() if k in stored)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -407,7 +419,7 @@ def _save(state, p, path: Path) -> None:
                             "gen": state["gen"].get_state(), "step": state["step"],
                             "history": state["history"], "profile": p.as_dict(),
                             "train_seconds": state.get("train_seconds", 0.0),
-                            "inputs": state.get("inputs")}, path)
+                            "inputs": state.get("inputs"), "data": state.get("data")}, path)
     except OSError as e:
         for k in MOMENT_FILES:                              # this save's moments, if encoder.pt does not name them
             f = moment_path(path.parent, k, token)
@@ -463,10 +475,15 @@ def _read_checkpoint(path: Path) -> dict:
     return ck
 
 
-def _load(p, path: Path, device, inputs: dict | None = None):
+def _load(p, path: Path, device, inputs: dict | None = None, data: dict | None = None):
     state = _new_state(p, device, None if inputs is None else inputs["shape"][1])
     state["inputs"] = inputs
     ck = _read_checkpoint(path)                              # device-agnostic (the RNG state stays on CPU)
+    made_on = ck.get("data")                                 # None: saved before the data was recorded
+    if made_on is not None and data is not None and made_on != data:
+        raise ConfigError(f"checkpoint {path} was trained on other data ({made_on}), not on these images "
+                          f"({data}); not resumed. Fix: point at the data it was made on (--data-path), or "
+                          "run with --fresh (starts the run over on these images).")
     old = ck.get("inputs")
     if (old is None) != (inputs is None) or (inputs and (old["shape"] != inputs["shape"] or not math.isclose(
             old["sum"], inputs["sum"], rel_tol=1e-4, abs_tol=1e-2))):
@@ -511,11 +528,13 @@ def train_encoder(ds, profile="smoke", *, steps: int | None = None, out_dir=None
     if ck_path.is_file() and not resume and not fresh:
         raise ConfigError(f"{ck_path} holds a trained encoder; not overwritten. Fix: --resume to continue it, "
                           "or --fresh to start over (replaces it and its tasks).")
+    data = ds.fingerprint() if hasattr(ds, "fingerprint") else None
     if resume and ck_path.is_file():
-        state = _load(p, ck_path, device, inputs)
+        state = _load(p, ck_path, device, inputs, data)
     else:
         state = _new_state(p, device, None if features is None else features.shape[1])
         state["inputs"] = inputs
+    state["data"] = data
     planes = task_heads(p).to(device)                        # (n_tasks,d), or (n_tasks,K,d) K-way
     x_all = ds.x.to(device)
     feats = None if features is None else features.to(device)
@@ -714,7 +733,7 @@ def load_task_file(ds=None, profile: str | None = None, root=None) -> dict:
             continue
         with np.load(path) as z:
             sig = json.loads(str(z["signature"]))
-            if ds is None or sig == _dataset_signature(ds):
+            if ds is None or _same_data(sig, ds):
                 return {"tasks": z["tasks"].astype(np.int64), "scores": z["scores"].astype(np.float32),
                         "path": str(path)}
             seen.append(f"{path} ({sig['name']}, {sig['n']} images)")

@@ -306,3 +306,26 @@ def test_cli_run_e1_at_a_huge_lr_exits_3_and_stores_no_entry(tmp_path, monkeypat
     assert rc == 3 and "collapsed" in capsys.readouterr().err
     f = tmp_path / "smoke" / "e1.json"
     assert not f.exists() or not json.loads(f.read_text()).get("entries")
+
+
+# ---- a long run is bound to its data (issue 17) ----------------------------------------------------
+def _mirrored(ds):
+    import dataclasses
+    return dataclasses.replace(ds, images=ds.images[:, :, ::-1].copy(), x=ds.x.flip(-1).contiguous())
+
+
+def test_resume_on_other_images_with_the_same_labels_is_refused(tiny, tmp_path):
+    p, ds = tiny
+    discovery.train_encoder(ds, p, out_dir=tmp_path, progress=False, stop_after=2, checkpoint_every=1)
+    with pytest.raises(ConfigError, match="trained on other data.*--fresh"):
+        discovery.train_encoder(_mirrored(ds), p, out_dir=tmp_path, progress=False)
+    st = discovery.train_encoder(ds, p, out_dir=tmp_path, progress=False)      # its own data resumes
+    assert st["step"] == p.meta_steps
+
+
+def test_tasks_of_one_pool_are_not_read_for_mirrored_images(tiny, tmp_path):
+    p, ds = tiny
+    discovery.discover(ds, p, out_dir=tmp_path / "smoke" / "discovery", progress=False)
+    assert discovery.load_tasks(ds, "smoke", root=tmp_path).shape == (p.n_tasks, len(ds))
+    with pytest.raises(ValueError, match="no saved discovered tasks for this dataset"):
+        discovery.load_tasks(_mirrored(ds), "smoke", root=tmp_path)
