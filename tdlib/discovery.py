@@ -528,6 +528,10 @@ def train_encoder(ds, profile="smoke", *, steps: int | None = None, out_dir=None
     if ck_path.is_file() and not resume and not fresh:
         raise ConfigError(f"{ck_path} holds a trained encoder; not overwritten. Fix: --resume to continue it, "
                           "or --fresh to start over (replaces it and its tasks).")
+    if (out / "tasks.npz").is_file() and not ck_path.is_file() and not fresh:
+        raise ConfigError(f"{out / 'tasks.npz'} holds a finished run's tasks without its encoder.pt (as git or a "
+                          "GPU window leaves it); not retrained over. Fix: bring its encoder.pt back to continue "
+                          "it, or --fresh to train anew (replaces the tasks).")
     data = ds.fingerprint() if hasattr(ds, "fingerprint") else None
     if resume and ck_path.is_file():
         state = _load(p, ck_path, device, inputs, data)

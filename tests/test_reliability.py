@@ -329,3 +329,19 @@ def test_tasks_of_one_pool_are_not_read_for_mirrored_images(tiny, tmp_path):
     assert discovery.load_tasks(ds, "smoke", root=tmp_path).shape == (p.n_tasks, len(ds))
     with pytest.raises(ValueError, match="no saved discovered tasks for this dataset"):
         discovery.load_tasks(_mirrored(ds), "smoke", root=tmp_path)
+
+
+def test_a_folder_holding_only_a_finished_runs_tasks_is_not_retrained_over(tiny, tmp_path):
+    p, ds = tiny
+    folder = tmp_path / "run"
+    discovery.discover(ds, p, out_dir=folder, progress=False)
+    for f in folder.iterdir():                     # what git (or a GPU window) leaves: tasks.npz alone
+        if f.name != "tasks.npz":
+            f.unlink()
+    before = (folder / "tasks.npz").read_bytes()
+    for kw in ({}, {"resume": True}):
+        with pytest.raises(ConfigError, match="finished run's tasks without its encoder.pt.*--fresh"):
+            discovery.discover(ds, p, out_dir=folder, progress=False, **kw)
+    assert (folder / "tasks.npz").read_bytes() == before
+    discovery.discover(ds, p, out_dir=folder, progress=False, fresh=True)        # asked for: retrains
+    assert (folder / "encoder.pt").is_file()
