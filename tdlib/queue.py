@@ -390,8 +390,12 @@ def _needs_pending(job: Job) -> list:
     return out
 
 
-def format_status(rows) -> str:
-    lines = [f"{'job':34s} {'stored':>12s} {'GPU-min':>9s}  note"]
+def format_status(rows, unit: str | None = None) -> str:
+    """The pending-work table; ``unit``: what the minutes are ("GPU" on a CUDA machine, else "CPU")."""
+    if unit is None:
+        import torch
+        unit = "GPU" if torch.cuda.is_available() else "CPU"
+    lines = [f"{'job':34s} {'stored':>12s} {unit + '-min':>9s}  note"]
     total = 0.0
     for r in rows:
         stored = f"{r['done']}/{r['total'] if r['total'] is not None else '?'}"
@@ -408,7 +412,7 @@ def format_status(rows) -> str:
             note = f"DAMAGED: {r['damaged']}"
         total += r["minutes"] or 0.0 if r["pending"] else 0.0
         lines.append(f"{r['job']:34s} {stored:>12s} {est:>9s}  {note}")
-    lines.append(f"pending: {sum(r['pending'] for r in rows)} jobs, about {total:.0f} GPU-minutes "
+    lines.append(f"pending: {sum(r['pending'] for r in rows)} jobs, about {total:.0f} {unit}-minutes on this machine "
                  "(~: rough, before a job has measured itself; +: at least)")
     return "\n".join(lines)
 
