@@ -293,8 +293,8 @@ def diag(st):
 
     def learn(prefix, kind):
         v = [e["proxy_as"] for k, e in ent.items() if k.startswith(prefix) and e.get("task", "").startswith(kind + ":")]
-        return mean(v) if v else None
-    parts = [gt("proxy-AS of human labels (early stop as profile)", learn("learnability:", "human"),
+        return v or None
+    parts = [gt("proxy-AS of human labels (the authors' early stop)", learn("learnability:", "human"),
                 "random labels'", learn("learnability:", "random"), MARGIN)]
     if any(k.startswith("learnability_full:") for k in ent):
         parts.append(gt("without the early stop", learn("learnability_full:", "human"),
@@ -303,17 +303,22 @@ def diag(st):
                     "(App. I.1: the proxy-AS is a usable training signal)", "Fig. 16 (50 inner steps)",
                     parts, [st.complete("diag")]))
     sb = [(k.split(":", 1)[1], e) for k, e in ent.items() if k.startswith("sandbox:")]
-    parts = []
+    checks = {}
     for name, e in sb:
         f = e["final"]
         dup = duplicated_cues(f["best"])
-        parts.append(Check(f"{name}: cues matched >= 0.9: {', '.join(f['matched']) or 'none'}, mean pairwise "
-                           f"similarity {f['mean_similarity']:.3f}"
-                           + (f", tasks duplicated on {', '.join(dup)}" if dup else "")
-                           + f" (untrained encoder: {', '.join(e['trajectory'][0]['matched']) or 'none'})",
-                           len(f["matched"]) >= 2 and f["mean_similarity"] <= 0.7 and not dup))
+        checks[name] = Check(f"{name}: cues matched >= 0.9: {', '.join(f['matched']) or 'none'}, mean pairwise "
+                             f"similarity {f['mean_similarity']:.3f}"
+                             + (f", tasks duplicated on {', '.join(dup)}" if dup else "")
+                             + f" (untrained encoder: {', '.join(e['trajectory'][0]['matched']) or 'none'})",
+                             len(f["matched"]) >= 2 and f["mean_similarity"] <= 0.7 and not dup)
+    # the claim is judged on the profile's own settings; the other objectives are the ablation, shown beside
+    own = [c for n, c in checks.items() if n.endswith("(smoke default)")]
+    others = "; ".join(f"{c.text} [{'meets' if c.ok else 'misses'} the bar]" for n, c in checks.items()
+                       if not n.endswith("(smoke default)"))
     rows.append(row(st, "diag", "On images with planted cues, discovery puts distinct cues on distinct hyperplanes, "
                     "none twice "
                     "(ours: the built-in data, smoke settings, seed 0)", "no number (our sandbox)",
-                    parts or [Check("sandbox runs: not stored", None)], [st.complete("diag")]))
+                    own or [Check("sandbox run at the smoke settings: not stored", None)], [st.complete("diag")],
+                    f"ablation: {others}" if others else ""))
     return rows

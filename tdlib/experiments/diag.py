@@ -25,7 +25,7 @@ import tempfile
 
 import numpy as np
 
-from ..config import get_profile
+from ..config import PROFILES, get_profile
 from ..data import dataset_for, load_dataset
 from ..diagnosis import cue_recovery, label_learnability, term_gradients
 from ..discovery import _new_state, orthogonal_hyperplanes, sample_tasks, train_encoder
@@ -35,10 +35,12 @@ from . import DISCOVERY, POOL, register
 
 SANDBOX_CUES = ("warm", "light", "position", "round", "bright", "large", "left")
 # (name, overrides of the smoke discovery settings): the authors' objective, no uniformity term, ours
+_SMOKE = PROFILES["smoke"]
 SANDBOX_RUNS = (("authors t=2, λ=5", {"uniformity_t": 2.0, "uniformity_weight": 5.0}),
-                ("t=2, λ=1", {"uniformity_t": 2.0, "uniformity_weight": 1.0}),
+                (f"t=2, λ={_SMOKE.uniformity_weight:g}", {"uniformity_t": 2.0}),
+                (f"t={_SMOKE.uniformity_t:g}, λ=5", {"uniformity_weight": 5.0}),
                 ("λ=0", {"uniformity_weight": 0.0}),
-                ("t=0.5, λ=5 (smoke default)", {}))
+                (f"t={_SMOKE.uniformity_t:g}, λ={_SMOKE.uniformity_weight:g} (smoke default)", {}))
 
 
 AUTHORS_EARLY_STOP = {"early_stop_agreement": 0.6, "early_stop_patience": 3, "early_stop_min_steps": 5}
