@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import caption, html_table, new_fig
+from .common import caption, html_table, kind_color, new_fig
 
 
 def gradients_table(store):
@@ -47,11 +47,11 @@ def plot_early_stop(store, threshold: float = 0.6):
     fig, ax = new_fig(height=3.0)
     for name, e in runs:
         kind = name.split(":")[0]
-        style = {"random": dict(c="k", lw=2), "human": dict(c="tab:blue")}.get(kind, dict(c="tab:orange", alpha=0.7))
+        style = dict(c=kind_color(name), lw=2 if kind == "random" else 1.2, alpha=1.0 if kind in ("random", "human") else 0.7)
         steps = np.arange(1, len(e["agreement01"]) + 1)
         ax.plot(steps, e["agreement01"], label=name, **style)
         if kind == "random":
-            ax.plot(steps, e["agreement01_min"], ls="--", c="k", lw=1, label=f"{name} (lowest of the unrolls)")
+            ax.plot(steps, e["agreement01_min"], ls="--", c=kind_color(name), lw=1, label=f"{name} (lowest of the unrolls)")
     ax.axhline(threshold, ls=":", c="r", lw=1.5, label=f"authors' early stop ({threshold:g} for 3 steps)")
     ax.set(xlabel="inner step", ylabel="0-1 agreement of the two networks", ylim=(0.4, 1.02))
     ax.legend(fontsize=7, ncol=2)
