@@ -30,7 +30,10 @@ def test_smoke_discovery_recovers_distinct_planted_cues(tmp_path):
     dissimilar and raises the proxy-AS; the two background cues are recovered at seeds 0 and 1, while at
     seed 2 the tasks settle on 45-degree mixtures of the same two cues (~0.8 each; the proxy-AS and the
     uniformity term are both nearly invariant to rotations within the span of equally easy features), so
-    the test asserts 2 of 3 seeds, and the bar (3 of 3) is not met. Prints the figures."""
+    the test asserts 2 of 3 seeds, and the bar (3 of 3) is not met. No single λ (t = 0.5) meets it
+    (session 6, one 50-step run each): seed 2 recovers both cues only at λ = 1
+    (light 0.98, warm 0.92; λ = 2: light only, warm 0.78; λ = 5 at 100 meta-steps: none), while seed 0
+    at λ = 1 and 1.5 puts warm on two hyperplanes (a degenerate set). Prints the figures."""
     torch.set_num_threads(1)
     found = {}
     for seed in (0, 1, 2):
