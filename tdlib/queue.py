@@ -2,10 +2,10 @@
 
 ``python -m tdlib queue --profile gpu --minutes 9`` runs the next pending work of every experiment in a
 fixed priority order and stops before the budget ends; ``--list`` shows what is pending with an estimate
-of GPU-minutes. The order (:data:`PRIORITY`): E1 (Sec. 3.2); ``gpucheck`` (the profile's AS beside the 100-epoch protocol); the shared-encoder discovery (Sec. 4) and
-E5 (the AS of its tasks), E6; E13 / E14 (adversarial splits by discovered tau', Sec. 6); then every
-other experiment in the registry's order; then, after the gpu profile, the ``paper`` profile's E1
-(the 100-epoch protocol, :data:`TAIL`).
+of the minutes. The order comes from the experiment records (``priority``; today: E1, ``gpucheck``, E5
+with its discovery run, E6, E13, E14), then every other experiment in numeric order; then what a
+record queues at another profile (``then``: after the gpu profile, the ``paper`` profile's E1). The
+long runs an experiment waits for are those its record names (``runs``, :data:`RUN_KINDS`).
 
 Two kinds of jobs:
 
@@ -33,10 +33,9 @@ from pathlib import Path
 
 from .config import Profile, get_profile
 
-PRIORITY = ("e1", "gpucheck", "e5", "e6", "e13", "e14")   # then the rest, registry order
-TAIL = {"gpu": ("paper", ("e1",))}             # after the gpu profile's queue: the paper protocol's E1
-PURE_AS = ("e1", "e2", "e3", "e4", "gpucheck")  # need no discovery run
-SKIP = {"e21": "needs Tiny ImageNet ($TDLIB_TINYIMAGENET)"}
+# Which experiment comes first, which long runs it reads, how many entries it stores, whether it is
+# left out and what follows it at another profile: each experiment's record says so
+# (tdlib.experiments.Experiment: priority, runs, expected, skip, then); this module knows no experiment id.
 MIN_START_SECONDS = 20                         # start nothing with less time left than this
 # rough seconds per network-epoch on 45K images (one H200, bf16, issue 11's measurement for ResNet-18;
 # the others scaled by the measured speedups), used only until a job has stored its own timings
@@ -122,48 +121,80 @@ class LongRun:
         return self.progress()[0] >= self.total and not self.stale()
 
 
-def reads_main_discovery(exp: str, p: Profile) -> bool:
-    """Whether ``exp`` reads the profile's main discovery run: its record declares the discovery fields,
-    or it reads discovered tasks by name (``adv_by``, e.g. the gpu profile's tau' of Sec. 6)."""
+def _record(exp: str):
     from . import experiments
-    rec = experiments.records().get(exp)
-    if rec is None:
-        return False
-    return "meta_steps" in rec.fields or ("adv_by" in rec.fields and any(
-        str(n).startswith("discovered") for n in p.adv_by))
+    return experiments.records().get(exp)
+
+
+def _main_run(p: Profile) -> list:
+    from .discovery import discovery_dir, run_name
+    return [LongRun("discovery", "discovery", p, discovery_dir(run_name(p)), p.meta_steps)]
+
+
+def _arch_runs(p: Profile) -> list:
+    from .discovery import arch_run, discovery_dir
+    runs = []
+    for a in p.study_disc_archs:
+        if a != p.arch:
+            q, where = arch_run(p, a)
+            runs.append(LongRun(f"discovery/arch_{a}", "discovery", q, discovery_dir(where), q.meta_steps))
+    return runs
+
+
+def _kway_runs(p: Profile) -> list:
+    from .discovery import discovery_dir, run_name
+    runs = []
+    for k in p.kway_classes:
+        q = p.replace(n_classes=k, meta_steps=p.kway_meta_steps)
+        runs.append(LongRun(f"discovery/k{k}", "discovery", q, discovery_dir(run_name(q)), q.meta_steps))
+    return runs
+
+
+def _point_runs(p: Profile, points) -> list:
+    from .experiments.sec4 import sweep_point
+    runs = []
+    for lam, d in points:
+        q, out = sweep_point(p, lam, d)
+        runs.append(LongRun(f"discovery/{out.name}", "discovery", q, out, q.meta_steps))
+    return runs
+
+
+def _appj_runs(p: Profile) -> list:
+    runs = _point_runs(p, [(p.uniformity_weight, d) for d in p.appj_dims])
+    if not p.ssl_weights:
+        from .discovery import discovery_dir
+        from .experiments.appj import SSL_FOLDER
+        from .ssl import ssl_dir
+        simclr = LongRun("ssl", "ssl", p, Path(ssl_dir(p.name)), p.ssl_epochs)
+        q = p.replace(meta_steps=p.ssl_meta_steps)
+        runs += [simclr, LongRun(f"discovery/{SSL_FOLDER}", "discovery", q, discovery_dir(p.name) / SSL_FOLDER,
+                                 q.meta_steps, features="ssl", requires=simclr)]
+    return runs
+
+
+# the long runs a record can name in its ``runs`` (kind -> fn(profile) -> [LongRun, ...])
+RUN_KINDS = {
+    "main": _main_run,                                                   # the profile's discovery run
+    "archs": _arch_runs,                                                 # discovery with each other arch
+    "kway": _kway_runs,                                                  # K-way discovery runs (App. C)
+    "sweep": lambda p: _point_runs(p, [(lam, d) for d in p.sweep_dims for lam in p.sweep_weights]),
+    "appj": _appj_runs,                                                  # App. J's d points, SimCLR, regulated
+    # Sec. 6's tau': the main discovery run only where the profile names discovered tasks (gpu)
+    "adv_by": lambda p: _main_run(p) if any(str(n).startswith("discovered") for n in p.adv_by) else [],
+}
 
 
 def long_runs(exp: str, p: Profile) -> list[LongRun]:
-    """The long runs experiment ``exp`` reads at profile ``p`` (its folders as the experiments name them)."""
-    from .discovery import arch_run, discovery_dir, run_name
-    if exp in PURE_AS or exp in SKIP:
+    """The long runs experiment ``exp`` reads at profile ``p``: those its record names (``runs``)."""
+    rec = _record(exp)
+    if rec is None or rec.skip:
         return []
-    runs = [LongRun("discovery", "discovery", p, discovery_dir(run_name(p)), p.meta_steps)] \
-        if reads_main_discovery(exp, p) else []
-    if exp in ("e8", "e9"):
-        for a in p.study_disc_archs:
-            if a != p.arch:
-                q, where = arch_run(p, a)
-                runs.append(LongRun(f"discovery/arch_{a}", "discovery", q, discovery_dir(where), q.meta_steps))
-    elif exp == "e17":
-        for k in p.kway_classes:
-            q = p.replace(n_classes=k, meta_steps=p.kway_meta_steps)
-            runs.append(LongRun(f"discovery/k{k}", "discovery", q, discovery_dir(run_name(q)), q.meta_steps))
-    elif exp in ("e18", "e12"):
-        from .experiments.sec4 import sweep_point
-        points = ([(lam, d) for d in p.sweep_dims for lam in p.sweep_weights] if exp == "e18"
-                  else [(p.uniformity_weight, d) for d in p.appj_dims])
-        for lam, d in points:
-            q, out = sweep_point(p, lam, d)
-            runs.append(LongRun(f"discovery/{out.name}", "discovery", q, out, q.meta_steps))
-        if exp == "e12" and not p.ssl_weights:
-            from .ssl import ssl_dir
-            simclr = LongRun("ssl", "ssl", p, Path(ssl_dir(p.name)), p.ssl_epochs)
-            runs.append(simclr)
-            from .experiments.appj import SSL_FOLDER
-            q = p.replace(meta_steps=p.ssl_meta_steps)
-            runs.append(LongRun(f"discovery/{SSL_FOLDER}", "discovery", q, discovery_dir(p.name) / SSL_FOLDER,
-                                q.meta_steps, features="ssl", requires=simclr))
+    runs, seen = [], set()
+    for kind in rec.runs:
+        for r in RUN_KINDS[kind](p):
+            if r.name not in seen:
+                seen.add(r.name)
+                runs.append(r)
     return runs
 
 
@@ -254,9 +285,12 @@ class Job:
 
 
 def experiment_order() -> list[str]:
+    """The records with a ``priority`` first (lowest first), then the rest in numeric order."""
     from . import experiments
-    names = sorted(experiments.names(), key=lambda e: (len(e), e))      # e2 before e10
-    return [e for e in PRIORITY if e in names] + [e for e in names if e not in PRIORITY]
+    recs = experiments.records()
+    names = sorted(recs, key=lambda e: (len(e), e))                      # e2 before e10
+    first = sorted((e for e in names if recs[e].priority is not None), key=lambda e: recs[e].priority)
+    return first + [e for e in names if recs[e].priority is None]
 
 
 def plan(p: Profile, only=None, tail: bool = True) -> list[Job]:
@@ -264,7 +298,7 @@ def plan(p: Profile, only=None, tail: bool = True) -> list[Job]:
     jobs, seen = [], set()
     order = [e for e in experiment_order() if only is None or e in only]
     for exp in order:
-        if exp in SKIP:
+        if _record(exp).skip:
             continue
         runs = long_runs(exp, p)
         for r in runs:
@@ -272,33 +306,17 @@ def plan(p: Profile, only=None, tail: bool = True) -> list[Job]:
                 seen.add(r.name)
                 jobs.append(Job("run", exp, p, run=r))
         jobs.append(Job("experiment", exp, p, waits_for=runs))
-    if tail and p.name in TAIL:
-        prof, exps = TAIL[p.name]
-        jobs += [Job("experiment", e, get_profile(prof)) for e in exps if only is None or e in only]
+    if tail:                          # what a record queues at another profile after this one's queue
+        jobs += [Job("experiment", e, get_profile(other)) for e in order
+                 for after, other in _record(e).then if after == p.name]
     return jobs
 
 
 # ---------------------------------------------------------------------------------------------- status
 def expected_entries(exp: str, p: Profile) -> int | None:
-    """How many entries ``exp`` stores at ``p`` (for the pure-AS experiments and E5), else None."""
-    kinds = 2 * p.n_ablation
-    if exp == "e1":
-        return p.n_human + p.n_random
-    if exp == "e2":
-        return len(p.archs) * kinds
-    if exp == "e3":
-        return len([s for s in p.train_sizes if s <= p.sec3_n_train]) * kinds
-    if exp == "e4":
-        return 5 * kinds
-    if exp == "e5":                   # discovery, untrained; discovered/untrained, human/random, unseen AS;
-        from .tasks import IMAGE_STATS  # baselines: unif_only, naive (+ their AS), stats (+ AS); comparisons
-        unseen = 1 + p.e5_n_unseen if p.e5_n_unseen else 0
-        naive = min(p.n_tasks, p.e5_n_baseline)
-        return 2 + 2 * p.n_tasks + 2 * p.e5_n_baseline + unseen + 2 + p.n_tasks + naive + 1 + len(IMAGE_STATS) + 1
-    if exp == "gpucheck":
-        from .experiments.gpucheck import N_CHECK
-        return 2 * 2 * N_CHECK
-    return None
+    """How many entries ``exp`` stores at ``p``, where its record says (``expected``), else None."""
+    rec = _record(exp)
+    return rec.expected(p) if rec is not None and rec.expected is not None else None
 
 
 def _store(exp: str, p: Profile):
@@ -352,9 +370,9 @@ def job_status(job: Job) -> dict:
             secs = d["wall_seconds"] / n
     measured = secs is not None
     if not measured:
-        secs = as_task_seconds(job.profile)
-        if job.exp == "gpucheck":           # half its entries train the protocol's 100 epochs
-            secs = (secs + as_task_seconds(job.profile.replace(epochs=100))) / 2
+        rec = _record(job.exp)
+        secs = (rec.rough_seconds(job.profile, as_task_seconds) if rec is not None and rec.rough_seconds
+                else as_task_seconds(job.profile))
     left = None if total is None else max(0, total - n)
     minutes = None if complete else round((left if left is not None else 1) * secs / 60, 1)
     return {"job": job.name, "done": n, "total": total, "pending": not complete,
@@ -391,10 +409,10 @@ def _needs_pending(job: Job) -> list:
 
 
 def format_status(rows, unit: str | None = None) -> str:
-    """The pending-work table; ``unit``: what the minutes are ("GPU" on a CUDA machine, else "CPU")."""
+    """The pending-work table; ``unit``: what the minutes are (default: "GPU" for the jobs of the GPU
+    profiles, gpu and paper, whose estimates are GPU times; else "CPU")."""
     if unit is None:
-        import torch
-        unit = "GPU" if torch.cuda.is_available() else "CPU"
+        unit = "GPU" if rows and rows[0]["job"].split(":")[0] in ("gpu", "paper") else "CPU"
     lines = [f"{'job':34s} {'stored':>12s} {unit + '-min':>9s}  note"]
     total = 0.0
     for r in rows:
@@ -412,7 +430,7 @@ def format_status(rows, unit: str | None = None) -> str:
             note = f"DAMAGED: {r['damaged']}"
         total += r["minutes"] or 0.0 if r["pending"] else 0.0
         lines.append(f"{r['job']:34s} {stored:>12s} {est:>9s}  {note}")
-    lines.append(f"pending: {sum(r['pending'] for r in rows)} jobs, about {total:.0f} {unit}-minutes on this machine "
+    lines.append(f"pending: {sum(r['pending'] for r in rows)} jobs, about {total:.0f} {unit}-minutes "
                  "(~: rough, before a job has measured itself; +: at least)")
     return "\n".join(lines)
 

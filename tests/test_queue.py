@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tdlib.config import get_profile
-from tdlib.queue import PRIORITY, expected_entries, plan
+from tdlib.queue import expected_entries, experiment_order, plan
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -99,7 +99,7 @@ def test_priority_order_and_expected_entries():
     p = get_profile("gpu")
     jobs = plan(p)
     exps = [j.exp for j in jobs if j.kind == "experiment" and j.profile.name == "gpu"]
-    assert exps[: len(PRIORITY)] == list(PRIORITY)
+    assert exps[:6] == experiment_order()[:6] == ["e1", "gpucheck", "e5", "e6", "e13", "e14"]   # the records' priorities
     assert exps.index("e2") < exps.index("e10")                # the rest in numeric order
     assert [(j.profile.name, j.exp) for j in jobs][-1] == ("paper", "e1")
     assert all(j.exp != "e21" for j in jobs)                   # no Tiny ImageNet here
@@ -216,3 +216,19 @@ def test_set_aside_of_a_run_folder_keeps_the_other_runs_inside_it(tmp_path):
     dest = set_aside(run, root=tmp_path)
     assert (dest / "encoder.pt").read_text() == "old" and not (run / "encoder.pt").exists()
     assert (run / "sweep_l1_d8" / "tasks.npz").read_text() == "other run"
+
+
+def test_the_queue_knows_no_experiment_id_and_each_reader_declares_its_runs():
+    """Issue 19: what the queue knows of an experiment comes from its record; E17 and E18 no longer wait
+    for the main discovery run, which they do not read; the diagnosis waits for none."""
+    import re
+    from tdlib import queue as Q
+    src = (ROOT / "tdlib" / "queue.py").read_text()
+    assert not re.search(r"[\"']e\d+[\"']|[\"']gpucheck[\"']|[\"']diag[\"']", src)
+    p = get_profile("cpu")
+    names = lambda e: [r.name for r in Q.long_runs(e, p)]
+    assert "discovery" not in names("e17") and names("e17") == ["discovery/k3", "discovery/k5"]
+    assert "discovery" not in names("e18") and len(names("e18")) == 9
+    assert names("diag") == [] and names("e1") == [] and names("e5") == ["discovery"]
+    assert names("e13") == [] and Q.long_runs("e13", get_profile("gpu"))[0].name == "discovery"   # gpu: tau' discovered
+    assert expected_entries("e5", p) is not None and expected_entries("e7", p) is None

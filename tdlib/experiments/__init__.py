@@ -47,13 +47,24 @@ class Experiment:
     pool: str = "main"             # "main" (n_train images) or "sec3" (sec3_n_train)
     compute: Callable = None
     analysis: dict = field(default_factory=dict)   # name -> fn(store) -> value, used by the book / report
+    # what the queue needs to know (tdlib.queue knows no experiment id):
+    runs: tuple = ()               # the long runs it reads, by kind (tdlib.queue.RUN_KINDS): "main" (the
+    #                                profile's discovery run), "archs", "kway", "sweep", "appj", "adv_by"
+    priority: "int | None" = None  # queued before the others, lowest first (None: registry order after them)
+    expected: "Callable | None" = None   # fn(profile) -> how many entries it stores (None: unknown)
+    skip: str = ""                 # why the queue leaves it out ("" = it does not)
+    then: tuple = ()               # ((after_profile, also_at_profile), ...): e.g. E1 at paper after the gpu queue
+    rough_seconds: "Callable | None" = None   # fn(profile, as_task_seconds) -> seconds of one entry before any
+    #                                is measured (default: the queue's as_task_seconds(profile))
 
     def stored(self, profile: str, root=None) -> "ResultStore | None":
         return load_store(self.id, profile, root)
 
 
-def register(name: str, *, page: str, title: str, fields, needs=(), pool: str = "main"):
-    """Decorator: ``fn(profile, data_path=None) -> ResultStore`` computes experiment ``name``."""
+def register(name: str, *, page: str, title: str, fields, needs=(), pool: str = "main", runs=(),
+             priority=None, expected=None, skip: str = "", then=(), rough_seconds=None):
+    """Decorator: ``fn(profile, data_path=None) -> ResultStore`` computes experiment ``name``; the
+    keywords fill the record (:class:`Experiment`)."""
     fields = tuple(dict.fromkeys(fields))
     bad = sorted(set(fields) - FIELD_NAMES)
     if bad:
@@ -61,7 +72,9 @@ def register(name: str, *, page: str, title: str, fields, needs=(), pool: str = 
 
     def deco(fn):
         EXPERIMENTS[name] = fn
-        RECORDS[name] = Experiment(name, page, title, fields, tuple(needs), pool, fn)
+        RECORDS[name] = Experiment(name, page, title, fields, tuple(needs), pool, fn, runs=tuple(runs),
+                                   priority=priority, expected=expected, skip=skip, then=tuple(then),
+                                   rough_seconds=rough_seconds)
         RECIPE_FIELDS[name], RECIPE_NEEDS[name] = fields, tuple(needs)
         return fn
     return deco

@@ -20,7 +20,8 @@ def tinyimagenet_profile(p):
 
 @register("e21", page="sec4_discovery", pool="main", needs=(),
           title="Task discovery on Tiny ImageNet (App. A, Fig. 8)",
-          fields=POOL + TRAIN + DISCOVERY + ('n_human', 'tin_n_test', 'tin_n_train'))
+          fields=POOL + TRAIN + DISCOVERY + ('n_human', 'tin_n_test', 'tin_n_train'),
+          runs=("main",), skip="needs Tiny ImageNet ($TDLIB_TINYIMAGENET)")
 def e21_tinyimagenet(p, data_path=None):
     """E21: binary discovery on Tiny ImageNet with the profile's encoder and d (App. A), stored in
     ``discovery/tinyimagenet/``; then the AS of the discovered tasks and of ``n_human`` human binary

@@ -16,7 +16,8 @@ def _kway_entry(ds, name, labels, p, k):
 
 @register("e17", page="sec4_discovery", pool="main", needs=(),
           title="K-way task discovery (App. C)",
-          fields=POOL + TRAIN + DISCOVERY + ('inner_checkpoint', 'kway_classes', 'kway_meta_steps', 'kway_n_tasks', 'task_seed'))
+          fields=POOL + TRAIN + DISCOVERY + ('inner_checkpoint', 'kway_classes', 'kway_meta_steps', 'kway_n_tasks', 'task_seed'),
+          runs=("kway",))
 def e17_kway(p, data_path=None):
     """E17: for each K in ``kway_classes``, a K-way discovery run (App. C; ``kway_meta_steps``
     meta-steps, stored in ``discovery/k{K}/``, tasks ``discovered:I:PROFILE/kK``; entry keys

@@ -55,7 +55,8 @@ def _encoder_entry(ds, humans, q, out_dir, p, features=None, n_sample=None) -> d
 
 @register("e12", page="sec5_study", pool="main", needs=(),
           title="Human tasks among the discovered ones, SSL-regulated discovery (Sec. 5.1, 5.4, App. J)",
-          fields=POOL + TRAIN + DISCOVERY + ('appj_dims', 'appj_head_steps', 'grid_k', 'inner_checkpoint', 'ssl_arch', 'ssl_batch', 'ssl_epochs', 'ssl_hidden', 'ssl_lr', 'ssl_meta_steps', 'ssl_n_as', 'ssl_proj_dim', 'ssl_temperature', 'ssl_weights', 'ssl_width', 'sweep_meta_steps', 'sweep_n_tasks', 'task_seed'))
+          fields=POOL + TRAIN + DISCOVERY + ('appj_dims', 'appj_head_steps', 'grid_k', 'inner_checkpoint', 'ssl_arch', 'ssl_batch', 'ssl_epochs', 'ssl_hidden', 'ssl_lr', 'ssl_meta_steps', 'ssl_n_as', 'ssl_proj_dim', 'ssl_temperature', 'ssl_weights', 'ssl_width', 'sweep_meta_steps', 'sweep_n_tasks', 'task_seed'),
+          runs=("main", "appj"))
 def e12_human_in_discovered(p, data_path=None):
     """E12 (Sec. 5.4, Fig. 6, App. J): similarity of each human task to its closest discovered task,
     vs the embedding size d and with SSL-regulated discovery (Sec. 5.1)."""

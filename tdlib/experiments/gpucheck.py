@@ -25,6 +25,12 @@ def protocol_of(p):
 N_CHECK = 2          # tasks of each kind (issue 11: at least 2 human and 2 random); ~17 GPU-min at gpu
 
 
+def _rough_seconds(p, as_task_seconds) -> float:
+    """Half its entries train the paper's 100 epochs: the mean of the two recipes' rough cost
+    (``as_task_seconds``: the queue's cost of one AS task at a profile)."""
+    return (as_task_seconds(p) + as_task_seconds(p.replace(epochs=100))) / 2
+
+
 def check_tasks(p) -> list:
     k = N_CHECK
     names = default_task_names(p.replace(n_human=k, n_random=k))
@@ -33,7 +39,8 @@ def check_tasks(p) -> list:
 
 @register("gpucheck", page="sec3_agreement", pool="sec3", needs=(),
           title="the gpu profile's AS beside the 100-epoch protocol (issue 11)",
-          fields=SEC3_POOL + TRAIN + TASKS)
+          fields=SEC3_POOL + TRAIN + TASKS,
+          priority=1, expected=lambda p: 2 * 2 * N_CHECK, rough_seconds=_rough_seconds)
 def gpucheck(p, data_path=None):
     ds = sec3_dataset(p, data_path)
     q = protocol_of(p)

@@ -31,7 +31,8 @@ def _ablation_tasks(p):
 
 @register("e1", page="sec3_agreement", pool="sec3", needs=(),
           title="AS of human- vs random-labelled tasks (Sec. 3.2, Fig. 1-center, 2-left)",
-          fields=SEC3_POOL + TRAIN + TASKS)
+          fields=SEC3_POOL + TRAIN + TASKS,
+          priority=0, expected=lambda p: p.n_human + p.n_random, then=(("gpu", "paper"),))
 def e1_human_vs_random(p, data_path=None):
     """E1: AS of human-labelled vs random-labelled tasks (Sec. 3.2, Fig. 1-center, 2-left)."""
     ds = sec3_dataset(p, data_path)
@@ -42,7 +43,8 @@ def e1_human_vs_random(p, data_path=None):
 
 @register("e2", page="sec3_agreement", pool="sec3", needs=(),
           title="AS with each architecture (Sec. 3.2, Fig. 2-left)",
-          fields=SEC3_POOL + TRAIN + TASKS + ('archs', 'n_ablation'))
+          fields=SEC3_POOL + TRAIN + TASKS + ('archs', 'n_ablation'),
+          expected=lambda p: len(p.archs) * 2 * p.n_ablation)
 def e2_architectures(p, data_path=None):
     """E2: the same for each architecture (Sec. 3.2, Fig. 2-left, App. I.3)."""
     ds = sec3_dataset(p, data_path)
@@ -52,7 +54,8 @@ def e2_architectures(p, data_path=None):
 
 @register("e3", page="sec3_agreement", pool="sec3", needs=(),
           title="AS vs the size of X_tr (Sec. 3.2, Fig. 2-center)",
-          fields=SEC3_POOL + TRAIN + TASKS + ('n_ablation', 'train_sizes'))
+          fields=SEC3_POOL + TRAIN + TASKS + ('n_ablation', 'train_sizes'),
+          expected=lambda p: len([s for s in p.train_sizes if s <= p.sec3_n_train]) * 2 * p.n_ablation)
 def e3_train_size(p, data_path=None):
     """E3: AS vs size of X_tr (Sec. 3.2, Fig. 2-center); subsets are prefixes of a seeded order."""
     ds = sec3_dataset(p, data_path)
@@ -64,7 +67,8 @@ def e3_train_size(p, data_path=None):
 
 @register("e4", page="sec3_agreement", pool="sec3", needs=(),
           title="AS with each source of stochasticity varied (Sec. 3.2, Fig. 2-right)",
-          fields=SEC3_POOL + TRAIN + TASKS + ('n_ablation',))
+          fields=SEC3_POOL + TRAIN + TASKS + ('n_ablation',),
+          expected=lambda p: 5 * 2 * p.n_ablation)
 def e4_stochasticity(p, data_path=None):
     """E4: which stochasticity varies between the two networks (Sec. 3.2, Fig. 2-right)."""
     ds = sec3_dataset(p, data_path)

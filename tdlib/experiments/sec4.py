@@ -40,10 +40,20 @@ def unseen_hyperplanes(p, n: int) -> torch.Tensor:
     return u / u.norm(dim=1, keepdim=True)
 
 
+def e5_expected(p) -> int:
+    """E5's entries: discovery, untrained; discovered/untrained, human/random, unseen AS; the baselines
+    unif_only, naive (+ their AS), stats (+ AS); comparisons."""
+    from ..tasks import IMAGE_STATS
+    unseen = 1 + p.e5_n_unseen if p.e5_n_unseen else 0
+    naive = min(p.n_tasks, p.e5_n_baseline)
+    return 2 + 2 * p.n_tasks + 2 * p.e5_n_baseline + unseen + 2 + p.n_tasks + naive + 1 + len(IMAGE_STATS) + 1
+
+
 @register("e5", page="sec4_discovery", pool="main", needs=(),
           title="Task discovery with a shared encoder (Sec. 4, Fig. 1)",
           fields=POOL + TRAIN + DISCOVERY + ("task_seed", "inner_checkpoint", "e5_n_baseline", "e5_n_unseen",
-                                                "naive_max_draws", "naive_threshold"))
+                                                "naive_max_draws", "naive_threshold"),
+          runs=("main",), priority=2, expected=e5_expected)
 def e5_discovery(p, data_path=None):
     """E5: discover tasks with the shared encoder, then their AS as in E1 and their similarity
     (Sec. 4.1-4.4, Fig. 1-center). Every AS entry here uses one pool (``dataset_for(p)``) and one
@@ -246,7 +256,8 @@ def _stored_as(p, key, exp="e5"):
 @register("e6", page="sec4_discovery", pool="main", needs=('e5',),
           title="Proxy-AS vs AS (App. I.1, Fig. 16)",
           fields=POOL + TRAIN + TASKS + DISCOVERY + ('disc_width', 'inner_batch', 'inner_lr', 'inner_steps', 'n_ablation',
-                                                     'e5_n_baseline'))
+                                                     'e5_n_baseline'),
+          runs=("main",), priority=3)
 def e6_proxy_as(p, data_path=None):
     """E6: proxy-AS (Algorithm 1, ``inner_steps`` steps) vs AS, and agreement over inner steps,
     for human, random and discovered tasks (App. I.1, Fig. 16)."""
@@ -331,7 +342,8 @@ def tradeoff_runner(store, data_path=None):
 
 @register("e18", page="sec4_discovery", pool="main", needs=(),
           title="The lambda / d trade-off (App. E, Fig. 13)",
-          fields=POOL + TRAIN + DISCOVERY + ('inner_checkpoint', 'sweep_dims', 'sweep_meta_steps', 'sweep_n_tasks', 'sweep_weights', 'task_seed'))
+          fields=POOL + TRAIN + DISCOVERY + ('inner_checkpoint', 'sweep_dims', 'sweep_meta_steps', 'sweep_n_tasks', 'sweep_weights', 'task_seed'),
+          runs=("sweep",))
 def e18_tradeoff(p, data_path=None):
     """E18: the λ / d trade-off (App. E, Fig. 13): for each uniformity weight λ and embedding size
     d, a shorter discovery run, then the mean AS and mean pairwise similarity of its tasks."""

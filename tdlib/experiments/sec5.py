@@ -169,7 +169,8 @@ def e10_domains(p, data_path=None, root=None):
 # ----------------------------------------------------------------------------------------------
 @register("e9", page="sec5_study", pool="main", needs=(),
           title="AS across architectures (Sec. 5.2)",
-          fields=POOL + TRAIN + TASKS + DISCOVERY + ('archs', 'meta_steps', 'n_tasks', 'study_disc_archs', 'study_disc_meta_steps', 'study_group_size', 'study_n_train'))
+          fields=POOL + TRAIN + TASKS + DISCOVERY + ('archs', 'meta_steps', 'n_tasks', 'study_disc_archs', 'study_disc_meta_steps', 'study_group_size', 'study_n_train'),
+          runs=("main", "archs"))
 def e9_architectures(p, data_path=None, extra_groups=None):
     """E9: AS of each group's tasks measured with each architecture of ``p.archs`` (Sec. 5.2); X_tr is
     the first ``p.study_n_train`` training images. Groups: human, random, random-network, and tasks
@@ -232,7 +233,8 @@ def arch_correlations(store, groups=None) -> dict:
 # ----------------------------------------------------------------------------------------------
 @register("e8", page="sec5_study", pool="main", needs=(),
           title="Most discriminative images of discovered tasks (Sec. 5.1, App. B)",
-          fields=POOL + DISCOVERY + ('green_pixel', 'grid_k', 'grid_n_discovered', 'inner_checkpoint', 'study_disc_archs', 'study_disc_meta_steps', 'task_seed'))
+          fields=POOL + DISCOVERY + ('green_pixel', 'grid_k', 'grid_n_discovered', 'inner_checkpoint', 'study_disc_archs', 'study_disc_meta_steps', 'task_seed'),
+          runs=("main", "archs"))
 def e8_grids(p, data_path=None, tasks=None):
     """E8: the ``p.grid_k`` most discriminative images of each class (Sec. 5.1, App. B) for tasks with a
     score (default: the first ``p.grid_n_discovered`` discovered tasks of the profile's default run, the

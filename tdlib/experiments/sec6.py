@@ -81,7 +81,8 @@ def _adv_item(ds, p, t_name, b_name, with_random: bool):
 
 @register("e13", page="sec6_adversarial", pool="main", needs=(),
           title="Adversarial vs random splits (Sec. 6.1, Fig. 7)",
-          fields=POOL + TRAIN + TASKS + ('adv_by', 'adv_seeds', 'adv_targets'))
+          fields=POOL + TRAIN + TASKS + ('adv_by', 'adv_seeds', 'adv_targets'),
+          runs=("adv_by",), priority=4)
 def e13_adversarial_vs_random(p, data_path=None):
     """E13: test accuracy of human tasks on adversarial splits (Eq. 6) made with high-AS tasks vs
     random splits of the same sizes and class balance (Sec. 6.1, Fig. 7-left/center)."""
@@ -92,7 +93,8 @@ def e13_adversarial_vs_random(p, data_path=None):
 
 @register("e14", page="sec6_adversarial", pool="main", needs=('e13',),
           title="Test accuracy vs AS difference (Sec. 6.1, Fig. 7-right)",
-          fields=POOL + TRAIN + TASKS + ('adv_by', 'adv_seeds', 'adv_targets'))
+          fields=POOL + TRAIN + TASKS + ('adv_by', 'adv_seeds', 'adv_targets'),
+          runs=("adv_by",), priority=5)
 def e14_accuracy_vs_delta_as(p, data_path=None):
     """E14: for every pair of tasks of a set of human and high-AS tasks, the test accuracy w.r.t.
     τ on the adversarial split vs AS(τ') - AS(τ) (Sec. 6.1, Fig. 7-right).
@@ -159,7 +161,8 @@ def compare_splits(ds, p, t, b, t_name, b_name, multiclass: bool) -> dict:
 
 @register("e15", page="sec6_adversarial", pool="main", needs=(),
           title="10-way adversarial split of CIFAR-10 (Tab. 1, Eq. 7)",
-          fields=POOL + TRAIN + ('adv_by', 'adv_multiclass_by', 'adv_seeds'))
+          fields=POOL + TRAIN + ('adv_by', 'adv_multiclass_by', 'adv_seeds'),
+          runs=("adv_by",))
 def e15_multiclass(p, data_path=None):
     """E15: the 10-way class task with a partial correlation to a binary high-AS task (Eq. 7;
     C1 = the 5 classes whose indicator is least similar to τ', so each part holds about half the
@@ -271,7 +274,8 @@ def e16_celeba_imagenet(p, data_path=None, root=None):
 
 @register("e19", page="sec6_adversarial", pool="main", needs=('e14',),
           title="AS on adversarial splits (App. F, Fig. 14)",
-          fields=POOL + TRAIN + TASKS + ('adv_by', 'adv_seeds', 'adv_targets'))
+          fields=POOL + TRAIN + TASKS + ('adv_by', 'adv_seeds', 'adv_targets'),
+          runs=("adv_by",))
 def e19_as_on_adversarial_split(p, data_path=None):
     """E19: the AS measured on adversarial splits stays high even where the test accuracy is low
     (App. F, Fig. 14-right). Pair entries are read from E14 (same networks); ``reference/...``
