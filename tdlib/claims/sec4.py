@@ -171,12 +171,17 @@ def e7(st):
     sim_d = st.entries("e5").get("discovery", {}).get("mean_similarity")
     nv = ent.get("naive")
     naive = _naive_check(nv, st.entries("e5").get("discovery", {}))
+    from ..randnet import RANDNET_ARCH
+    arch = st.params("e7").get("arch")
+    sub = (f"random networks here: untrained {arch} (width {st.params('e7').get('width')}), the profile's AS "
+           f"architecture; the task name randnet:i elsewhere (e.g. Sec. 6's tau') is a {RANDNET_ARCH}"
+           if arch and arch != RANDNET_ARCH else "")
     return [
         row(st, "e7", "Random-network tasks have a high AS, on par with human-labelled and discovered ones "
             "(Sec. 4.4, App. H.1)", "no number in the text",
             [at_least(f"random-network mean AS ({len(rn or [])})", _as(rn), hname, _as(hum)),
              at_least("random-network mean AS", _as(rn), "discovered (E5)", _as(disc))],
-            [train_premise("random-network tasks", _train(rn)), st.complete("e7")]),
+            [train_premise("random-network tasks", _train(rn)), st.complete("e7")], sub),
         row(st, "e7", "Random-network tasks are very similar to each other, more than the discovered tasks "
             "(Sec. 4.4, App. H, Fig. 15-left)", "no number in the text",
             [gt(f"random-network mean pairwise similarity ({ent.get('similarity', {}).get('n', '?')} nets)", sim_r,
