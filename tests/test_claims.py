@@ -285,3 +285,16 @@ def test_e20_includes_the_falsifiable_inequality(tmp_path):
     _store(tmp_path, "e20", {"human:0": {**base, "ii_as_u": False}})
     row = _rows(tmp_path, "e20")[0]
     assert row["verdict"] == "mixed" and "g(Acc*) 0.870 vs AS 0.860" in row["why"]
+
+
+def test_each_page_opens_with_its_scale_and_verdicts(tmp_path):
+    """Issue 20: the profile's scale (from its fields) beside the paper's, and the page's verdict counts."""
+    from pathlib import Path
+    _store(tmp_path, "e1", _e1(0.6, 0.7))
+    text = getattr(C.page_header("sec3", profile="cpu", root=tmp_path), "data", None) or \
+        C.page_header("sec3", profile="cpu", root=tmp_path)
+    assert "<code>cpu</code>" in text and "CIFAR-10 4,000 / 1,000" in text and "the paper: CIFAR-10 45K" in text
+    assert "contradicts</span>&nbsp;" in text
+    for page in ("sec3_agreement", "sec4_discovery", "sec5_study", "sec6_adversarial"):
+        src = (Path(__file__).parents[1] / "book" / f"{page}.md").read_text()
+        assert f'page_header("{page.split("_")[0]}", profile=profile)' in src, page

@@ -427,6 +427,41 @@ _COLOURS = {"agrees": "#c9ecc9", "agrees at this scale": "#e3f4d7", "incomplete"
             "inconclusive": "#dde7f4", "mixed": "#fff2c4", "contradicts": "#f8d0d0", "not run": "#e4e4e4"}
 
 
+PAPER_SCALE = ("the paper: CIFAR-10 45K / 5K images, ResNet-18 (width 64), MLP and ViT trained 100 epochs to zero "
+               "training error, 20 tasks of each kind; discovery with d = 32, 50 inner steps, ~1e5 meta-steps")
+
+
+def _scale(prof: str) -> str:
+    """One line on what a profile computes with, from its fields (nothing typed by hand)."""
+    from ..config import get_profile
+    try:
+        p = get_profile(prof)
+    except Exception:                       # a results folder without a profile of that name
+        return f"profile {prof}"
+    data = {"synthetic": "the built-in generated images", "cifar10": "CIFAR-10"}.get(p.dataset, p.dataset)
+    return (f"{data} {p.n_train:,} / {p.n_test:,} images ({p.sec3_n_train:,} for Sec. 3), {p.arch} (width {p.width}) "
+            f"trained {p.epochs} epochs, {p.n_human} human and {p.n_random} random tasks; discovery with d = {p.emb_dim}, "
+            f"{p.inner_steps} inner steps, {p.meta_steps:,} meta-steps")
+
+
+def page_header(page: str, profile: str = "auto", root=None):
+    """The box that opens a page: which profile made its stored numbers and with what, the paper's
+    scale beside it, and the page's verdicts at a glance (the table at the end holds the details)."""
+    prof = best_profile(root) if profile == "auto" else profile
+    rows = page_rows(page, prof, root)
+    counts = {v: sum(r["verdict"] == v for r in rows) for v in VERDICTS}
+    e = html.escape
+    text = (f"<div class='tdlib-scale'><b>Scale.</b> The numbers on this page come from the <code>{e(prof)}</code> "
+            f"profile: {e(_scale(prof))}; {e(PAPER_SCALE)}. A verdict holds at this scale only; where a premise "
+            f"of the paper's scale fails, it says so.<br><b>Verdicts of this page's {len(rows)} claims:</b> "
+            + " ".join(f"{_badge(v)}&nbsp;{n}" for v, n in counts.items() if n) + " (details at the end of the page)</div>")
+    try:
+        from IPython.display import HTML
+        return HTML(text)
+    except ImportError:
+        return text
+
+
 def _badge(v: str, stale: bool = False) -> str:
     return (f"<span class='tdlib-badge' style='background:{_COLOURS[v]}'>{html.escape(v)}"
             f"{' (stale)' if stale else ''}</span>")
