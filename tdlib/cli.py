@@ -26,10 +26,10 @@ def add_profile_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="override a profile field, e.g. --set epochs=5 (repeatable)")
     p.add_argument("--allow-cpu", action="store_true",
-                   help="run a GPU profile (gpu) on a machine without a CUDA GPU anyway (slow)")
+                   help="run a GPU profile (gpu, paper) on a machine without a CUDA GPU anyway (slow)")
 
 
-GPU_PROFILES = ("gpu",)      # profiles refused without a CUDA GPU unless --allow-cpu
+GPU_PROFILES = ("gpu", "paper")      # profiles refused without a CUDA GPU unless --allow-cpu
 
 
 def check_gpu(prof: Profile, allow_cpu: bool = False) -> None:
@@ -41,7 +41,7 @@ def check_gpu(prof: Profile, allow_cpu: bool = False) -> None:
         raise ConfigError(
             f"profile {prof.name!r} is made for a CUDA GPU and none is visible here "
             "(torch.cuda.is_available() is False). Fix: use --profile cpu (or smoke) on this machine, "
-            "or add --allow-cpu to run it on the CPU anyway (hours per experiment).")
+            "or add --allow-cpu (a page: -p allow_cpu True) to run it on the CPU anyway (hours per experiment).")
 
 
 def profile_from_args(args, check_device: bool = True) -> Profile:

@@ -21,6 +21,7 @@ PAGE_PARAMETERS = {
     "profile": ("auto", "'auto' (the best stored result, else computed at smoke) or a profile name"),
     "data_path": (None, "None, or a path to cifar10.npz / a folder with torchvision's cifar-10-batches-py"),
     "download": (False, "True: fetch CIFAR-10 with torchvision (online) into the cache, then use it"),
+    "allow_cpu": (False, "True: run a GPU profile (gpu, paper) on a machine without a CUDA GPU anyway (slow)"),
 }
 
 
@@ -40,8 +41,9 @@ def check_parameter_values(params: dict) -> None:
     dp = params.get("data_path")
     if dp is not None and not isinstance(dp, (str, os.PathLike)):
         raise ConfigError(f"data_path={dp!r} must be None or a path (a string)")
-    if "download" in params and not isinstance(params["download"], bool):
-        raise ConfigError(f"download={params['download']!r} must be True or False")
+    for flag in ("download", "allow_cpu"):
+        if flag in params and not isinstance(params[flag], bool):
+            raise ConfigError(f"{flag}={params[flag]!r} must be True or False")
 
 
 def _injected_names(history) -> list:
@@ -63,6 +65,10 @@ def page_parameters(ns: dict):
     params = {k: ns[k] for k in names}
     params.update({k: ns.get(k, d) for k, (d, _) in PAGE_PARAMETERS.items()})
     check_parameter_values(params)
+    if params["profile"] != "auto":                      # as the command line: a GPU profile needs a GPU
+        from .cli import check_gpu
+        from .config import get_profile
+        check_gpu(get_profile(params["profile"]), allow_cpu=bool(params["allow_cpu"]))
     data_path = params["data_path"]
     if params["download"] and data_path is None:
         from .data import download_cifar10

@@ -192,3 +192,16 @@ def test_no_root_static_folder_that_would_load_all_of_mathjax():
     assert not (ROOT / "_static").exists(), "move it (e.g. to _css/) and list it in html_static_path"
     static = _config()["sphinx"]["config"]["html_static_path"]
     assert all((ROOT / p).is_dir() or p.startswith("node_modules") for p in static), static
+
+
+def test_a_gpu_profile_page_without_cuda_is_refused_naming_the_fix(monkeypatch):
+    """Issue 17: papermill `-p profile gpu` (or paper) on a machine without CUDA is refused as the CLI
+    refuses it; `-p allow_cpu True` overrides."""
+    import torch
+    from tdlib.errors import ConfigError
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for prof in ("gpu", "paper"):
+        with pytest.raises(ConfigError, match="allow-cpu"):
+            page_parameters({"profile": prof, "data_path": None, "download": False, "allow_cpu": False})
+        assert page_parameters({"profile": prof, "data_path": None, "download": False, "allow_cpu": True})[0] == prof
+    assert page_parameters({"profile": "cpu", "data_path": None, "download": False, "allow_cpu": False})[0] == "cpu"
