@@ -330,6 +330,19 @@ def _store(exp: str, p: Profile):
         return None
 
 
+def _store_damage(exp: str, p: Profile) -> "str | None":
+    """Why the stored result file of ``exp`` cannot be read as a result (None: absent or sound)."""
+    from .results import check_stored, read_json, results_root
+    path = results_root() / p.name / f"{exp}.json"
+    if not path.is_file():
+        return None
+    try:
+        check_stored(read_json(path), path)
+    except Exception as e:
+        return str(e).splitlines()[0]
+    return None
+
+
 def as_task_seconds(p: Profile, arch: str | None = None, n_train: int | None = None) -> float:
     """Rough GPU seconds of one AS task (two networks, ``epochs`` at most) at ``p``."""
     arch = arch or p.arch
@@ -351,6 +364,10 @@ def job_status(job: Job) -> dict:
         return {"job": job.name, "done": done, "total": job.run.total, "pending": left > 0,
                 "minutes": round(left * per / 60, 1), "measured": s_step is not None, "stale": stale,
                 "damaged": job.run.damaged()}
+    damage = _store_damage(job.exp, job.profile)
+    if damage:
+        return {"job": job.name, "done": 0, "total": expected_entries(job.exp, job.profile), "pending": True,
+                "minutes": None, "measured": False, "damaged": damage, "waits_for": []}
     stale = _store_stale(job)
     if stale:
         return {"job": job.name, "done": 0, "total": expected_entries(job.exp, job.profile), "pending": True,

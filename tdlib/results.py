@@ -24,6 +24,7 @@ import datetime
 import fcntl
 import hashlib
 import json
+import math
 import os
 import platform
 import re
@@ -114,6 +115,20 @@ def read_json(path: Path) -> dict:
         raise ResultsFileError(f"cannot read {path} ({e.strerror or e})") from None
 
 
+def check_stored(data, path) -> None:
+    """A stored result's shape and ranges (issue 17): a JSON object whose ``entries`` is an object, every
+    agreement score a finite number in [0, 1]; else a :class:`ResultsFileError` naming the file, the
+    entry and the fix (damage is reported as damage, never read as "not run" or as a verdict)."""
+    fix = f"Fix: restore it (git checkout -- {path}) or delete it to recompute"
+    if not isinstance(data, dict) or not isinstance(data.get("entries", {}), dict):
+        raise ResultsFileError(f"{path} is not a stored result (a JSON object with an 'entries' object). {fix}")
+    for key, e in data.get("entries", {}).items():
+        if isinstance(e, dict) and "agreement" in e:
+            a = e["agreement"]
+            if isinstance(a, bool) or not isinstance(a, (int, float)) or not math.isfinite(a) or not 0 <= a <= 1:
+                raise ResultsFileError(f"{path}: entry {key!r} has agreement score {a!r}, not a number in [0, 1]. {fix}")
+
+
 @contextlib.contextmanager
 def file_lock(path: Path):
     """An exclusive ``fcntl`` lock on ``<path>.lock`` (processes on one machine, or on a shared
@@ -195,6 +210,7 @@ class ResultStore:
                      "entry_seconds": {}, "entry_device": {}}
         if self.path.is_file():
             old = read_json(self.path)
+            check_stored(old, self.path)
             for k, v in self.data.items():
                 old.setdefault(k, v)
             self.data = old

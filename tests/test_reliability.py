@@ -345,3 +345,29 @@ def test_a_folder_holding_only_a_finished_runs_tasks_is_not_retrained_over(tiny,
     assert (folder / "tasks.npz").read_bytes() == before
     discovery.discover(ds, p, out_dir=folder, progress=False, fresh=True)        # asked for: retrains
     assert (folder / "encoder.pt").is_file()
+
+
+# ---- stored results validated on load (issue 17) -------------------------------------------------------
+@pytest.mark.parametrize("content,words", [
+    ('{"entries": {"human:0": {"agreement": 7.5}}}', "agreement score 7.5"),
+    ('{"entries": {"human:0": {"agreement": NaN}}}', "agreement score nan"),
+    ('{"entries": {"human:0": {"agreement": "0.9"}}}', "agreement score '0.9'"),
+    ('[1, 2, 3]', "not a stored result"),
+    ('{"entries": [1, 2]}', "not a stored result"),
+    ('{"entries": {', "not valid JSON"),
+])
+def test_a_damaged_result_file_is_reported_as_damage(tmp_path, monkeypatch, capsys, content, words):
+    from tdlib import claims as C
+    from tdlib import queue as Q
+    from tdlib.errors import ResultsFileError
+    from tdlib.results import load_store
+    (tmp_path / "cpu").mkdir()
+    (tmp_path / "cpu" / "e1.json").write_text(content)
+    with pytest.raises(ResultsFileError, match=words.replace("(", r"\(")):
+        load_store("e1", "cpu", tmp_path)
+    rows = C.report("cpu", root=tmp_path, experiments=["e1"])           # no verdict from damaged numbers
+    assert all(r["verdict"] == "not run" and "ResultsFileError" in r["why"] for r in rows)
+    monkeypatch.setenv("TDLIB_RESULTS", str(tmp_path))
+    job = [j for j in Q.plan(get_profile("cpu"), only=["e1"], tail=False) if j.kind == "experiment"][0]
+    row = Q.job_status(job)
+    assert row["damaged"] and "DAMAGED" in Q.format_status([row])
