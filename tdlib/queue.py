@@ -434,7 +434,7 @@ def format_status(rows, unit: str | None = None) -> str:
     total = 0.0
     for r in rows:
         stored = f"{r['done']}/{r['total'] if r['total'] is not None else '?'}"
-        est = "-" if not r["pending"] else (f"{'' if r['measured'] else '~'}{r['minutes']}"
+        est = "-" if not r["pending"] or r.get("minutes") is None else (f"{'' if r['measured'] else '~'}{r['minutes']}"
                                             + ("+" if r["total"] is None else ""))
         if r.get("damaged"):
             stored = "?/" + stored.split("/")[1]

@@ -122,10 +122,13 @@ def check_stored(data, path) -> None:
     fix = f"Fix: restore it (git checkout -- {path}) or delete it to recompute"
     if not isinstance(data, dict) or not isinstance(data.get("entries", {}), dict):
         raise ResultsFileError(f"{path} is not a stored result (a JSON object with an 'entries' object). {fix}")
+    def bad(a) -> bool:
+        return isinstance(a, bool) or not isinstance(a, (int, float)) or not math.isfinite(a) or not 0 <= a <= 1
     for key, e in data.get("entries", {}).items():
         if isinstance(e, dict) and "agreement" in e:
-            a = e["agreement"]
-            if isinstance(a, bool) or not isinstance(a, (int, float)) or not math.isfinite(a) or not 0 <= a <= 1:
+            a = e["agreement"]                       # one AS, or one per test domain (E10)
+            vals = list(a.values()) if isinstance(a, dict) else [a]
+            if not vals or any(bad(v) for v in vals):
                 raise ResultsFileError(f"{path}: entry {key!r} has agreement score {a!r}, not a number in [0, 1]. {fix}")
 
 
