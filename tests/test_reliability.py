@@ -371,3 +371,12 @@ def test_a_damaged_result_file_is_reported_as_damage(tmp_path, monkeypatch, caps
     job = [j for j in Q.plan(get_profile("cpu"), only=["e1"], tail=False) if j.kind == "experiment"][0]
     row = Q.job_status(job)
     assert row["damaged"] and "DAMAGED" in Q.format_status([row])
+
+
+def test_every_committed_result_passes_the_load_check():
+    import glob
+    from tdlib.results import check_stored, read_json
+    root = pathlib.Path(__file__).resolve().parents[1] / "results"
+    files = glob.glob(str(root / "*" / "*.json"))
+    for f in files:
+        check_stored(read_json(f), f)
