@@ -738,8 +738,14 @@ def load_task_file(ds=None, profile: str | None = None, root=None) -> dict:
         with np.load(path) as z:
             sig = json.loads(str(z["signature"]))
             if ds is None or _same_data(sig, ds):
-                return {"tasks": z["tasks"].astype(np.int64), "scores": z["scores"].astype(np.float32),
-                        "path": str(path)}
+                tasks = z["tasks"].astype(np.int64)
+                k = z["scores"].shape[-1] if z["scores"].ndim == 3 else 2       # K-way runs: scores (K,N,classes)
+                bad = [i for i, t in enumerate(tasks) if t.min() < 0 or t.max() >= k or len(np.unique(t)) < 2]
+                if tasks.ndim != 2 or bad:
+                    raise ValueError(f"{path} holds tasks that are not {k}-class labellings with at least two "
+                                     f"labels (rows {bad[:5]}); damaged or edited. Fix: restore it, or run "
+                                     "`discover --fresh` to redo the run")
+                return {"tasks": tasks, "scores": z["scores"].astype(np.float32), "path": str(path)}
             seen.append(f"{path} ({sig['name']}, {sig['n']} images)")
     where = f"profile {profile!r}" if profile else f"any profile under {base}"
     raise ValueError(f"no saved discovered tasks for this dataset in {where}"

@@ -43,7 +43,22 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 STORED_PROFILES = ("paper", "gpu", "cpu")          # best first: what the book shows
 RECIPE_FIELDS: dict = {}     # experiment -> the Profile fields its result depends on (filled by tdlib.experiments)
 RECIPE_NEEDS: dict = {}      # experiment -> the experiments whose stored results it reads
-CLAIM_TTL = float(os.environ.get("TDLIB_CLAIM_TTL", 600))   # s: a claim not refreshed for this long is dead
+def _claim_ttl() -> float:
+    """``$TDLIB_CLAIM_TTL`` seconds (default 600); a value that is not a positive number is ignored with a
+    warning instead of breaking every command on import."""
+    raw = os.environ.get("TDLIB_CLAIM_TTL", "600")
+    try:
+        ttl = float(raw)
+        if ttl > 0 and math.isfinite(ttl):
+            return ttl
+    except ValueError:
+        pass
+    import warnings
+    warnings.warn(f"TDLIB_CLAIM_TTL={raw!r} is not a positive number of seconds; using 600")
+    return 600.0
+
+
+CLAIM_TTL = _claim_ttl()   # s: a claim not refreshed for this long is dead
 
 
 def results_root() -> Path:

@@ -380,3 +380,29 @@ def test_every_committed_result_passes_the_load_check():
     files = glob.glob(str(root / "*" / "*.json"))
     for f in files:
         check_stored(read_json(f), f)
+
+
+def test_a_forged_tasks_file_is_refused(tiny, tmp_path):
+    import numpy as np
+    p, ds = tiny
+    folder = tmp_path / "smoke" / "discovery"
+    discovery.discover(ds, p, out_dir=folder, progress=False)
+    with np.load(folder / "tasks.npz") as z:
+        files = {k: z[k] for k in z.files}
+    for forged in (7, 0):                                   # a label 7; a constant task
+        t = files["tasks"].copy()
+        t[1] = forged
+        np.savez(folder / "tasks.npz", **{**files, "tasks": t})
+        with pytest.raises(ValueError, match=r"rows \[1\].*--fresh"):
+            discovery.load_tasks(ds, "smoke", root=tmp_path)
+
+
+def test_bad_budget_and_claim_ttl_are_named(tmp_path, monkeypatch, capsys):
+    import subprocess
+    import sys
+    from tdlib.cli import main
+    assert main(["queue", "--profile", "smoke", "--minutes", "nan"]) == 2
+    assert "finite --minutes" in capsys.readouterr().err
+    out = subprocess.run([sys.executable, "-c", "import tdlib.results as r; print(r.CLAIM_TTL)"], capture_output=True,
+                         text=True, env={**__import__("os").environ, "TDLIB_CLAIM_TTL": "abc"}, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "600.0" and "TDLIB_CLAIM_TTL" in out.stderr

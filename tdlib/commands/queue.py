@@ -32,8 +32,9 @@ def main(args):
         print(format_status(rows))
         out = rows
     else:
-        if args.minutes is None or args.minutes <= 0:
-            raise ConfigError("queue needs a positive --minutes budget (or --list). Fix: e.g. --minutes 9")
+        if args.minutes is None or not args.minutes > 0 or args.minutes == float("inf"):     # NaN fails `> 0`
+            raise ConfigError(f"queue needs a positive, finite --minutes budget (or --list), got {args.minutes}. "
+                              "Fix: e.g. --minutes 9")
         summary = run_queue(prof, args.minutes, data_path=args.data_path, only=only, tail=not args.no_tail,
                             worker=args.worker, replace_stale=args.replace_stale)
         print(format_summary(summary))
