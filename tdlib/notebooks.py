@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import time
 from pathlib import Path
 
@@ -118,6 +119,48 @@ def run_notebooks(pages=None, out="_build/papermill", parameters=None) -> list[s
     return failed
 
 
+_GLUE = re.compile(r"\{glue:(?:text|md)\}`([^`:]+)(?::[^`]*)?`")
+_INCLUDE = re.compile(r"```\{literalinclude\} ([^\n]+)\n((?::[a-z]+: [^\n]*\n)*)```")
+
+
+def _pyobject_source(page: Path, rel: str, options: str) -> str:
+    """The source a ``{literalinclude}`` shows: the whole file, or its ``:pyobject:`` (a function or class)."""
+    import ast
+    path = (page.parent / rel.strip()).resolve()
+    text = path.read_text()
+    name = dict(re.findall(r":([a-z]+): ([^\n]*)", options)).get("pyobject")
+    if not name:
+        return text
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name == name.strip():
+            return ast.get_source_segment(text, node)
+    raise ValueError(f"{page.name}: literalinclude of {rel} names :pyobject: {name}, which it does not define")
+
+
+def colab_view(nb, page: Path):
+    """The paired notebook as it reads outside the book (Colab, JupyterHub; issue 20): a literalinclude
+    becomes the code it shows (a fenced block), a glued number in the prose reads ``[name]`` and the
+    cell after that paragraph prints every glued value it names (:func:`tdlib.viz.common.glued`).
+    The book itself renders the ``.md`` source."""
+    import nbformat
+    cells = []
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            cells.append(cell)
+            continue
+        src = _INCLUDE.sub(lambda m: "```python\n" + _pyobject_source(page, m.group(1), m.group(2)).rstrip()
+                           + "\n```", cell.source)
+        names = list(dict.fromkeys(_GLUE.findall(src)))
+        cell.source = _GLUE.sub(lambda m: f"[{m.group(1)}]", src)
+        cells.append(cell)
+        if names:
+            cells.append(nbformat.v4.new_code_cell(
+                "from tdlib.viz.common import glued\nglued(" + ", ".join(repr(n) for n in names) + ")",
+                metadata={"tags": ["glued-values"]}))
+    nb.cells = cells
+    return nb
+
+
 def ipynb_drift(pages=None) -> list:
     """Pages whose paired ``.ipynb`` is missing or differs from the ``.md`` source (cell types,
     sources, tags); ``make ipynb`` rewrites them."""
@@ -130,17 +173,17 @@ def ipynb_drift(pages=None) -> list:
         paired = page.with_suffix(".ipynb")
         if not paired.is_file():
             drift.append(f"{paired.name} missing")
-        elif cells(jupytext.read(page)) != cells(jupytext.read(paired)):
+        elif cells(colab_view(jupytext.read(page), page)) != cells(jupytext.read(paired)):
             drift.append(f"{paired.name} differs from {page.name}")
     return drift
 
 
 def write_ipynb(pages=None) -> list:
-    """Write each page's paired ``.ipynb`` (no outputs) from its ``.md`` source."""
+    """Write each page's paired ``.ipynb`` (no outputs) from its ``.md`` source, as :func:`colab_view`."""
     import jupytext
     out = []
     for page in pages or book_pages():
-        nb = jupytext.read(page)
+        nb = colab_view(jupytext.read(page), page)
         for i, cell in enumerate(nb.cells):      # stable ids: rewriting changes nothing else
             cell["id"] = f"cell-{i}"
         jupytext.write(nb, page.with_suffix(".ipynb"), fmt="ipynb")

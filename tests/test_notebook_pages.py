@@ -37,12 +37,15 @@ def test_every_page_has_its_ipynb_in_sync():
 def test_drift_is_detected(tmp_path):
     import jupytext
     page = book_pages()[0]
-    (tmp_path / page.name).write_text(page.read_text())
-    assert ipynb_drift([tmp_path / page.name]) == [f"{page.stem}.ipynb missing"]
+    (tmp_path / "tdlib").symlink_to(page.parents[1] / "tdlib")      # its literalinclude paths (../tdlib/...)
+    book = tmp_path / "book"
+    book.mkdir()
+    (book / page.name).write_text(page.read_text())
+    assert ipynb_drift([book / page.name]) == [f"{page.stem}.ipynb missing"]
     nb = jupytext.read(page)
     nb.cells[-1].source += "\nprint('edited')"
-    jupytext.write(nb, tmp_path / f"{page.stem}.ipynb", fmt="ipynb")
-    assert ipynb_drift([tmp_path / page.name]) == [f"{page.stem}.ipynb differs from {page.name}"]
+    jupytext.write(nb, book / f"{page.stem}.ipynb", fmt="ipynb")
+    assert ipynb_drift([book / page.name]) == [f"{page.stem}.ipynb differs from {page.name}"]
 
 
 def test_book_excludes_the_ipynb_twins_and_has_launch_buttons():
@@ -205,3 +208,24 @@ def test_a_gpu_profile_page_without_cuda_is_refused_naming_the_fix(monkeypatch):
             page_parameters({"profile": prof, "data_path": None, "download": False, "allow_cpu": False})
         assert page_parameters({"profile": prof, "data_path": None, "download": False, "allow_cpu": True})[0] == prof
     assert page_parameters({"profile": "cpu", "data_path": None, "download": False, "allow_cpu": False})[0] == "cpu"
+
+
+def test_paired_notebooks_read_outside_the_book():
+    """Issue 20: in Colab / JupyterHub the paired .ipynb shows the listed code and the glued numbers
+    (a cell prints them), not raw MyST roles."""
+    import json
+    for page in book_pages():
+        nb = json.loads(page.with_suffix(".ipynb").read_text())
+        text = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+        assert "{glue:" not in text and "{literalinclude}" not in text, page.name
+        if "{glue:" in page.read_text():
+            assert any("glued(" in "".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"), page.name
+    sec4 = json.loads((book_pages()[0].parent / "sec4_discovery.ipynb").read_text())
+    assert any("def proxy_agreement(" in "".join(c["source"]) for c in sec4["cells"])
+
+
+def test_glued_shows_what_the_prose_would():
+    from tdlib.viz.common import glue, glued
+    glue({"x_value": 0.12345, "x-name": "text"})
+    out = getattr(glued("x_value", "x-name", "missing"), "data", "")
+    assert "0.123" in out and "text" in out and "not computed" in out

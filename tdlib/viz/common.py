@@ -271,13 +271,33 @@ def as_bins(groups: dict, n: int = 31):
     return np.linspace(np.floor(lo * 20) / 20, 1.0, n)
 
 
+GLUED: dict = {}        # every value glued in this kernel, by name (shown by :func:`glued` outside the book)
+
+
+def glued(*names):
+    """The glued values ``names`` as a small table: what the book's prose shows in place of ``[name]``
+    (the paired notebooks in Colab / JupyterHub, where the glue roles do not render)."""
+    def show(v):
+        return f"{v:.3f}" if isinstance(v, (float, np.floating)) else str(v)
+    rows = {n: {"value": show(GLUED[re.sub(r"\W", "_", n)]) if re.sub(r"\W", "_", n) in GLUED
+                else "(not computed in this session)"} for n in names}
+    try:
+        from IPython.display import HTML
+        return HTML("<table>" + "".join(f"<tr><td><code>{n}</code></td><td>{r['value']}</td></tr>"
+                                        for n, r in rows.items()) + "</table>")
+    except ImportError:
+        return "\n".join(f"{n}: {r['value']}" for n, r in rows.items())
+
+
 def glue(values: dict) -> None:
     """Glue ``{name: value}`` for the page's prose (myst-nb ``{glue:text}`` for numbers, ``{glue:md}``
     for strings), shown nowhere else; characters other than letters, digits and ``_`` in a name
     become ``_``."""
+    for name, value in values.items():               # kept for glued(), with or without myst-nb
+        GLUED[re.sub(r"\W", "_", name)] = value
     try:
         from myst_nb import glue as _glue
-    except ImportError:                 # pragma: no cover
+    except ImportError:                 # pragma: no cover (Colab: no myst-nb; glued() shows the values)
         return
     for name, value in values.items():
         name = re.sub(r"\W", "_", name)              # glue keys: letters, digits, underscores
