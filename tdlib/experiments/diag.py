@@ -36,11 +36,27 @@ from . import DISCOVERY, POOL, register
 SANDBOX_CUES = ("warm", "light", "position", "round", "bright", "large", "left")
 # (name, overrides of the smoke discovery settings): the authors' objective, no uniformity term, ours
 _SMOKE = PROFILES["smoke"]
-SANDBOX_RUNS = (("authors t=2, λ=5", {"uniformity_t": 2.0, "uniformity_weight": 5.0}),
-                (f"t=2, λ={_SMOKE.uniformity_weight:g}", {"uniformity_t": 2.0}),
-                (f"t={_SMOKE.uniformity_t:g}, λ=5", {"uniformity_weight": 5.0}),
-                ("λ=0", {"uniformity_weight": 0.0}),
-                (f"t={_SMOKE.uniformity_t:g}, λ={_SMOKE.uniformity_weight:g} (smoke default)", {}))
+
+
+def _distinct(runs) -> tuple:
+    """The runs whose settings (the smoke profile with their overrides) differ from every earlier one and
+    from the smoke default's (the last run, always kept)."""
+    out, seen = [], [{k: getattr(_SMOKE, k) for k in ("uniformity_t", "uniformity_weight")}]
+    *runs, default = runs
+    for name, over in runs:
+        key = {k: over.get(k, getattr(_SMOKE, k)) for k in ("uniformity_t", "uniformity_weight")}
+        if key not in seen:
+            seen.append(key)
+            out.append((name, over))
+    return tuple(out) + (default,)
+
+
+# the smoke default last, so the ablation names it where a variant coincides with it
+SANDBOX_RUNS = _distinct((("authors t=2, λ=5", {"uniformity_t": 2.0, "uniformity_weight": 5.0}),
+                          (f"t=2, λ={_SMOKE.uniformity_weight:g}", {"uniformity_t": 2.0}),
+                          (f"t={_SMOKE.uniformity_t:g}, λ=5", {"uniformity_weight": 5.0}),
+                          ("λ=0", {"uniformity_weight": 0.0}))
+                         + ((f"t={_SMOKE.uniformity_t:g}, λ={_SMOKE.uniformity_weight:g} (smoke default)", {}),))
 
 
 AUTHORS_EARLY_STOP = {"early_stop_agreement": 0.6, "early_stop_patience": 3, "early_stop_min_steps": 5}

@@ -44,7 +44,8 @@ def plot_early_stop(store, threshold: float = 0.6):
             if k.startswith("learnability_full:") and e.get("agreement01")]
     if not runs:
         return None
-    fig, ax = new_fig(height=3.0)
+    fig, axes = new_fig(height=3.0)
+    ax = axes[0]
     for name, e in runs:
         kind = name.split(":")[0]
         style = dict(c=kind_color(name), lw=2 if kind == "random" else 1.2, alpha=1.0 if kind in ("random", "human") else 0.7)
