@@ -142,7 +142,7 @@ def colab_view(nb, page: Path):
     becomes the code it shows (a fenced block), a glued number in the prose reads ``[name]`` and the
     cell after that paragraph prints every glued value it names (:func:`tdlib.viz.common.glued`).
     The book itself renders the ``.md`` source."""
-    import nbformat
+    import copy
     cells = []
     for cell in nb.cells:
         if cell.cell_type != "markdown":
@@ -154,9 +154,11 @@ def colab_view(nb, page: Path):
         cell.source = _GLUE.sub(lambda m: f"[{m.group(1)}]", src)
         cells.append(cell)
         if names:
-            cells.append(nbformat.v4.new_code_cell(
-                "from tdlib.viz.common import glued\nglued(" + ", ".join(repr(n) for n in names) + ")",
-                metadata={"tags": ["glued-values"]}))
+            code = copy.deepcopy(next(c for c in nb.cells if c.cell_type == "code"))   # a code cell of this format
+            code.source = "from tdlib.viz.common import glued\nglued(" + ", ".join(repr(n) for n in names) + ")"
+            code.metadata = {"tags": ["glued-values"]}
+            code["outputs"], code["execution_count"] = [], None
+            cells.append(code)
     nb.cells = cells
     return nb
 

@@ -454,6 +454,9 @@ def run_items(experiment: str, profile, items: dict, params: dict | None = None,
             claim.release()
     bar.close()
     store.budget_stopped, store.skipped_claimed = stopped, skipped
+    # judged on the file, not this worker's view: another worker may have stored the last entries since
+    # (a stale view here would mark a finished result incomplete)
+    store.data = {**ResultStore(experiment, profile.name, None, root).data, "recipe": rec}
     done = all(k in store for k in items)
     if store.data.get("complete") != done or missing:
         store.mark_complete(done)

@@ -17,7 +17,8 @@ def test_verify_passes_on_fresh_results_and_fails_on_a_tampered_one(tmp_path, mo
     assert path.read_text() == before                       # the stored results are never touched
     disk = json.loads(before)
     key = next(k for k, v in disk["entries"].items() if "agreement" in v)
-    disk["entries"][key]["agreement"] += 0.3                # a stored number the code does not give
+    a = disk["entries"][key]["agreement"]
+    disk["entries"][key]["agreement"] = a - 0.3 if a >= 0.3 else a + 0.3   # a number the code does not give
     path.write_text(json.dumps(disk))
     assert main(["verify", "--profile", "smoke", "--sample", "4", "--experiments", "e1"]) == 1
     assert f"MOVED e1 {key}" in capsys.readouterr().out
