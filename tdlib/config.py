@@ -144,6 +144,10 @@ class Profile:
     ssl_n_as: int = 8               # ours: regulated tasks whose AS is measured and images shown (as sweep_n_tasks)
     appj_dims: tuple = (8, 32, 128)      # Fig. 6-left: embedding sizes d (those of App. E's sweep)
     appj_head_steps: int = 300           # ours: LBFGS iterations of the linear head (App. J: a linear classifier)
+    sis_n_images: int = 100         # App. B, Fig. 9: test images whose SIS masks form a heatmap (not stated)
+    sis_patch: int = 1              # App. B: SIS ranks pixels (1); larger: square blocks of pixels (cost saver)
+    sis_remove: int = 1             # Carter et al. 2019: exact backward selection removes 1 feature a round;
+    #                                 more: the batched approximation (Carter et al. 2021; cost saver, tdlib.sis)
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
@@ -185,7 +189,10 @@ _AT_LEAST = {"meta_steps": (1, "0 meta-steps would store an untrained encoder's 
              "width": (1, "a network needs at least one channel"), "epochs": (1, "a network must be trained"),
              "batch_size": (1, "a batch holds at least one image"),
              "n_human": (0, "a count of tasks"), "n_random": (0, "a count of tasks"),
-             "n_ablation": (0, "a count of tasks")}
+             "n_ablation": (0, "a count of tasks"),
+             "sis_n_images": (1, "a heatmap averages at least one image"),
+             "sis_patch": (1, "a feature is at least one pixel"),
+             "sis_remove": (1, "backward selection removes at least one feature a round")}
 
 
 def validate(p: "Profile") -> None:
@@ -283,6 +290,8 @@ PROFILES: dict[str, Profile] = {
         ssl_epochs=100, ssl_width=16,      # SimCLR's shortest CIFAR run; width: its state travels (as disc_width)
         prop1_models=4, adv_seeds=2, domain_n_images=2_000,
         adv_by=tuple(f"discovered:{i}:gpu" for i in range(10)),   # Sec. 6: tau' = discovered tasks (E5's)
+        sis_remove=32,                     # E22: batched backward selection, 32 pixels a round (~16K ResNet-18
+        #                                    forwards per image instead of ~525K for the exact SIS)
     ),
     "cpu": Profile(
         name="cpu",
@@ -326,6 +335,7 @@ PROFILES: dict[str, Profile] = {
         tin_image_size=32, tin_n_train=4_000, tin_n_test=1_000,
         ssl_arch="cnn", ssl_width=16, ssl_epochs=30, ssl_batch=256, ssl_hidden=128,   # ~5 min SimCLR, 1 core
         ssl_meta_steps=40, ssl_n_as=4, appj_dims=(4, 8, 16),     # discovery runs as E18's (sweep_meta_steps)
+        sis_n_images=50, sis_patch=2, sis_remove=8,   # E22: 256 2x2 blocks, 8 a round (~4K forwards an image)
     ),
     "smoke": Profile(
         name="smoke",
@@ -352,6 +362,7 @@ PROFILES: dict[str, Profile] = {
         kway_classes=(3,), kway_meta_steps=2, kway_n_tasks=1, tin_image_size=32, tin_n_train=500, tin_n_test=200,
         ssl_arch="cnn", ssl_width=4, ssl_epochs=2, ssl_batch=100, ssl_hidden=16,
         ssl_meta_steps=2, ssl_n_as=1, appj_dims=(2, 4), appj_head_steps=50,
+        sis_n_images=4, sis_patch=4, sis_remove=8,
     ),
 }
 

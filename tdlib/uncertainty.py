@@ -58,3 +58,17 @@ def unpaired_difference(a, b, level: float = 0.95, n_boot: int = 10_000, seed: i
     return {"n": [int(len(a)), int(len(b))], "mean": float(a.mean() - b.mean()),
             "low": float(np.quantile(boots, q)), "high": float(np.quantile(boots, 1 - q)),
             "p": float(np.mean(null >= obs - 1e-12)), "paired": False}
+
+
+def bootstrap_statistic(values, fn, level: float = 0.95, n_boot: int = 2_000, seed: int = 0) -> dict:
+    """``fn`` of the rows of ``values`` (units: tasks, images), with a bootstrap percentile interval
+    over the rows: ``{"n", "value", "low", "high"}`` (NaN bounds with fewer than 2 rows)."""
+    v = np.asarray(values, float)
+    val = float(fn(v)) if len(v) else float("nan")
+    if len(v) < 2:
+        return {"n": int(len(v)), "value": val, "low": float("nan"), "high": float("nan")}
+    rng = np.random.default_rng(seed)
+    boots = np.array([fn(v[rng.integers(0, len(v), len(v))]) for _ in range(n_boot)], float)
+    q = (1 - level) / 2
+    return {"n": int(len(v)), "value": val, "low": float(np.quantile(boots, q)),
+            "high": float(np.quantile(boots, 1 - q))}

@@ -298,3 +298,15 @@ def test_each_page_opens_with_its_scale_and_verdicts(tmp_path):
     for page in ("sec3_agreement", "sec4_discovery", "sec5_study", "sec6_adversarial"):
         src = (Path(__file__).parents[1] / "book" / f"{page}.md").read_text()
         assert f'page_header("{page.split("_")[0]}", profile=profile)' in src, page
+
+
+@pytest.mark.parametrize("centre, state", [((15.5, 15.5), "holds"), ((4.0, 27.0), "fails")])
+def test_e22_centred_heatmap_can_fail(tmp_path, centre, state):
+    """E22: the classification network's SIS centre near the middle holds; in a corner it fails."""
+    rng = np.random.default_rng(0)
+    pts = (np.asarray(centre) + rng.normal(0, 0.5, (40, 2))).round(2).tolist()
+    ent = {"classes:all": {"task": "classes:all", "kind": "classes", "train_acc": 1.0, "image_centres": pts,
+                           "centre": list(centre), "spread": 5.0, "heatmap": [[0.0]]}}
+    _store(tmp_path, "e22", ent)
+    part = C.report("cpu", root=tmp_path, experiments=["e22"])[0]["parts"][0]
+    assert part["state"] == state and part["n"] == 40, part

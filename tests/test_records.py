@@ -171,7 +171,7 @@ LAYERS = [
     {"errors", "config", "results", "uncertainty"},
     {"data"},
     {"tasks", "models", "kway", "unroll", "bounds", "domains"},
-    {"train", "linear_probe"},
+    {"train", "linear_probe", "sis"},
     {"agreement", "randnet", "greenpixel"},
     {"discovery", "splits", "ssl", "taskviz"},
     {"diagnosis"},

@@ -258,8 +258,45 @@ def e20(st):
                 [st.complete("e20")])]
 
 
+CENTRE_TOL = 3.0    # "roughly centred" (App. B): the heatmap's centre of mass within 3 px of the middle (ours)
+
+
+def centre_offset(entry, size: int = 32) -> dict:
+    """Distance (pixels) of the mean of an E22 entry's per-image SIS centres from the image's middle,
+    with a bootstrap interval over the images (:func:`tdlib.uncertainty.bootstrap_statistic`)."""
+    import numpy as np
+    from ..uncertainty import bootstrap_statistic
+    mid = (size - 1) / 2
+    pts = np.asarray(entry.get("image_centres") or [], float).reshape(-1, 2)
+    pts = pts[np.isfinite(pts).all(1)]
+    return bootstrap_statistic(pts, lambda v: np.hypot(*(v.mean(0) - mid)))
+
+
 @claims("e22", page=PAGE)
 def e22(st):
+    ent = st.entries("e22")
+    cls = next((e for k, e in ent.items() if k.startswith("classes")), None)
+    parts = []
+    if cls is None or not cls.get("image_centres"):
+        parts.append(Check("the CIFAR-10 classification network's heatmap: not stored", None))
+    else:
+        b = centre_offset(cls)
+        ci = (b["low"], b["high"]) if b["low"] == b["low"] else None
+        text = (f"the classification network's SIS centre is {fmt(b['value'], 1)} px from the middle "
+                f"({'within' if b['value'] <= CENTRE_TOL else 'beyond'} {CENTRE_TOL:g} px")
+        if ci is None:
+            parts.append(Check(text + ") [one image, no interval]", b["value"] <= CENTRE_TOL, None, b["n"]))
+        else:
+            text += f"; 95% interval {ci[0]:.1f} to {ci[1]:.1f} px over n={b['n']} images)"
+            ok = True if ci[1] <= CENTRE_TOL else False if ci[0] > CENTRE_TOL else None
+            parts.append(Check(text + ("" if ok is not None else ": inconclusive, the interval covers the margin"),
+                               ok, ci, b["n"], inconclusive=ok is None))
+    d = st.params("e22").get("emb_dim")
+    parts.append(Check(f"smaller d, more localized heatmaps: needs discovery at several d (paper: 8, 32, 128); "
+                       f"stored: d = {d} only", None))
+    disc = [e for k, e in ent.items() if k.startswith("discovered:")]
+    prem = [train_premise("SIS networks", [e.get("train_acc") for e in ent.values()])]
     return [row(st, "e22", "Sufficient Input Subsets heatmaps: CIFAR-10's roughly centred; smaller d gives more "
-                "localized cues (App. B, Fig. 9)", "qualitative (heatmaps)",
-                [Check("E22 (SIS heatmaps, optional) is not implemented in tdlib", None)])]
+                "localized cues (App. B, Fig. 9)", "qualitative (heatmaps)", parts, prem,
+                f"{len(disc)} discovered tasks; spreads "
+                + ", ".join(f"{fmt(e.get('spread'), 1)}" for e in disc) + " px")]

@@ -252,3 +252,51 @@ def e8_grids(p, data_path=None, tasks=None):
             ensure_discovered(ds, p, a)
     return run_items("e8", p, {n: (lambda n=n: top_images(ds, n, p.grid_k)) for n in names}, data=ds,
                      params={"tasks": names}, desc="E8 grids")
+
+
+# ----------------------------------------------------------------------------------------------
+def sis_tasks(p) -> list:
+    """E22's tasks: the first ``p.grid_n_discovered`` discovered tasks of the profile's main run, and for
+    comparison (App. B) the original classification (``classes:all``), a human 5-vs-5 and a random task."""
+    names = default_task_names(p.replace(n_human=1, n_random=1))
+    return ([f"discovered:{i}:{p.name}" for i in range(min(p.grid_n_discovered, p.n_tasks))]
+            + ["classes:all", names["human"][0], names["random"][0]])
+
+
+@register("e22", page="sec5_study", pool="main", needs=(),
+          title="Where task networks look: SIS heatmaps (App. B, Fig. 9)",
+          fields=POOL + TRAIN + DISCOVERY + ('grid_n_discovered', 'task_seed', 'sis_n_images', 'sis_patch',
+                                              'sis_remove'),
+          runs=("main",))
+def e22_sis(p, data_path=None):
+    """E22 (App. B, Fig. 9): for each task of :func:`sis_tasks`, one network trained with the profile's
+    recipe on X_tr; its Sufficient Input Subsets (:mod:`tdlib.sis`) on the first ``p.sis_n_images`` test
+    images, top 5% of the features as a binary mask per image, averaged into a heatmap; with its centre
+    of mass and spread (pixels), each image's mask's centre, the network's train and test accuracy."""
+    import torch
+    from ..sis import centre_of_mass, sis_masks
+    from ..train import predict
+    ds = dataset_for(p, data_path)
+    names = sis_tasks(p)
+    if any(n.startswith("discovered:") for n in names):
+        ensure_discovered(ds, p, p.arch)
+    img = ds.test_idx[: p.sis_n_images]
+
+    def item(name):
+        def run():
+            labels = task_by_name(ds, name)
+            pair = train_pair(ds, labels, p, n_models=1)
+            model = pair["models"][0]
+            with torch.no_grad():
+                test_acc = float(np.mean(predict(model, ds.x[ds.test_idx], amp=p.amp) == labels[ds.test_idx]))
+            masks = sis_masks(model.float().cpu(), ds.x[img], patch=p.sis_patch, remove_per_round=p.sis_remove)
+            heat = masks.mean(0)
+            cy, cx, spread = centre_of_mass(heat)
+            return {"task": name, "kind": name.split(":")[0], "train_acc": pair["train_acc"],
+                    "test_acc": test_acc, "n_images": int(len(img)), "heatmap": np.round(heat, 4).tolist(),
+                    "centre": [round(cy, 2), round(cx, 2)], "spread": round(spread, 2),
+                    "image_centres": [[round(a, 2), round(b, 2)] for a, b, _ in map(centre_of_mass, masks)],
+                    "seconds": pair["seconds"]}
+        return run
+    return run_items("e22", p, {n: item(n) for n in names}, data=ds, params={"tasks": names},
+                     desc="E22 SIS heatmaps")
