@@ -6,7 +6,7 @@ TDLIB_DATA ?= $(abspath $(wildcard ../shared/data/cifar10.npz))
 export TDLIB_DATA
 export PYTHONUNBUFFERED = 1
 
-.PHONY: install jslib demo test pytest notebooks book browser ipynb clean
+.PHONY: install jslib demo test pytest test-bars notebooks book browser ipynb clean
 
 install:            ## Python packages (pinned by constraints.txt) and tdlib in editable mode
 	$(PYTHON) -m pip install -q -r requirements.txt -c $(CONSTRAINTS)
@@ -18,15 +18,18 @@ jslib:              ## MathJax for the offline book, playwright-core for the bro
 demo: install jslib ## main job: build the book, executing each notebook once (stored results, else smoke)
 	$(MAKE) book
 
-test: install jslib ## every test: pytest, notebooks at smoke with papermill, book build with -W, browser check
+test: install jslib ## every test but the bars (make test-bars): pytest, notebooks at smoke with papermill, book build with -W, browser check
 	@# pytest and the smoke notebooks side by side (2 cores); the notebooks' smoke results in their own folder
 	@# one thread each: two jobs on 2 cores with torch's default 2 threads each ran 6x slower (issue 20:
 	@# 47.6 min as is, 7.4 min pinned, same 228 tests)
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(MAKE) -j2 --output-sync=target pytest notebooks NB_RESULTS=$(abspath _build/results)
 	$(MAKE) book browser
 
-pytest:
-	$(PYTHON) -m pytest -q -p no:cacheprovider --durations=12
+pytest:             ## every test but the reproduction bars (minutes of compute each: make test-bars)
+	$(PYTHON) -m pytest -q -p no:cacheprovider --durations=12 -m "not bars"
+
+test-bars:          ## the issues' reproduction bars (e.g. the 3-seed discovery sandbox, ~7 min on 1 core); CI runs them
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PYTHON) -m pytest -q -p no:cacheprovider --durations=5 -m bars
 
 notebooks:          ## every page at the smoke profile with papermill (NB_RESULTS=DIR: results go there)
 	$(if $(NB_RESULTS),TDLIB_RESULTS=$(NB_RESULTS) )$(PYTHON) -m tdlib notebooks --profile smoke --out _build/papermill

@@ -142,3 +142,29 @@ def build_model(arch: str, num_classes: int = 2, width: int = 64) -> nn.Module:
     if arch not in MODELS:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(MODELS)}")
     return MODELS[arch](num_classes=num_classes, width=width)
+
+
+LAYOUT = {   # App. I.3 / Tab. 2 in words, per architecture (w = width)
+    "resnet18": "3x3 stride-1 stem, no max-pool; 4 stages of 2 basic blocks, channels w, 2w, 4w, 8w; "
+                "global average pool; linear classifier",
+    "mlp": "flattened 3x32x32 image; 4 Linear-ReLU-BN layers (the last without BN), widths 16w, 8w, 4w, 2w; "
+           "linear classifier",
+    "vit": "4x4 patches to tokens of width 4w; class token; 6 blocks (4 heads, MLP width 4w, BatchNorm instead "
+           "of LayerNorm, no dropout); class token to a linear classifier",
+    "cnn": "(ours, not in the paper) 3 stages of 3x3 conv-BN-ReLU-max-pool, channels w, 2w, 4w; global "
+           "average pool; linear classifier",
+}
+
+
+def describe(arch: str, width: int, num_classes: int = 2) -> dict:
+    """Tab. 2 (App. I.3) for one architecture at ``width``: its layout in words, its parameters and the
+    multiply-accumulates of one forward pass of a 32x32 image (counted with
+    ``torch.utils.flop_counter``: matrix products and convolutions, MACs = FLOPs / 2)."""
+    from torch.utils.flop_counter import FlopCounterMode
+    torch.manual_seed(0)
+    model = build_model(arch, num_classes, width).eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as fc:
+        model(torch.zeros(1, 3, 32, 32))
+    return {"layout": LAYOUT[arch],
+            "width": width, "parameters": sum(p.numel() for p in model.parameters()),
+            "mmacs": fc.get_total_flops() / 2 / 1e6}

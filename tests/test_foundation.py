@@ -217,7 +217,7 @@ def test_run_items_resumes_and_keeps_finished_entries(tmp_path):
     assert saved["provenance"]["torch"] == torch.__version__ and saved["params"]["name"] == "smoke"
     store = run_items("exp", p, {"a": ok("a"), "b": ok("b"), "c": ok("c")}, root=tmp_path)
     assert calls == ["a", "b", "c"] and store.data["complete"] is True      # 'a' not recomputed
-    with pytest.raises(ValueError, match="another recipe: epochs=6 \(now 9\)"):
+    with pytest.raises(ValueError, match=r"another recipe: epochs=6 \(now 9\)"):
         run_items("exp", get_profile("smoke", epochs=9), {"a": ok("a")}, root=tmp_path)
     assert not list((tmp_path / "smoke").glob("*.tmp"))
 
@@ -289,3 +289,14 @@ def test_sec3_pool_uses_its_own_train_size():
     assert len(ds.train_idx) == 300 and len(ds.test_idx) == p.n_test
     assert get_profile("paper").sec3_n_train == get_profile("paper").n_train      # the paper: one X_tr
     assert get_profile("cpu").sec3_n_train >= get_profile("cpu").n_train
+
+
+def test_architecture_table_matches_the_known_resnet18_size():
+    """Tab. 2 is generated from the models: the CIFAR ResNet-18 at width 64 has the well-known 11.17M
+    parameters and ~0.56 GMACs (1.11 GFLOPs, numbers.md) per 32x32 image; halving the width quarters its
+    convolutions."""
+    from tdlib.models import describe
+    r64, r32 = describe("resnet18", 64), describe("resnet18", 32)
+    assert abs(r64["parameters"] - 11_169_858) < 1000
+    assert 540 < r64["mmacs"] < 570
+    assert 3.8 < r64["mmacs"] / r32["mmacs"] < 4.1

@@ -23,6 +23,7 @@ def _discover(seed, tmp_path, **over):
     return cue_recovery(tasks, {c: ds.attrs[c] for c in SANDBOX_CUES}), st["history"]
 
 
+@pytest.mark.bars
 def test_smoke_discovery_recovers_distinct_planted_cues(tmp_path):
     """Issue 21's bar, at the smoke defaults for task seeds 0, 1, 2: at least 2 distinct planted cues
     each matched at Eq. 2 similarity >= 0.9 by some task, mean pairwise similarity <= 0.7, and the

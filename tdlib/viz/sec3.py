@@ -105,3 +105,27 @@ def gap(store, prefix: str = "") -> float:
     """Mean AS of human tasks minus mean AS of random tasks."""
     g = _by_kind(store.entries, prefix)
     return float(np.mean(g["human"]) - np.mean(g["random"]))
+
+
+def architecture_table(store=None, paper_width: int = 64):
+    """Tab. 2 (App. I.3), generated from :mod:`tdlib.models`: each architecture's layout, parameters and
+    multiply-accumulates per 32x32 image at the paper's width and at the width of ``store``'s run (E2's
+    params: its ``archs`` and ``width``)."""
+    from ..models import describe
+    p = (store.data.get("params") or {}) if store is not None else {}
+    ours = p.get("width")
+    archs = list(dict.fromkeys(["resnet18", "mlp", "vit"] + list(p.get("archs") or [])))
+    rows = {}
+    for a in archs:
+        paper = describe(a, paper_width) if a != "cnn" else None
+        mine = describe(a, ours) if ours and a in (p.get("archs") or []) else None
+        d = paper or mine
+        rows[a] = {"layout (w = width)": d["layout"],
+                   f"params, w = {paper_width}": f"{paper['parameters'] / 1e6:.2f}M" if paper else "-",
+                   f"MMACs, w = {paper_width}": f"{paper['mmacs']:.1f}" if paper else "-",
+                   **({f"params, w = {ours} ({store.profile_name})": f"{mine['parameters'] / 1e6:.3f}M" if mine else "-",
+                       f"MMACs, w = {ours} ({store.profile_name})": f"{mine['mmacs']:.1f}" if mine else "-"}
+                      if ours else {})}
+    return html_table(rows, index_name="architecture",
+                      caption="The architectures (paper Tab. 2, App. I.3), from tdlib.models; "
+                              "multiply-accumulates of one forward pass of a 32x32 image")
