@@ -96,10 +96,12 @@ def plot_discovered_similarity(e5):
 
 
 def plot_random_networks(e7, e5=None):
-    """Fig. 15: random-network tasks have a high AS but are similar to each other."""
+    """Fig. 15 (App. H): random-network tasks have a high AS but are similar to each other; naive
+    discovery (draw random networks, keep one whose max similarity to the kept ones is below the
+    threshold) as a curve: tasks kept against networks drawn."""
     sim = e7.entries["similarity"]
-    fig, axes = new_fig(2, width=4.3, height=3.6)
-    fig.subplots_adjust(wspace=0.5)
+    naive = e7.entries.get("naive")
+    fig, axes = new_fig(3 if naive else 2, width=3.6, height=3.6)
     m = np.asarray(sim["similarity_matrix"])
     im = axes[0].imshow(m, vmin=0.5, vmax=1.0, cmap="viridis")
     axes[0].set(title=f"random-network tasks: similarity\n(mean {sim['mean_similarity']:.3f})",
@@ -115,9 +117,17 @@ def plot_random_networks(e7, e5=None):
     axes[1].set_xticks(range(len(groups)), list(groups))
     axes[1].axhline(0.5, ls=":", c="k", lw=1)
     axes[1].set(ylabel="agreement score", ylim=(0.4, 1.02), title="AS")
-    naive = e7.entries.get("naive")
     extra = ""
     if naive:
+        kept_at = [s + 1 for s in naive.get("seeds", [])]          # the draw (1-based) each task was kept at
+        xs = [0] + kept_at + [naive["draws"]]
+        ys = [0] + list(range(1, len(kept_at) + 1)) + [len(kept_at)]
+        axes[2].step(xs, ys, where="post", color=kind_color("randnet"), label="naive (random networks)")
+        axes[2].axhline(naive["wanted"], ls="--", c=kind_color("discovered"), lw=1.2,
+                        label=f"wanted (discovery: {naive['wanted']} in one run)")
+        axes[2].set(xlabel="random networks drawn", ylabel="tasks kept", ylim=(0, naive["wanted"] + 1),
+                    title=f"naive discovery\n(max similarity < {naive['threshold']})")
+        axes[2].legend(fontsize=7.5, loc="lower right")
         extra = (f"naive discovery: {naive['found']}/{naive['wanted']} tasks with max similarity < "
                  f"{naive['threshold']} after {naive['draws']} random networks")
     caption(fig, e7, extra, others=(e5,))
