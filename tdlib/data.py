@@ -80,6 +80,7 @@ class Dataset:
 # ----------------------------------------------------------------------------------------------
 # built-in generated data
 # ----------------------------------------------------------------------------------------------
+SYNTHETIC_MAX = 100_000   # images generated at once (float64 intermediates: ~7 GiB at this size)
 LIGHT_SHIFT = 45.0      # the ``light`` cue's shift of the background's red and blue (pixel noise: 12, background: 20)
 
 
@@ -203,6 +204,10 @@ def check_arrays(x, y, source, size: "int | None" = 32, num_classes: int = 10, n
     if y.ndim != 1 or len(y) != len(x):
         raise DataError(f"{source}: y_train has shape {y.shape}, expected ({len(x)},): one label per image. {hint}")
     if not np.issubdtype(y.dtype, np.integer):
+        if not np.issubdtype(y.dtype, np.number) or y.dtype.kind == "c":
+            raise DataError(f"{source}: y_train holds {y.dtype} values (e.g. {y.flat[0]!r}), not class ids. "
+                            f"Fix: integer class ids 0..{num_classes - 1} (y = np.unique(y, return_inverse=True)[1] "
+                            f"maps names to ids in sorted order). {hint}")
         if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
             raise DataError(f"{source}: y_train holds non-integer labels ({y.dtype}). Fix: integer class ids "
                             f"0..{num_classes - 1}. {hint}")
@@ -380,6 +385,14 @@ def load_dataset(name: str = "synthetic", n_train: int = 45_000, n_test: int = 5
         raise ValueError(f"n_train and n_test must be positive, got {n_train} and {n_test}")
     n = n_train + n_test
     if name == "synthetic":
+        if data_path is not None:
+            raise DataError(f"data_path={str(data_path)!r} was given, but the dataset is 'synthetic' (built-in "
+                            "generated images, the smoke profile's), which reads no file. Fix: leave out "
+                            "--data-path (data_path), or choose a CIFAR-10 profile (--profile cpu)")
+        if n > SYNTHETIC_MAX:
+            raise DataError(f"{n} synthetic images asked for (n_train + n_test, or sec3_n_train + n_test); "
+                            f"generating them needs ~{n * 32 * 32 * 3 * 8 * 3 / 2 ** 30:.0f} GiB. Fix: at most "
+                            f"{SYNTHETIC_MAX:,} (e.g. --set sec3_n_train=500), or a CIFAR-10 profile")
         images, classes, attrs = make_synthetic(n, seed=seed)
         class_names = SYNTHETIC_CLASSES
         train_idx, test_idx = np.arange(n_train), np.arange(n_train, n)

@@ -71,7 +71,7 @@ import torch.nn as nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from .config import get_profile
-from .errors import ConfigError, Diverged, ResultsFileError
+from .errors import ConfigError, Diverged, RecipeMismatch, ResultsFileError
 from .kway import kway_heads, kway_probs, sample_kway_tasks
 from .models import build_model
 from .results import results_root
@@ -396,6 +396,22 @@ def moment_path(folder: Path, key: str, token: int) -> Path:
     return Path(folder) / f"adam_{key}.{token:016x}.pt"
 
 
+def _check_writable(out: Path) -> None:
+    """Create ``out`` and write a probe file in it, or a :class:`ResultsFileError` naming the fix."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".write-probe"):
+            pass
+    except OSError as e:
+        raise ResultsFileError(f"cannot write the discovery run's folder {out} ({e.strerror or e}); nothing "
+                               "computed. Fix: make it writable, or set TDLIB_RESULTS to a writable folder") from None
+
+
+def _folder_id(out: Path):
+    st = os.stat(out)
+    return (st.st_dev, st.st_ino)
+
+
 def _save(state, p, path: Path) -> None:
     """The checkpoint in three files, so that each stays small enough to travel (<= 16 MiB up to a
     ResNet-18 of width 32: 2.8M parameters, 10.7 MiB per file, 33.6 MB in all): ``encoder.pt``
@@ -407,6 +423,14 @@ def _save(state, p, path: Path) -> None:
     previous save's moment files are deleted. A kill or a full disk at any point leaves the previous
     checkpoint whole, and a resume continues from it exactly."""
     token = secrets.randbits(62)                            # not the torch RNG: the run stays as it was
+    try:
+        same = state.get("folder") is None or _folder_id(path.parent) == state["folder"]
+    except FileNotFoundError:
+        same = False
+    if not same:                                            # e.g. --replace-stale set it aside meanwhile
+        raise ResultsFileError(f"the run's folder {path.parent} was moved or replaced while this run trained "
+                               f"(meta-step {state['step']}); nothing written there, this run stops. Fix: "
+                               "start it again on the new folder (--resume, or --fresh)")
     opt = state["opt"].state_dict()
     moments = {k: {i: st[k] for i, st in opt["state"].items() if k in st} for k in MOMENT_FILES}
     light = {"param_groups": opt["param_groups"],
@@ -532,6 +556,7 @@ def train_encoder(ds, profile="smoke", *, steps: int | None = None, out_dir=None
         raise ConfigError(f"{out / 'tasks.npz'} holds a finished run's tasks without its encoder.pt (as git or a "
                           "GPU window leaves it); not retrained over. Fix: bring its encoder.pt back to continue "
                           "it, or --fresh to train anew (replaces the tasks).")
+    _check_writable(out)                                     # before any compute, not at the first save
     data = ds.fingerprint() if hasattr(ds, "fingerprint") else None
     if resume and ck_path.is_file():
         state = _load(p, ck_path, device, inputs, data)
@@ -539,6 +564,7 @@ def train_encoder(ds, profile="smoke", *, steps: int | None = None, out_dir=None
         state = _new_state(p, device, None if features is None else features.shape[1])
         state["inputs"] = inputs
     state["data"] = data
+    state["folder"] = _folder_id(out)                        # a save refuses a folder moved or replaced meanwhile
     planes = task_heads(p).to(device)                        # (n_tasks,d), or (n_tasks,K,d) K-way
     x_all = ds.x.to(device)
     feats = None if features is None else features.to(device)
@@ -701,6 +727,33 @@ def discover(ds, profile="smoke", *, steps=None, out_dir=None, resume: bool = Tr
     return {"step": state["step"], "train_seconds": round(state.get("train_seconds", 0.0), 1),
             "history": state["history"], "tasks_path": str(path),
             "n_tasks": int(len(tasks)), "mean_similarity": sim, "balance": bal, "n_classes": p.n_classes}
+
+
+def require_tasks(ds, p, where: str | None = None) -> dict:
+    """The saved tasks (:func:`load_task_file`) of the run ``where`` (default: profile ``p``'s own,
+    :func:`run_name`) for a computation that reads them as made with ``p``'s settings: trained, or
+    resumed, first when missing or unfinished (fewer than ``p.meta_steps``); a run made with other
+    settings (:func:`checkpoint_stale`) is refused with a :class:`~tdlib.errors.RecipeMismatch` naming
+    the difference and the fix, never read as ``p``'s (issue 17: E6 stored tasks of a λ = 1, 7-step run
+    under a λ = 5, 4-step recipe)."""
+    where = where or run_name(p)
+    out = discovery_dir(where)
+    diff = checkpoint_stale(p, out)
+    if diff:
+        raise RecipeMismatch(f"the discovery run in {out} was made with other settings than the ones read now "
+                             f"({'; '.join(diff)}); its tasks are not used. Fix: redo it with today's settings "
+                             f"(`python -m tdlib discover --profile {p.name} --fresh`, or `queue --replace-stale`), "
+                             "or set the fields back (--set ...)")
+    try:
+        saved = load_task_file(ds, where)
+        with np.load(saved["path"]) as z:
+            done = int(z["step"]) >= p.meta_steps
+    except ValueError:
+        done = False
+    if not done:
+        discover(ds, p, out_dir=out, progress=False)
+        saved = load_task_file(ds, where)
+    return saved
 
 
 def arch_run(profile, arch: str):

@@ -113,6 +113,11 @@ def atomic_write_json(path: Path, obj) -> None:
             json.dump(obj, f, indent=1, sort_keys=True)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
+    except OSError as e:                                     # a full disk, a quota, a vanished folder
+        Path(tmp).unlink(missing_ok=True)
+        raise ResultsFileError(f"could not write {path} ({e.strerror or e}); the previous file is kept. Fix: "
+                               "free disk space (or make the folder writable), then rerun: finished entries "
+                               "are not recomputed") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -160,3 +160,21 @@ def test_too_few_images_for_the_profile(tmp_path):
     path = _npz(tmp_path, *_good())
     with pytest.raises(DataError, match=f"{path}.*holds {N} images.*Fix"):
         load_dataset("cifar10", N, 10, data_path=path)
+
+
+def test_synthetic_data_refuses_a_data_path_and_a_pool_too_large_to_generate(tmp_path):
+    """Issue 17 (minor): --data-path was silently ignored on the smoke profile; a huge sec3_n_train asked
+    numpy for 763 GiB."""
+    from tdlib.data import load_dataset
+    with pytest.raises(DataError, match="reads no file. Fix: leave out --data-path"):
+        load_dataset("synthetic", 100, 50, data_path=tmp_path / "cifar10.npz")
+    with pytest.raises(DataError, match=r"synthetic images asked for .*Fix: at most 100,000"):
+        load_dataset("synthetic", 100_000_000, 50)
+
+
+def test_string_labels_name_the_fix(tmp_path):
+    x = np.zeros((60, 32, 32, 3), np.uint8)
+    np.savez(tmp_path / "c.npz", x_train=x, y_train=np.array(["cat", "dog"] * 30))
+    from tdlib.data import load_dataset
+    with pytest.raises(DataError, match=r"holds <U3 values .*not class ids. Fix: integer class ids"):
+        load_dataset("cifar10", 40, 20, data_path=tmp_path / "c.npz")

@@ -406,3 +406,68 @@ def test_bad_budget_and_claim_ttl_are_named(tmp_path, monkeypatch, capsys):
     out = subprocess.run([sys.executable, "-c", "import tdlib.results as r; print(r.CLAIM_TTL)"], capture_output=True,
                          text=True, env={**__import__("os").environ, "TDLIB_CLAIM_TTL": "abc"}, timeout=60)
     assert out.returncode == 0 and out.stdout.strip() == "600.0" and "TDLIB_CLAIM_TTL" in out.stderr
+
+
+def test_an_unwritable_run_folder_is_refused_before_any_meta_step(tiny, tmp_path, monkeypatch):
+    """Issue 17 (minor): a read-only results folder used to train every step, then crash at the first save."""
+    from tdlib.errors import ResultsFileError
+    p, ds = tiny
+    calls = []
+    monkeypatch.setattr(discovery, "meta_step_loss", lambda *a, **k: calls.append(1))
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(ResultsFileError, match="cannot write the discovery run's folder .*Fix: make it writable"):
+        discovery.train_encoder(ds, p, out_dir=blocker / "run", progress=False)
+    assert calls == []
+
+
+def test_a_run_whose_folder_was_set_aside_meanwhile_does_not_recreate_it(tiny, tmp_path, monkeypatch):
+    """Issue 17: a discover still running after --replace-stale moved its folder re-created the folder at
+    its first save and overwrote the new run there; now the save refuses and writes nothing."""
+    from tdlib.errors import ResultsFileError
+    p, ds = tiny
+    run, aside = tmp_path / "run", tmp_path / "aside"
+    real = discovery.meta_step_loss
+
+    def move_then_step(*a, **k):
+        if run.exists():
+            run.rename(aside)                                # what --replace-stale does to a stale run
+        return real(*a, **k)
+    monkeypatch.setattr(discovery, "meta_step_loss", move_then_step)
+    with pytest.raises(ResultsFileError, match="moved or replaced while this run trained"):
+        discovery.train_encoder(ds, p, out_dir=run, progress=False, checkpoint_every=1)
+    assert not run.exists() and not list(aside.glob("*.pt"))
+
+
+def test_a_full_disk_on_a_results_write_keeps_the_previous_file(tmp_path, monkeypatch):
+    """Issue 17 (minor): a full disk while a results JSON was written gave a raw OSError."""
+    import json
+    from tdlib.errors import ResultsFileError
+    from tdlib.results import atomic_write_json
+    path = tmp_path / "smoke" / "e1.json"
+    atomic_write_json(path, {"entries": {"a": 1}})
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(json, "dump", full)
+    with pytest.raises(ResultsFileError, match="No space left.*previous file is kept.*Fix: free disk space"):
+        atomic_write_json(path, {"entries": {"a": 1, "b": 2}})
+    monkeypatch.undo()
+    assert json.loads(path.read_text()) == {"entries": {"a": 1}}
+    assert not list(path.parent.glob("*.tmp"))
+
+
+def test_an_experiment_refuses_a_run_made_with_other_settings(tiny, tmp_path, monkeypatch):
+    """Issue 17: experiments that read a run's tasks.npz ignored the settings stored in it (E6 stored a
+    λ = 1, 7-step recipe over tasks of a λ = 5, 4-step run). ``require_tasks`` reads a run only when it
+    was made with the settings of the profile reading it; a finished matching run is not retrained."""
+    from tdlib.errors import RecipeMismatch
+    monkeypatch.setenv("TDLIB_RESULTS", str(tmp_path))
+    p, ds = tiny
+    other = p.replace(uniformity_weight=1.0)
+    discovery.discover(ds, other, out_dir=discovery.discovery_dir(p.name), progress=False)
+    with pytest.raises(RecipeMismatch, match=r"other settings .*uniformity_weight: 1.0 -> 5.0.*Fix: .*--fresh"):
+        discovery.require_tasks(ds, p)
+    tasks = discovery.require_tasks(ds, other)["tasks"]         # the run's own settings: read as is
+    monkeypatch.setattr(discovery, "discover", lambda *a, **k: pytest.fail("retrained a finished run"))
+    assert (discovery.require_tasks(ds, other)["tasks"] == tasks).all()

@@ -10,7 +10,7 @@ from ..agreement import agreement_score
 from ..data import dataset_for
 from ..config import get_profile
 from ..discovery import (_new_state, checkpoint_stale, discover, discovery_dir, load_tasks, orthogonal_hyperplanes,
-                         sample_tasks)
+                         require_tasks, sample_tasks)
 from ..models import build_model
 from ..randnet import naive_discovery, random_network_task
 from ..results import load_store, run_items, set_aside
@@ -267,11 +267,7 @@ def e6_proxy_as(p, data_path=None):
     ds = dataset_for(p, data_path)
     names = default_task_names(p.replace(n_human=p.e5_n_baseline, n_random=p.e5_n_baseline))   # E5's, AS stored there
     todo = names["human"][: p.n_ablation] + names["random"][: p.n_ablation]
-    try:
-        n_disc = len(load_tasks(ds, p.name))
-    except ValueError:
-        discover(ds, p)
-        n_disc = len(load_tasks(ds, p.name))
+    n_disc = len(require_tasks(ds, p)["tasks"])       # the main run, made with p's settings (else refused)
     todo += [f"discovered:{i}" for i in range(min(p.n_ablation, n_disc))]
 
     def item(name):

@@ -50,18 +50,10 @@ def discovered_groups(p, archs=None) -> dict:
 def ensure_discovered(ds, p, arch) -> dict:
     """Run discovery with ``arch`` (:func:`~tdlib.discovery.arch_run`) unless its tasks are saved
     for this dataset after all its meta-steps; a summary of the run."""
-    from ..discovery import arch_run, discover, discovery_dir, load_task_file
+    from ..discovery import arch_run, discovery_dir, require_tasks
     from ..tasks import mean_pairwise_similarity
     q, where = arch_run(p, arch)
-    try:
-        saved = load_task_file(ds, where)
-        with np.load(saved["path"]) as z:
-            done = int(z["step"]) >= q.meta_steps
-    except ValueError:
-        done = False
-    if not done:
-        discover(ds, q, out_dir=discovery_dir(where), progress=False)
-        saved = load_task_file(ds, where)
+    saved = require_tasks(ds, q, where)               # trained or resumed first; other settings refused
     import torch
     ck = discovery_dir(where) / "encoder.pt"        # not kept for every run (the MLP's is 5 MB at cpu)
     hist = torch.load(ck, map_location="cpu", weights_only=True)["history"] if ck.is_file() else []
