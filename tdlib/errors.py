@@ -20,7 +20,12 @@ class ConfigError(TdlibError, ValueError):
 
 
 class RecipeMismatch(TdlibError, ValueError):
-    """A stored result was made with another recipe (config fields or data) than the one asked for."""
+    """A stored result was made with another recipe (config fields or data) than the one asked for.
+    ``stale_file``: the results file to set aside to recompute (``run --replace-stale``), where one is."""
+
+    def __init__(self, msg: str, stale_file=None):
+        super().__init__(msg)
+        self.stale_file = stale_file
 
 
 class ResultsFileError(TdlibError, OSError):

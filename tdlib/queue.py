@@ -519,7 +519,9 @@ def run_queue(p: Profile, minutes: float, data_path=None, only=None, tail: bool 
             budget = getattr(results, "time_budget", None)
             ctx = budget(left - min_start / 2) if budget else contextlib.nullcontext()
             with ctx:
-                store = experiments.get(job.exp, profile=job.profile, data_path=data_path)
+                store = results.replacing_stale(
+                    lambda: experiments.get(job.exp, profile=job.profile, data_path=data_path),
+                    replace_stale, log=lambda m: log(f"{who}{m}"))
             status = "complete" if store.data.get("complete") else "partial"
             if getattr(store, "skipped_claimed", None):
                 status += f" ({len(store.skipped_claimed)} entries being computed by other workers)"

@@ -360,7 +360,8 @@ def try_claim(store: ResultStore, key: str) -> "Claim | None":
                 age = time.time() - path.stat().st_mtime
             except (OSError, json.JSONDecodeError):
                 other, age = {}, CLAIM_TTL + 1
-            dead = age > CLAIM_TTL or (other.get("host") == me["host"] and not _alive(int(other.get("pid", 0))))
+            # a time more than the TTL ahead is no heartbeat either (a wrong clock or a touched file)
+            dead = abs(age) > CLAIM_TTL or (other.get("host") == me["host"] and not _alive(int(other.get("pid", 0))))
             if not dead:
                 return None
             path.unlink(missing_ok=True)
@@ -418,7 +419,7 @@ def run_items(experiment: str, profile, items: dict, params: dict | None = None,
         raise RecipeMismatch(
             f"{store.path} was made with another recipe: {'; '.join(diff) or 'see the file'}. Nothing computed. "
             f"Fix: `python -m tdlib run {experiment} --profile {profile.name} --replace-stale` (keeps the old file "
-            f"under {store.path.parent / '.stale'}), or set TDLIB_RESULTS to another folder")
+            f"under {store.path.parent / '.stale'}), or set TDLIB_RESULTS to another folder", stale_file=store.path)
     if store.entries and store.recipe.get("hash") != rec["hash"]:      # same recipe, newer form (new fields)
         with file_lock(store.path):
             disk = read_json(store.path)
@@ -486,6 +487,20 @@ def set_aside(path, root=None) -> Path:
         return dest
     os.replace(path, dest)
     return dest
+
+
+def replacing_stale(compute, replace: bool, log=print):
+    """``compute()``; with ``replace``, a :class:`~tdlib.errors.RecipeMismatch` naming a stale results file
+    (one only the data fingerprint tells apart: the fields match) sets that file aside
+    (:func:`set_aside`) and computes again, once (issue 17: ``--replace-stale`` looped on the error)."""
+    try:
+        return compute()
+    except RecipeMismatch as e:
+        if not (replace and e.stale_file is not None and Path(e.stale_file).is_file()):
+            raise
+        log(f"{Path(e.stale_file).name}: stale ({str(e).split(': ', 1)[-1].split('. Nothing')[0]}); "
+            f"kept as {set_aside(e.stale_file)}")
+        return compute()
 
 
 def load_store(experiment: str, profile: str, root=None) -> ResultStore | None:

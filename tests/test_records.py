@@ -230,3 +230,16 @@ def test_a_new_field_that_keeps_the_old_behaviour_keeps_results_valid(tmp_path, 
     assert store.stale(p) == [] and store.stale(p.replace(batch_size=7)) != []
     s = results.run_items(fake_exp, p, {"a": _boom, "b": lambda: 2}, root=tmp_path, data=FP)
     assert s.entries == {"a": 1, "b": 2} and "batch_size" in s.recipe["fields"]
+
+
+def test_a_claim_stamped_in_the_future_does_not_block_its_entry(tmp_path, fake_exp):
+    """Issue 17 (minor): a claim file with a future time blocked its entry forever."""
+    p = get_profile("smoke")
+    store = results.ResultStore(fake_exp, p.name, None, tmp_path)
+    path = results._claim_path(store, "a")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"host": "elsewhere", "pid": 1}))
+    future = time.time() + 10 * results.CLAIM_TTL
+    os.utime(path, (future, future))
+    s = results.run_items(fake_exp, p, {"a": lambda: 1}, root=tmp_path, data=FP)
+    assert s.entries == {"a": 1} and s.data["complete"]

@@ -471,3 +471,22 @@ def test_an_experiment_refuses_a_run_made_with_other_settings(tiny, tmp_path, mo
     tasks = discovery.require_tasks(ds, other)["tasks"]         # the run's own settings: read as is
     monkeypatch.setattr(discovery, "discover", lambda *a, **k: pytest.fail("retrained a finished run"))
     assert (discovery.require_tasks(ds, other)["tasks"] == tasks).all()
+
+
+def test_replace_stale_after_a_data_only_change_recomputes_instead_of_looping(tmp_path, monkeypatch, capsys):
+    """Issue 17 (minor): a result made on other data (same fields, another data fingerprint) is not seen
+    by the field comparison, so `run --replace-stale` repeated the same error forever."""
+    import json
+    from tdlib.cli import main
+    monkeypatch.setenv("TDLIB_RESULTS", str(tmp_path))
+    assert main(["run", "e20", "--profile", "smoke", "--set", "prop1_models=2"]) == 0
+    path = tmp_path / "smoke" / "e20.json"
+    d = json.loads(path.read_text())
+    d["recipe"]["data"]["hash"] = "0" * 16                     # made on other images
+    path.write_text(json.dumps(d))
+    capsys.readouterr()
+    assert main(["run", "e20", "--profile", "smoke", "--set", "prop1_models=2"]) != 0
+    assert "another recipe: data" in capsys.readouterr().err
+    assert main(["run", "e20", "--profile", "smoke", "--set", "prop1_models=2", "--replace-stale"]) == 0
+    assert json.loads(path.read_text())["recipe"]["data"]["hash"] != "0" * 16
+    assert len(list((tmp_path / "smoke" / ".stale").glob("e20.json.*"))) == 1

@@ -15,6 +15,7 @@ def main(args):
     from .. import experiments
     from ..cli import profile_from_args
     from ..errors import ConfigError
+    from ..results import replacing_stale
     prof = profile_from_args(args)
     todo = experiments.names() if args.experiments == ["all"] else args.experiments
     bad = sorted(set(todo) - set(experiments.names()))
@@ -23,7 +24,8 @@ def main(args):
     for name in todo:
         if args.replace_stale:
             set_aside_stale(name, prof)
-        store = experiments.get(name, profile=prof, data_path=args.data_path)
+        store = replacing_stale(lambda: experiments.get(name, profile=prof, data_path=args.data_path),
+                                args.replace_stale)          # made on other data: only the fingerprint tells
         note = ""
         if getattr(store, "skipped_claimed", None):
             note += f"; {len(store.skipped_claimed)} entries being computed by other workers"
