@@ -1,12 +1,20 @@
 # taskbook: `make demo` (install + main job) and `make test` (install + every test).
-PYTHON ?= python3
+# the project's own virtual environment (`make venv`) when it exists, else the python3 on the path
+PYTHON ?= $(if $(wildcard .venv/bin/python),$(abspath .venv/bin/python),python3)
+# jupyter-book of the same environment as $(PYTHON): PYTHON=/path/venv/bin/python works without activating it
+JUPYTER_BOOK = $(shell $(PYTHON) -c 'import os, sys; print(os.path.join(os.path.dirname(sys.executable), "jupyter-book"))')
 CONSTRAINTS ?= constraints.txt
 # the real CIFAR-10 as a .npz, when it lies beside the checkout (else: torchvision, or built-in data)
 TDLIB_DATA ?= $(abspath $(wildcard ../shared/data/cifar10.npz))
 export TDLIB_DATA
 export PYTHONUNBUFFERED = 1
 
-.PHONY: install jslib demo test pytest test-bars notebooks book browser ipynb clean
+.PHONY: venv install jslib demo test pytest test-bars notebooks book browser ipynb clean
+
+venv:               ## a virtual environment in .venv with everything installed; later make calls use it
+	python3 -m venv .venv
+	$(MAKE) install PYTHON=$(abspath .venv/bin/python)
+	@echo "venv ready: make demo / make test now use .venv (or: source .venv/bin/activate)"
 
 install:            ## Python packages (pinned by constraints.txt) and tdlib in editable mode
 	$(PYTHON) -m pip install -q -r requirements.txt -c $(CONSTRAINTS)
@@ -35,7 +43,7 @@ notebooks:          ## every page at the smoke profile with papermill (NB_RESULT
 	$(if $(NB_RESULTS),TDLIB_RESULTS=$(NB_RESULTS) )$(PYTHON) -m tdlib notebooks --profile smoke --out _build/papermill
 
 book:
-	jupyter-book build . --all -W --keep-going -q
+	$(JUPYTER_BOOK) build . --all -W --keep-going -q
 	$(PYTHON) -c "from tdlib.notebooks import check_built_book; check_built_book('_build/html')"
 	@echo "Book: file://$(abspath _build/html/index.html)"
 

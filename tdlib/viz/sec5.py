@@ -303,7 +303,11 @@ def plot_sis_heatmaps(store):
     cover each pixel; the cross marks the centre of mass, the circle its spread."""
     import matplotlib.pyplot as plt
     names = [n for n in store.data.get("params", {}).get("tasks", []) if n in store.entries] or list(store.entries)
-    fig, axes = new_fig(len(names), height=2.6)
+    ncols = min(len(names), 4)
+    nrows = -(-len(names) // ncols)
+    fig, axes = new_fig(ncols, height=2.9, nrows=nrows)
+    for ax in axes[len(names):]:
+        ax.axis("off")
     vmax = max(float(np.max(store.entries[n]["heatmap"])) for n in names) or 1.0
     for ax, n in zip(axes, names):
         e = store.entries[n]
@@ -314,7 +318,7 @@ def plot_sis_heatmaps(store):
         ax.set_title(f"{n.replace(':' + store.profile_name, '') if n.startswith('discovered:') else n}\n"
                      f"spread {e['spread']:.0f} px, acc {e['test_acc']:.2f}", fontsize=7.5)
         ax.set_xticks([]), ax.set_yticks([])
-    cax = axes[-1].inset_axes([1.05, 0.05, 0.06, 0.9])        # inside the layout (tight_layout ignores it)
+    cax = axes[ncols - 1].inset_axes([1.05, 0.05, 0.06, 0.9])  # inside the layout (tight_layout ignores it)
     fig.colorbar(im, cax=cax, label="share of images")
     n_img = store.entries[names[0]]["n_images"]
     p = store.data.get("params", {})
