@@ -23,7 +23,10 @@ PAGE_PARAMETERS = {
     "data_path": (None, "None, or a path to cifar10.npz / a folder with torchvision's cifar-10-batches-py"),
     "download": (False, "True: fetch CIFAR-10 with torchvision (online) into the cache, then use it"),
     "allow_cpu": (False, "True: run a GPU profile (gpu, paper) on a machine without a CUDA GPU anyway (slow)"),
+    "write_results": (False, "True: a page run at a named profile writes into the repository's results/ "
+                             "(default: into a copy under _build/page-results/, so the committed files stay as they are)"),
 }
+PAGE_RESULTS = REPO_ROOT / "_build" / "page-results"     # where a page run at a named profile computes
 
 
 def valid_profiles() -> list:
@@ -42,7 +45,7 @@ def check_parameter_values(params: dict) -> None:
     dp = params.get("data_path")
     if dp is not None and not isinstance(dp, (str, os.PathLike)):
         raise ConfigError(f"data_path={dp!r} must be None or a path (a string)")
-    for flag in ("download", "allow_cpu"):
+    for flag in ("download", "allow_cpu", "write_results"):
         if flag in params and not isinstance(params[flag], bool):
             raise ConfigError(f"{flag}={params[flag]!r} must be True or False")
 
@@ -57,11 +60,14 @@ def _injected_names(history) -> list:
             if isinstance(t, ast.Name)]
 
 
-def page_parameters(ns: dict):
+def page_parameters(ns: dict, page: "str | None" = None):
     """A page's parameter check, run right after its parameters cell with ``globals()``: unknown
     names injected by papermill and bad values are ConfigErrors that list the valid ones.
     ``download=True`` fetches CIFAR-10 (torchvision) and returns its folder as ``data_path``.
-    Returns ``(profile, data_path)``."""
+    At a named profile (not ``auto``) the run says what ``page`` will compute and roughly for how long
+    (:func:`page_plan`), and, unless ``write_results=True`` or ``$TDLIB_RESULTS`` is set, computes into a
+    copy of the stored results (:func:`use_page_results`), so the committed ``results/`` and
+    ``git status`` stay clean. Returns ``(profile, data_path)``."""
     names = _injected_names(ns.get("In"))
     params = {k: ns[k] for k in names}
     params.update({k: ns.get(k, d) for k, (d, _) in PAGE_PARAMETERS.items()})
@@ -70,11 +76,54 @@ def page_parameters(ns: dict):
         from .cli import check_gpu
         from .config import get_profile
         check_gpu(get_profile(params["profile"]), allow_cpu=bool(params["allow_cpu"]))
+        if not params["write_results"]:
+            use_page_results(params["profile"])
+        if page:
+            print(page_plan(page, params["profile"]))
     data_path = params["data_path"]
     if params["download"] and data_path is None:
         from .data import download_cifar10
         data_path = str(download_cifar10())
     return params["profile"], data_path
+
+
+def use_page_results(profile: str, src: Path = REPO_ROOT / "results", dst: Path = PAGE_RESULTS) -> "Path | None":
+    """Point ``$TDLIB_RESULTS`` at ``dst`` holding a copy of ``src/<profile>`` (files not yet there are
+    copied; what earlier page runs computed there is kept), unless ``$TDLIB_RESULTS`` is already set or
+    the profile is ``smoke`` (whose results are not committed). Returns ``dst`` when it did."""
+    import shutil
+    if os.environ.get("TDLIB_RESULTS") or profile == "smoke":
+        return None
+    if (src / profile).is_dir():
+        for f in (src / profile).rglob("*"):
+            out = dst / profile / f.relative_to(src / profile)
+            if f.is_file() and not out.exists() and ".stale" not in f.parts:
+                out.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(f, out)
+    (dst / profile).mkdir(parents=True, exist_ok=True)
+    os.environ["TDLIB_RESULTS"] = str(dst)
+    return dst
+
+
+def page_plan(page: str, profile: str) -> str:
+    """What a run of ``page`` at ``profile`` will compute: the queue's status rows of the page's
+    experiments and the long runs they read (stored / expected entries, rough minutes), and where the
+    results go."""
+    from .config import get_profile
+    from .experiments import records
+    from .queue import format_status, job_status, plan
+    from .results import results_root
+    prof = get_profile(profile)
+    exps = [n for n, r in records().items() if r.page == page and not r.skip_reason(prof)]
+    rows = [job_status(j) for j in plan(prof, only=exps, tail=False)]
+    pending = [r for r in rows if r["pending"]]
+    head = (f"Page {page} at profile {profile!r}: results are read from and written to {results_root() / profile}"
+            + (" (a copy of the committed results; write_results=True writes into results/)"
+               if Path(os.environ.get("TDLIB_RESULTS", "")).resolve() == PAGE_RESULTS.resolve() else ""))
+    if not pending:
+        return head + "\nEverything this page shows is stored: nothing to compute."
+    return (head + f"\n{len(pending)} of its {len(rows)} jobs are pending and run now, with progress bars "
+            "(minutes are rough until a job has measured itself):\n" + format_status(pending))
 
 
 def book_pages(root: Path = REPO_ROOT / "book") -> list[Path]:

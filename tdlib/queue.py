@@ -187,7 +187,7 @@ RUN_KINDS = {
 def long_runs(exp: str, p: Profile) -> list[LongRun]:
     """The long runs experiment ``exp`` reads at profile ``p``: those its record names (``runs``)."""
     rec = _record(exp)
-    if rec is None or rec.skip:
+    if rec is None or rec.skip_reason(p):
         return []
     runs, seen = [], set()
     for kind in rec.runs:
@@ -298,7 +298,7 @@ def plan(p: Profile, only=None, tail: bool = True) -> list[Job]:
     jobs, seen = [], set()
     order = [e for e in experiment_order() if only is None or e in only]
     for exp in order:
-        if _record(exp).skip:
+        if _record(exp).skip_reason(p):
             continue
         runs = long_runs(exp, p)
         for r in runs:

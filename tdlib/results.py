@@ -140,7 +140,7 @@ def check_stored(data, path) -> None:
     agreement score a finite number in [0, 1]; else a :class:`ResultsFileError` naming the file, the
     entry and the fix (damage is reported as damage, never read as "not run" or as a verdict)."""
     fix = f"Fix: restore it (git checkout -- {path}) or delete it to recompute"
-    if not isinstance(data, dict) or not isinstance(data.get("entries", {}), dict):
+    if not isinstance(data, dict) or not isinstance(data.get("entries"), dict):
         raise ResultsFileError(f"{path} is not a stored result (a JSON object with an 'entries' object). {fix}")
     def bad(a) -> bool:
         return isinstance(a, bool) or not isinstance(a, (int, float)) or not math.isfinite(a) or not 0 <= a <= 1

@@ -4,6 +4,7 @@ papermill parameters are checked (unknown names and values are errors that list 
 from __future__ import annotations
 
 import ast
+import os
 import re
 import subprocess
 import sys
@@ -66,7 +67,7 @@ def test_install_cell_precedes_parameters_and_clones_the_configured_repository()
     for page in book_pages():
         code = [c for c in _cells(page) if c.cell_type == "code"]
         assert "parameters" in code[1].metadata.get("tags", []), page.name
-        assert "page_parameters(globals())" in code[2].source, page.name
+        assert "page_parameters(globals()" in code[2].source, page.name
         src = code[0].source
         assert f"git clone -q --depth 1 {url}.git" in src, f"{page.name}: install cell must clone {url}"
         assert src == _install_cell(book_pages()[0]), f"{page.name}: install cells differ between pages"
@@ -229,3 +230,24 @@ def test_glued_shows_what_the_prose_would():
     glue({"x_value": 0.12345, "x-name": "text"})
     out = getattr(glued("x_value", "x-name", "missing"), "data", "")
     assert "0.123" in out and "text" in out and "not computed" in out
+
+
+def test_a_page_at_a_named_profile_computes_into_a_copy_and_says_what_it_will_compute(tmp_path, monkeypatch):
+    """Issue 20: the Sec. 3 page at profile=cpu silently started 2 h of ViT runs and rewrote the committed
+    results/cpu/e1.json. Now the run prints its plan and writes into a copy unless write_results=True."""
+    from tdlib.notebooks import page_plan, use_page_results
+    src, dst = tmp_path / "results", tmp_path / "copy"
+    (src / "cpu" / "discovery").mkdir(parents=True)
+    (src / "cpu" / "e1.json").write_text('{"entries": {}, "stored": 1}')
+    (src / "cpu" / "discovery" / "tasks.npz").write_bytes(b"x")
+    monkeypatch.delenv("TDLIB_RESULTS", raising=False)
+    assert use_page_results("smoke", src, dst) is None                      # smoke: nothing committed
+    (dst / "cpu").mkdir(parents=True)
+    (dst / "cpu" / "e1.json").write_text('{"entries": {}, "computed": 2}')  # an earlier page run's work
+    assert use_page_results("cpu", src, dst) == dst
+    assert os.environ["TDLIB_RESULTS"] == str(dst)
+    assert "computed" in (dst / "cpu" / "e1.json").read_text()              # kept, not overwritten
+    assert (dst / "cpu" / "discovery" / "tasks.npz").read_bytes() == b"x"   # the long runs travel too
+    assert use_page_results("cpu", src, tmp_path / "other") is None         # $TDLIB_RESULTS set: left alone
+    text = page_plan("sec3_agreement", "cpu")                                # nothing stored in the copy
+    assert "pending" in text and "cpu:e1" in text and "gpucheck" not in text, text

@@ -26,17 +26,26 @@ def main(args):
             for line in migrate_recipes(prof, args.data_path):
                 print(line)
         return 0
+    from ..config import get_profile
     for rec in experiments.records().values():
+        shown = 0
         for prof in profiles:
             st = status(rec, prof)
-            if st["state"] == "missing" and not args.json:
-                continue
             if args.json:
                 print(json.dumps({"experiment": rec.id, "page": rec.page, "profile": prof, **st,
+                                  "skip": rec.skip_reason(get_profile(prof)),
                                   **({"fields": list(rec.fields), "needs": list(rec.needs)} if args.fields else {})}))
-            else:
-                why = f" ({'; '.join(st['stale'])})" if st["stale"] else ""
-                print(f"{rec.id:>4} {prof:>5} {st['state']:<8} {st['entries']:>3} entries  {rec.title}{why}")
-                if args.fields:
-                    print(f"      fields: {', '.join(rec.fields)}; needs: {', '.join(rec.needs) or '-'}")
+                continue
+            if st["state"] == "missing":
+                continue
+            shown += 1
+            why = f" ({'; '.join(st['stale'])})" if st["stale"] else ""
+            print(f"{rec.id:>4} {prof:>5} {st['state']:<8} {st['entries']:>3} entries  {rec.title}{why}")
+        if not args.json and not shown:                # every record listed, with why it has no result
+            skips = {rec.skip_reason(get_profile(q)) for q in profiles} - {""}
+            why = f"; the queue leaves it out: {'; '.join(sorted(skips))}" if skips else ""
+            print(f"{rec.id:>4} {'-':>5} {'missing':<8} {0:>3} entries  {rec.title} (no stored result at "
+                  f"{', '.join(profiles)}{why})")
+        if args.fields and not args.json:
+            print(f"      fields: {', '.join(rec.fields)}; needs: {', '.join(rec.needs) or '-'}")
     return 0

@@ -52,10 +52,14 @@ class Experiment:
     #                                profile's discovery run), "archs", "kway", "sweep", "appj", "adv_by"
     priority: "int | None" = None  # queued before the others, lowest first (None: registry order after them)
     expected: "Callable | None" = None   # fn(profile) -> how many entries it stores (None: unknown)
-    skip: str = ""                 # why the queue leaves it out ("" = it does not)
+    skip: "str | Callable" = ""    # why the queue leaves it out ("" = it does not), or fn(profile) -> that reason
     then: tuple = ()               # ((after_profile, also_at_profile), ...): e.g. E1 at paper after the gpu queue
     rough_seconds: "Callable | None" = None   # fn(profile, as_task_seconds) -> seconds of one entry before any
     #                                is measured (default: the queue's as_task_seconds(profile))
+
+    def skip_reason(self, profile) -> str:
+        """Why the queue (and a page run) leaves this experiment out at ``profile``; "" if it does not."""
+        return self.skip(profile) if callable(self.skip) else self.skip
 
     def stored(self, profile: str, root=None) -> "ResultStore | None":
         return load_store(self.id, profile, root)

@@ -22,6 +22,7 @@ def protocol_of(p):
     return p.replace(epochs=get_profile("paper").epochs, fit_stop=0.0)
 
 
+CHECKED = ("gpu", "smoke")    # the profile whose cost savers it checks, and its rehearsal in CI
 N_CHECK = 2          # tasks of each kind (issue 11: at least 2 human and 2 random); ~17 GPU-min at gpu
 
 
@@ -40,7 +41,8 @@ def check_tasks(p) -> list:
 @register("gpucheck", page="sec3_agreement", pool="sec3", needs=(),
           title="the gpu profile's AS beside the 100-epoch protocol (issue 11)",
           fields=SEC3_POOL + TRAIN + TASKS,
-          priority=1, expected=lambda p: 2 * 2 * N_CHECK, rough_seconds=_rough_seconds)
+          priority=1, expected=lambda p: 2 * 2 * N_CHECK, rough_seconds=_rough_seconds,
+          skip=lambda p: "" if p.name in CHECKED else f"checks the gpu profile's cost savers; not run at {p.name}")
 def gpucheck(p, data_path=None):
     ds = sec3_dataset(p, data_path)
     q = protocol_of(p)

@@ -241,7 +241,9 @@ def load_extra(name: str, p, root=None):
 
 @register("e16", page="sec6_adversarial", pool="main", needs=(),
           title="Adversarial splits of CelebA and ImageNet (Sec. 6.3, Tab. 1)",
-          fields=POOL + TRAIN + ('adv_seeds',))
+          fields=POOL + TRAIN + ('adv_seeds',),
+          skip=lambda p: "" if any(_open_extra(n, extra_root()) is not None for n in ("celeba", "imagenet"))
+          else "needs CelebA or ImageNet files (see tdlib.experiments.sec6.E16_HOWTO)")
 def e16_celeba_imagenet(p, data_path=None, root=None):
     """E16: adversarial splits of CelebA (binary attribute, Eq. 6) and ImageNet (1000-way, Eq. 7)
     by a random-network task vs random splits of the same sizes (Sec. 6.3, Tab. 1), no
