@@ -310,3 +310,29 @@ def test_e22_centred_heatmap_can_fail(tmp_path, centre, state):
     _store(tmp_path, "e22", ent)
     part = C.report("cpu", root=tmp_path, experiments=["e22"])[0]["parts"][0]
     assert part["state"] == state and part["n"] == 40, part
+
+
+HAND_VERDICTS = ("as in the paper", "unlike the paper", "agrees with the paper", "the paper's claim holds")
+
+
+def test_page_prose_takes_its_verdicts_from_the_claims_table():
+    """Issues 18, 20: a sentence that states how a result compares with the paper comes from the verdict
+    (glued ``verdict_<exp>``), never typed by hand; every glued verdict a page names exists and says the
+    report's verdict (the stored cpu results)."""
+    import re
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1] / "book"
+    for page in sorted(root.glob("sec*.md")):
+        text = page.read_text()
+        prose = re.sub(r"```.*?```", "", text, flags=re.S).lower()
+        for phrase in HAND_VERDICTS:
+            assert phrase not in prose, f"{page.name}: hand-written verdict {phrase!r}; glue verdict_<exp> instead"
+        used = set(re.findall(r"\{glue:md\}`(verdict_\w+)`", text))
+        short = page.stem.split("_")[0]
+        facts = C.verdict_facts(short, "cpu")
+        assert used <= set(facts), (page.name, sorted(used - set(facts)))
+        rows = C.page_rows(short, "cpu")
+        for key in used:
+            exp, _, i = key.removeprefix("verdict_").partition("_")
+            row = [r for r in rows if r["experiment"] == exp][int(i or 0)]
+            assert facts[key].startswith(f"**{row['verdict']}**"), (key, facts[key], row["verdict"])
