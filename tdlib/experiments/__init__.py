@@ -23,7 +23,6 @@ from ..config import FIELD_NAMES, get_profile
 from ..errors import ConfigError
 from ..results import RECIPE_FIELDS, RECIPE_NEEDS, ResultStore, best_stored, load_store
 
-EXPERIMENTS: dict = {}          # id -> compute function (kept for callers of the older API)
 RECORDS: dict = {}              # id -> Experiment
 
 # fields by concern (airbench-style groups), combined in the records below
@@ -75,7 +74,6 @@ def register(name: str, *, page: str, title: str, fields, needs=(), pool: str = 
         raise ConfigError(f"record {name}: unknown profile fields {bad}")
 
     def deco(fn):
-        EXPERIMENTS[name] = fn
         RECORDS[name] = Experiment(name, page, title, fields, tuple(needs), pool, fn, runs=tuple(runs),
                                    priority=priority, expected=expected, skip=skip, then=tuple(then),
                                    rough_seconds=rough_seconds)
@@ -102,19 +100,19 @@ def get(name: str, profile="auto", data_path=None, **overrides) -> ResultStore:
     cpu; a stale one says so in its caption), else computed at ``smoke``; with a named profile (or a
     Profile), computed (only missing entries)."""
     _load_all()
-    if name not in EXPERIMENTS:
+    if name not in RECORDS:
         raise ConfigError(f"unknown experiment {name!r}; known: {names()}")
     if profile == "auto":
         store = best_stored(name)
         if store is not None and not overrides:
             return store
         profile = "smoke"
-    return EXPERIMENTS[name](get_profile(profile, **overrides), data_path=data_path)
+    return RECORDS[name].compute(get_profile(profile, **overrides), data_path=data_path)
 
 
 def names() -> list:
     _load_all()
-    return sorted(EXPERIMENTS, key=lambda n: (len(n), n))
+    return sorted(RECORDS, key=lambda n: (len(n), n))
 
 
 def records() -> dict:
