@@ -12,10 +12,10 @@ PY=${PYTHON:-python3}
 action=${1:?usage: gpu_window.sh prepare|stage|run|unpack [PART] [MINUTES] [options]}
 shift
 case "$action" in
-  stage)  exec "$PY" -m tdlib window stage --part "${1:?the CIFAR-10 part}" "${@:2}" ;;
+  stage)  exec "$PY" "$(dirname "$0")/gpu_window.py" stage --part "${1:?the CIFAR-10 part}" "${@:2}" ;;
   run)    part=${1:-}; minutes=${2:-9}; shift $(( $# < 2 ? $# : 2 ))
-          exec "$PY" -m tdlib window run ${part:+--part "$part"} --minutes "$minutes" --out "${OUT:-/tmp/td/out}" "$@" ;;
-  unpack) exec "$PY" -m tdlib window unpack "$@" ;;
-  prepare) exec "$PY" -m tdlib window prepare --source "${TDLIB_DATA:-../shared/data/cifar10.npz}" "$@" ;;
+          exec "$PY" "$(dirname "$0")/gpu_window.py" run ${part:+--part "$part"} --minutes "$minutes" --out "${OUT:-/tmp/td/out}" "$@" ;;
+  unpack) exec "$PY" "$(dirname "$0")/gpu_window.py" unpack "$@" ;;
+  prepare) exec "$PY" "$(dirname "$0")/gpu_window.py" prepare --source "${TDLIB_DATA:-../shared/data/cifar10.npz}" "$@" ;;
   *) echo "unknown action $action" >&2; exit 2 ;;
 esac

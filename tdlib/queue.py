@@ -24,7 +24,7 @@ Nothing here changes what an experiment computes: the queue only decides what ru
 from __future__ import annotations
 
 import contextlib
-import fcntl
+import math
 import json
 import os
 import time
@@ -62,7 +62,7 @@ class LongRun:
     def progress(self) -> tuple[int, float | None]:
         """(steps done, measured seconds per step or None), from the checkpoint; without one, from the
         sampled tasks (``tasks.npz`` records the step they were sampled at: a finished run whose
-        checkpoint stayed behind, see ``python -m tdlib window prepare``)."""
+        checkpoint stayed behind, see ``python scripts/gpu_window.py prepare``)."""
         if not self.checkpoint.is_file():
             tasks = self.out_dir / "tasks.npz"
             if self.kind == "discovery" and tasks.is_file():
@@ -200,22 +200,20 @@ def long_runs(exp: str, p: Profile) -> list[LongRun]:
 
 @contextlib.contextmanager
 def try_lock(path: Path):
-    """A non-blocking exclusive ``flock`` on ``path``: yields True if this worker holds it, else False.
-    The lock goes with the process, so a killed worker never leaves a run locked."""
+    """A non-blocking exclusive lock on ``path`` (``filelock``): yields True if this worker holds it, else
+    False. The lock goes with the process, so a killed worker never leaves a run locked."""
+    from filelock import FileLock, Timeout
     path.parent.mkdir(parents=True, exist_ok=True)
-    f = open(path, "a+")
+    lock = FileLock(path)
     try:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+        lock.acquire(timeout=0)
+    except Timeout:
+        yield False
+        return
+    try:
+        yield True
     finally:
-        f.close()
+        lock.release()
 
 
 def _log(*args):
@@ -538,6 +536,40 @@ def run_queue(p: Profile, minutes: float, data_path=None, only=None, tail: bool 
         summary["jobs"].append(res)
     summary["seconds"] = round(time.perf_counter() - t_start, 1)
     return summary
+
+
+def _submitit_worker(p: Profile, minutes: float, worker: str, kw: dict, plugins: tuple) -> dict:
+    """One queue worker inside a submitit job (a SLURM array task or a local process)."""
+    import importlib
+    for mod in plugins:                                 # modules that register extra experiments
+        importlib.import_module(mod)
+    return run_queue(p, minutes, worker=worker, **kw)
+
+
+def run_workers(p: Profile, minutes: float, n: int, *, executor: str = "auto", folder=None,
+                data_path=None, only=None, tail: bool = True, replace_stale: bool = False,
+                slurm: "dict | None" = None, plugins: tuple = ()) -> list:
+    """``n`` queue workers at once through the kept library ``submitit`` (issue 19): a SLURM job array
+    where SLURM is there (``executor="auto"`` picks it; ``"slurm"`` insists), else ``n`` local processes
+    (``"local"``). They drain one queue over one results folder: each entry is claimed by one worker
+    (:func:`tdlib.results.run_items`), each long-run chunk locked by one. Every worker stops within
+    ``minutes``; the SLURM time limit leaves 5 minutes beyond it, and a later call resumes from the
+    stored entries and checkpoints. ``slurm``: extra SLURM parameters (e.g. ``{"partition": "gpu"}``);
+    a GPU profile asks for one GPU per task. Returns the workers' summaries."""
+    import submitit
+    from .results import results_root
+    folder = Path(folder or results_root() / p.name / ".submitit")
+    ex = submitit.AutoExecutor(folder=folder, cluster=None if executor == "auto" else executor)
+    ex.update_parameters(timeout_min=int(math.ceil(minutes)) + 5, name=f"tdlib-queue-{p.name}")
+    if ex.cluster == "slurm":
+        params = {"slurm_array_parallelism": n, **{f"slurm_{k}": v for k, v in (slurm or {}).items()}}
+        if p.name in ("gpu", "paper"):
+            params.setdefault("slurm_gpus_per_node", 1)
+        ex.update_parameters(**params)
+    kw = {"data_path": data_path, "only": only, "tail": tail, "replace_stale": replace_stale}
+    with ex.batch():
+        jobs = [ex.submit(_submitit_worker, p, minutes, f"{ex.cluster}{i}", kw, tuple(plugins)) for i in range(n)]
+    return [j.result() for j in jobs]
 
 
 def format_summary(summary: dict) -> str:

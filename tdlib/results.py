@@ -12,7 +12,7 @@ the recipes of the experiments whose stored results it read (``needs``). Their h
 a run resumes a file only with the same recipe (else :class:`~tdlib.errors.RecipeMismatch`, before
 any compute), and :meth:`ResultStore.stale` says how a stored result differs from a profile now.
 
-**Several writers.** Every write re-reads the file under an ``fcntl`` lock and merges its entry in,
+**Several writers.** Every write re-reads the file under a ``filelock`` lock and merges its entry in,
 so two processes never drop each other's entries; an entry being computed is *claimed* (a file under
 ``results/<profile>/.claims/``, refreshed every minute), so workers sharing a folder split the work.
 :func:`time_budget` makes :func:`run_items` start no entry it expects to overrun the budget.
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import fcntl
 import hashlib
 import json
 import math
@@ -154,20 +153,20 @@ def check_stored(data, path) -> None:
 
 @contextlib.contextmanager
 def file_lock(path: Path):
-    """An exclusive ``fcntl`` lock on ``<path>.lock`` (processes on one machine, or on a shared
-    filesystem that supports POSIX locks)."""
+    """An exclusive lock on ``<path>.lock`` (the kept library ``filelock``: processes on one machine, or on
+    a shared filesystem that supports POSIX locks; released when its holder dies)."""
+    from filelock import FileLock
     lock = Path(str(path) + ".lock")
     try:
         lock.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        held = FileLock(lock, mode=0o644)
+        held.acquire()
     except OSError as e:
         raise _writable_error(Path(path), e) from None
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
+        held.release()
 
 
 def _jsonable(obj):

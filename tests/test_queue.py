@@ -1,5 +1,6 @@
 """The budgeted work queue (issue 11): priority order, --list, budget, and several workers draining one
 queue: every entry computed once, none lost (3 concurrent worker processes at smoke)."""
+import importlib
 import json
 import os
 import subprocess
@@ -232,3 +233,31 @@ def test_the_queue_knows_no_experiment_id_and_each_reader_declares_its_runs():
     assert names("diag") == [] and names("e1") == [] and names("e5") == ["discovery"]
     assert names("e13") == [] and Q.long_runs("e13", get_profile("gpu"))[0].name == "discovery"   # gpu: tau' discovered
     assert expected_entries("e5", p) is not None and expected_entries("e7", p) is None
+
+
+def test_three_submitit_workers_share_one_results_folder_each_entry_once(tmp_path, qenv, monkeypatch):
+    """Issue 19: many workers through a kept library (submitit's local executor here; a SLURM job array on
+    a cluster) drain one queue over one results folder: every entry computed exactly once, none lost."""
+    pytest.importorskip("submitit")
+    for k in ("TDLIB_RESULTS", "TQ_LOG", "PYTHONPATH", "OMP_NUM_THREADS"):
+        monkeypatch.setenv(k, qenv[k])
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from tdlib import experiments, results
+    from tdlib.config import get_profile
+    from tdlib.queue import run_workers
+    importlib.import_module("tq_plugin")                      # registers the test experiment here too
+    try:
+        summaries = run_workers(get_profile("smoke"), 2, 3, executor="local", folder=tmp_path / "sub",
+                                only={"tq"}, tail=False, plugins=("tq_plugin",))
+    finally:                                                  # the other tests see only the real records
+        experiments.RECORDS.pop("tq", None)
+        results.RECIPE_FIELDS.pop("tq", None)
+        results.RECIPE_NEEDS.pop("tq", None)
+        sys.modules.pop("tq_plugin", None)
+    assert len(summaries) == 3 and {s["worker"] for s in summaries} == {"local0", "local1", "local2"}
+    lines = (tmp_path / "log.txt").read_text().split()
+    keys, pids = lines[0::2], lines[1::2]
+    assert len(keys) == len(set(keys)) == 12                  # every entry computed exactly once
+    assert len(set(pids)) >= 2                                # by more than one worker
+    stored = json.loads((tmp_path / "results" / "smoke" / "tq.json").read_text())
+    assert len(stored["entries"]) == 12 and stored["complete"] is True

@@ -56,10 +56,19 @@ def test_gpu_window_rehearsal_at_smoke(tmp_path):
     assert logs and json.loads(logs[0].read_text())["profile"] == "smoke"
 
 
+def _window_module():
+    """scripts/gpu_window.py (transport tooling outside the package, issue 19) as a module."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("gpu_window", ROOT / "scripts" / "gpu_window.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 def test_prepare_carries_only_the_checkpoints_a_window_needs(tmp_path):
     import torch
     from types import SimpleNamespace
-    from tdlib.commands import window
+    window = _window_module()
     root = tmp_path
     (root / ".gpu" / "data").mkdir(parents=True)
     for i in range(2):
@@ -78,7 +87,7 @@ def test_prepare_carries_only_the_checkpoints_a_window_needs(tmp_path):
 
 
 def test_fastest_impl_reads_the_benchmark(tmp_path):
-    from tdlib.commands.window import fastest_impl
+    fastest_impl = _window_module().fastest_impl
     f = tmp_path / "b.json"
     f.write_text(json.dumps({"rows": [{"arch": "mlp", "best_impl": "graph"},
                                       {"arch": "resnet18", "best_impl": "streams+graph"}]}))

@@ -1,4 +1,7 @@
-"""``python -m tdlib window prepare|stage|run|unpack``: one short GPU window -> stored results (issue 11).
+"""``python scripts/gpu_window.py prepare|stage|run|unpack``: one short GPU window -> stored results (issue 11).
+
+Transport tooling, not the method or the lab: it lives outside the package (issue 19) and uses ``tdlib``
+only through its command line and :func:`tdlib.results.git_commit`.
 
 A GPU window here is one machine reached by a device tool: each call carries the checkout (<= 64 MiB
 in all) and brings back <= 8 files of <= 16 MiB from ``$OUT``; the machine stays warm a short while
@@ -28,7 +31,7 @@ import time
 from pathlib import Path
 
 HELP = "a GPU window: prepare (split CIFAR-10 here), stage / run (on the GPU machine), unpack (here)"
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 STAGE = Path(os.environ.get("TDLIB_STAGE", "/tmp/td"))
 PART_MB = 15                                  # archive parts (the transfer limit is 16 MiB per file)
 MAX_PARTS = 7                                 # + the manifest = 8 files back
@@ -157,7 +160,7 @@ def prepare(args) -> int:
                       "room_left_MiB": round(room, 1)}, indent=1))
     carry1 = [rel[0]] + ([".gpu/state"] if taken else [])
     print("device calls (run tool), the second within the machine's warm time after the first:")
-    from ..results import git_commit
+    from tdlib.results import git_commit
     print(f"  1: carry={json.dumps(carry1)}  timeout_s=120  command: bash scripts/gpu_window.sh stage {rel[0]} "
           f"--commit {git_commit()}")
     print(f"  2: carry={json.dumps([rel[1]])}  timeout_s=600  command: bash scripts/gpu_window.sh run {rel[1]} 9")
@@ -326,3 +329,11 @@ def unpack(args) -> int:
 
 def main(args):
     return {"prepare": prepare, "stage": stage, "run": run, "unpack": unpack}[args.action](args)
+
+
+if __name__ == "__main__":
+    import argparse
+    sys.path.insert(0, str(ROOT))                 # tdlib from this checkout, installed or not
+    parser = argparse.ArgumentParser(prog="gpu_window.py", description=HELP)
+    add_arguments(parser)
+    sys.exit(main(parser.parse_args()))
