@@ -5,7 +5,8 @@ loaded with torchvision's own class (``download=False``: nothing is fetched here
 images are center-cropped to a square and resized to 32x32 (bilinear, antialiased; Sec. 5.3 says
 "resized", the crop keeps aspect ratios), and standardized channel-wise *per dataset* to zero mean
 and unit variance ("similar to training images", Sec. 5.3). ``noise`` (N(0, 1) images, already on
-that scale) is always there. A missing dataset is listed with how to get it, never an error.
+that scale) is always there, and so is ``shapes`` (ours: the built-in generated images of coloured shapes,
+made here). A missing dataset is listed with how to get it, never an error.
 
 Data root: the ``root`` argument, else ``$TDLIB_DOMAINS``, else the folder of the CIFAR-10 file
 (``data_path`` / ``$TDLIB_DATA``), else ``~/.cache/tdlib``. Besides torchvision's layouts, a
@@ -36,7 +37,9 @@ TORCHVISION_DOMAINS = {
               "torchvision.datasets.CLEVRClassification(root, split='val', download=True) (~18 GB)"),
     "kitti": ("Kitti", {"train": False}, "torchvision.datasets.Kitti(root, train=False, download=True)"),
 }
-DOMAINS = ("cifar10-test", *TORCHVISION_DOMAINS, "noise")
+# "shapes" (ours, not in the paper): the built-in generated images (tdlib.data.make_synthetic), a domain far
+# from CIFAR-10 that needs no download, so the domain test has a natural-image-free domain everywhere
+DOMAINS = ("cifar10-test", *TORCHVISION_DOMAINS, "noise", "shapes")
 
 
 def domain_root(root=None, data_path=None) -> Path:
@@ -94,6 +97,9 @@ def load_domain_images(name: str, root, n: int, seed: int = 0, data_path=None) -
         if not p.is_file():
             raise FileNotFoundError(f"no CIFAR-10 file at {p}")
         return _npz_test_images(p, n, seed)
+    if name == "shapes":
+        from .data import make_synthetic
+        return make_synthetic(n, seed=10_000 + seed)[0]
     if name == "cifar100" and (root / "cifar100.npz").is_file():
         return _npz_test_images(root / "cifar100.npz", n, seed)
     if name not in TORCHVISION_DOMAINS:

@@ -87,6 +87,19 @@ def top_images_from_scores(images: np.ndarray, labels, scores, k: int = 8, among
     return out
 
 
+def top_images_kway(images: np.ndarray, labels, scores, k: int = 8) -> dict:
+    """App. C: per class ``c`` of a K-way task, the ``k`` images labelled ``c`` with the largest margin of
+    their score for ``c`` over the best other class (``scores`` (N, K)), encoded for storage."""
+    labels, scores = np.asarray(labels), np.asarray(scores, dtype=np.float64)
+    out = {}
+    for c in range(scores.shape[1]):
+        margin = scores[:, c] - np.delete(scores, c, axis=1).max(1)
+        cand = np.flatnonzero(labels == c)
+        idx = cand[np.argsort(-margin[cand], kind="stable")][:k]
+        out[str(c)] = {"index": idx.tolist(), "images": encode_images(images[idx])}
+    return out
+
+
 def encode_images(images: np.ndarray) -> dict:
     a = np.ascontiguousarray(images, dtype=np.uint8)
     return {"shape": list(a.shape), "b64": base64.b64encode(a.tobytes()).decode("ascii")}

@@ -151,7 +151,9 @@ def test_prop1_wrong_bound_fails_and_identities():
 def test_missing_domains_are_listed_not_raised(tmp_path, monkeypatch):
     monkeypatch.delenv("TDLIB_DATA", raising=False)
     r = load_domains(n=20, root=tmp_path)
-    assert set(r["present"]) == {"noise"} and r["sets"]["noise"].shape == (20, 3, 32, 32)
+    assert set(r["present"]) == {"noise", "shapes"} and r["sets"]["noise"].shape == (20, 3, 32, 32)
+    assert r["sets"]["shapes"].shape == (20, 3, 32, 32)                     # made here, standardized
+    assert abs(float(r["sets"]["shapes"].mean())) < 1e-4
     for name in ("cifar100", "svhn", "dtd", "eurosat", "flowers102", "pets", "clevr", "kitti"):
         assert name in r["missing"] and "download" in r["missing"][name]
     assert "svhn" in missing_report(r)

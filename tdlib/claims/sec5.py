@@ -127,8 +127,11 @@ def e10(st):
     hi = lambda d: mean([grp(g, d) for g in hg])
     hi_vals = lambda d: [v for g in hg for v in (vals(g, d) or [])] or None
     dm = ent.get("domains", {})
-    prem = [Check(f"{len(dm.get('present', {}))} of the paper's 9 other test sets present "
-                  f"({', '.join(dm.get('present', {}))}; missing {', '.join(dm.get('missing', {})) or 'none'})",
+    from ..domains import TORCHVISION_DOMAINS
+    papers = [d for d in dm.get("present", {}) if d in TORCHVISION_DOMAINS or d == "noise"]
+    ours = [d for d in dm.get("present", {}) if d not in papers and d != "cifar10-test"]
+    prem = [Check(f"{len(papers)} of the paper's 9 other test sets present ({', '.join(papers) or 'none'}; missing "
+                  f"{', '.join(dm.get('missing', {})) or 'none'})" + (f"; ours beside them: {', '.join(ours)}" if ours else ""),
                   not dm.get("missing")) if dm else Check("domains: not recorded", None),
             Check(f"high-AS group: {high} tasks" + (" (random-network tasks stand in for discovered ones)"
                                                     if high == "randnet" else ""), None),

@@ -135,16 +135,22 @@ def e20_proposition1(p, data_path=None):
 # ----------------------------------------------------------------------------------------------
 @register("e10", page="sec5_study", pool="main", needs=(),
           title="AS on other domains (Sec. 5.3, Fig. 5)",
-          fields=POOL + TRAIN + TASKS + ('domain_archs', 'domain_n_images', 'study_group_size', 'study_n_train'))
+          fields=POOL + TRAIN + TASKS + DISCOVERY + ('domain_archs', 'domain_n_images', 'study_group_size',
+                                                     'study_n_train', 'task_seed'),
+          runs=("main",))
 def e10_domains(p, data_path=None, root=None):
     """E10: AS on test images of other domains (Sec. 5.3, Fig. 5), for ``p.domain_archs``; X_tr is the
-    first ``p.study_n_train`` training images. Missing datasets are listed in the ``domains`` entry."""
+    first ``p.study_n_train`` training images. Groups: human, random, the first ``p.study_group_size``
+    discovered tasks of the profile's main run (Fig. 5) and random-network tasks. Missing datasets are
+    listed in the ``domains`` entry."""
+    from ..discovery import require_tasks
     from ..domains import load_domains
     ds = dataset_for(p, data_path)
     tr = _study_train_idx(ds, p)
     dom = load_domains(n=p.domain_n_images, root=root, data_path=data_path, seed=p.split_seed)
     test_sets = {"cifar10 (X_te)": ds.x[ds.test_idx], **dom["sets"]}
-    groups = study_groups(p)
+    n_disc = min(p.study_group_size, len(require_tasks(ds, p)["tasks"]))
+    groups = study_groups(p, {"discovered": [f"discovered:{i}:{p.name}" for i in range(n_disc)]})
 
     def item(arch, name, group):
         def run():

@@ -125,19 +125,24 @@ def caption(fig, store, extra: str = "", title: str | None = None, with_recipe: 
 
 
 def image_rows(rows, store, title: str, extra: str = ""):
-    """Figure of image rows (Sec. 5.1, App. B): ``rows`` = ``[(label, class-0 images, class-1
-    images)]`` (uint8 HWC arrays); each row spans the page width, its label above it."""
-    k = max([max(len(a), len(b)) for _, a, b in rows] + [1])
-    strip = FULL_WIDTH * 0.98 / (2 * k + 0.25)             # height of one row of images, inches
-    fig, axes = new_fig(1, nrows=len(rows), height=strip + 0.32)
-    for r, (ax, (label, im0, im1)) in enumerate(zip(axes, rows)):
-        gap = np.full((32, 8, 3), 255, np.uint8)
-        ax.imshow(np.concatenate([*im0, gap, *im1], axis=1) if len(im0) and len(im1) else gap)
+    """Figure of image rows (Sec. 5.1, App. B, App. C): ``rows`` = ``[(label, class-0 images, class-1
+    images, ...)]`` (uint8 HWC arrays, two classes or K); each row spans the page width, its label above it."""
+    k = max([len(a) for r in rows for a in r[1:]] + [1])
+    n_cls = max([len(r) - 1 for r in rows] + [2])
+    strip = FULL_WIDTH * 0.98 / (n_cls * k + 0.125 * n_cls)  # height of one row of images, inches
+    # one row also needs room for the title above and the class names; a lone row gets more
+    fig, axes = new_fig(1, nrows=len(rows), height=strip + (0.32 if len(rows) > 1 else 0.9))
+    gap = np.full((32, 8, 3), 255, np.uint8)
+    for r, (ax, (label, *classes)) in enumerate(zip(axes, rows)):
+        strips = [a for c in classes for a in (*c, gap)][:-1]
+        ax.imshow(np.concatenate(strips, axis=1) if all(len(c) for c in classes) else gap)
         ax.set_yticks([])
         ax.set_title(label, fontsize=9, loc="left", pad=3)
         if r == 0:
             ax.xaxis.tick_top()
-            ax.set_xticks([16 * len(im0), 32 * len(im0) + 8 + 16 * len(im1)], ["class 0", "class 1"], fontsize=9)
+            starts = np.cumsum([0] + [32 * len(c) + 8 for c in classes[:-1]])
+            ax.set_xticks([s0 + 16 * len(c) for s0, c in zip(starts, classes)],
+                          [f"class {i}" for i in range(len(classes))], fontsize=9)
             ax.set_title(label, fontsize=9, loc="left", pad=16)
         else:
             ax.set_xticks([])

@@ -159,6 +159,18 @@ def proxy_as_correlation(e6) -> float:
     return float(np.corrcoef(x, y)[0, 1]) if len(x) > 2 and x.std() > 0 and y.std() > 0 else float("nan")
 
 
+def plot_kway_grids(e17):
+    """E17 (App. C; paper Fig. 11): per discovered K-way task, its most discriminative images of each class."""
+    from ..taskviz import decode_images
+    from .common import image_rows
+    ent = {k: e for k, e in e17.entries.items() if k.startswith("images:")}
+    if not ent:
+        return None
+    rows = [(f"{e['task']} (K = {e['k']})", *[decode_images(c["images"]) for _, c in sorted(
+        e["classes"].items(), key=lambda kv: int(kv[0]))]) for _, e in sorted(ent.items())]
+    return image_rows(rows, e17, "Most discriminative images of each class of discovered K-way tasks (paper Fig. 11)")
+
+
 def facts(e6=None, e7=None, e17=None) -> dict:
     """Numbers the Sec. 4 prose quotes (glued): E6's proxy-AS/AS correlation, E7's mean similarity and
     naive-discovery counts, E17's meta-steps, tasks per kind and the largest one-class share of a

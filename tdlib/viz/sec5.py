@@ -132,7 +132,7 @@ def plot_domains(store):
         ax.set_ylabel("AS")
         ax.set_title(arch, fontsize=9)
         ax.legend(fontsize=7)
-    _title(fig, store, "AS measured on test images of other domains (Sec. 5.3, Fig. 5)")
+    _title(fig, store, "AS measured on test images of other domains (paper Fig. 5)")
     return fig
 
 
