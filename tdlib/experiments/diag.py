@@ -28,7 +28,8 @@ import numpy as np
 from ..config import PROFILES, get_profile
 from ..data import dataset_for, load_dataset
 from ..diagnosis import cue_recovery, label_learnability, term_gradients
-from ..discovery import _new_state, orthogonal_hyperplanes, sample_tasks, train_encoder
+from ..discovery import (_new_state, checkpoint_stale, discovery_dir, load_task_file, orthogonal_hyperplanes,
+                         require_tasks, sample_tasks, train_encoder)
 from ..results import run_items
 from ..tasks import IMAGE_STATS, default_task_names, task_by_name
 from . import DISCOVERY, POOL, register
@@ -89,12 +90,40 @@ def sandbox_run(overrides: dict, meta_steps: int, every: int, seed: int = 0) -> 
             "inner_steps": [h["inner_steps"] for h in hist]}
 
 
+PROXY_REPS = 4          # unrolls per task in the tasks' proxy-AS (the same seeds for every group: paired)
+
+
+def task_groups(ds, p) -> dict:
+    """The tasks whose proxy-AS ``diag`` compares, by hyperplane: ``discovered`` (the main run),
+    ``untrained`` (the same hyperplanes on the encoder at its initialization) and, where E5 saved it with
+    today's settings, ``unif_only`` (uniformity-only training, E5's baseline)."""
+    planes = orthogonal_hyperplanes(p.emb_dim, p.n_tasks, p.task_seed)
+    groups = {"discovered": require_tasks(ds, p)["tasks"],
+              "untrained": sample_tasks(_new_state(p, "cpu")["encoder"], ds, planes)[0]}
+    q = p.replace(proxy_weight=0.0)
+    where = f"{p.name}/unif_only"
+    try:
+        if not checkpoint_stale(q, discovery_dir(where)):
+            groups["unif_only"] = load_task_file(ds, where)["tasks"]
+    except ValueError:                                       # not saved: E5 has not run its baseline
+        pass
+    return groups
+
+
 @register("diag", page="sec4_discovery", pool="main", needs=(),
           title="What drives the discovery encoder, and discovery where the answer is known (issue 21)",
-          fields=POOL + DISCOVERY + ("task_seed", "sandbox_meta_steps", "sandbox_every"))
+          fields=POOL + DISCOVERY + ("task_seed", "sandbox_meta_steps", "sandbox_every"),
+          runs=("main",))
 def diag(p, data_path=None):
     ds = dataset_for(p, data_path)
     items = {}
+    # does meta-training raise the objective itself? the proxy-AS (Algorithm 1's inner loop, the profile's
+    # settings, hard labels) of each group's task on hyperplane i, over the same unrolls for every group
+    groups = task_groups(ds, p)
+    for g, tasks in groups.items():
+        for i, t in enumerate(tasks):
+            items[f"tasks_proxy:{g}:{i}"] = (lambda g=g, i=i, t=t: {
+                "group": g, "index": i, **label_learnability(ds, t, p, n_rep=PROXY_REPS, seed=1000 + i)})
     for name, q in gradient_settings(p).items():
         def grads(q=q):
             out = term_gradients(_new_state(q, "cpu")["encoder"], ds, q, n_planes=4)

@@ -36,6 +36,37 @@ def learnability_table(store):
                       caption="what the inner loop can learn: a labelling at random labels' proxy-AS cannot be discovered")
 
 
+def tasks_proxy(store) -> dict:
+    """``{group: {index: entry}}`` of diag's ``tasks_proxy`` entries (the proxy-AS of each group's tasks)."""
+    out = {}
+    for k, e in store.entries.items():
+        if k.startswith("tasks_proxy:"):
+            out.setdefault(e["group"], {})[e["index"]] = e
+    return out
+
+
+def tasks_proxy_table(store):
+    """Does meta-training raise its own objective? Per group of tasks (the same hyperplanes), the mean
+    proxy-AS over the same unrolls and the inner networks' held-out accuracy, and the paired difference
+    of the discovered tasks from each other group (bootstrap 95% interval over hyperplanes, sign-flip p)."""
+    from ..uncertainty import paired_difference
+    g = tasks_proxy(store)
+    if "discovered" not in g:
+        return None
+    idx = sorted(g["discovered"])
+    rows = {}
+    for name, ent in g.items():
+        r = {"tasks": len(ent), "mean proxy-AS": float(np.mean([ent[i]["proxy_as"] for i in sorted(ent)])),
+             "held-out accuracy": float(np.mean([ent[i]["test_accuracy"] for i in sorted(ent)]))}
+        if name != "discovered" and sorted(ent) == idx:
+            d = paired_difference([g["discovered"][i]["proxy_as"] for i in idx], [ent[i]["proxy_as"] for i in idx])
+            r["discovered minus this"] = f"{d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}], p = {d['p']:.3f}"
+        rows[name] = r
+    return html_table(rows, index_name="tasks of", store=store,
+                      caption="the meta-objective measured on the tasks themselves: proxy-AS of each hyperplane's "
+                              "task (hard labels, the profile's inner loop, the same unrolls for every group)")
+
+
 def plot_early_stop(store, threshold: float = 0.6):
     """The two inner networks' 0-1 agreement on each step's batch (mean and lowest over the unrolls,
     early stop off) per labelling, against the authors' early-stop threshold: a rule that fires on
@@ -118,6 +149,20 @@ def baselines_table(e5):
                       caption="discovered tasks vs baselines that need no meta-learning (one pool, one AS recipe)")
 
 
+def _tasks_proxy_facts(diag) -> dict:
+    from ..uncertainty import paired_difference
+    g = tasks_proxy(diag)
+    out = {}
+    if "discovered" not in g:
+        return out
+    idx = sorted(g["discovered"])
+    for name in ("untrained", "unif_only"):
+        if name in g and sorted(g[name]) == idx:
+            d = paired_difference([g["discovered"][i]["proxy_as"] for i in idx], [g[name][i]["proxy_as"] for i in idx])
+            out[f"diag_proxy_minus_{name}"] = f"{d['mean']:+.3f} (95% interval {d['low']:+.3f} to {d['high']:+.3f}, n = {d['n']})"
+    return out
+
+
 def facts(diag=None, e5=None) -> dict:
     """Numbers the page's prose quotes (glue)."""
     out = {}
@@ -126,6 +171,7 @@ def facts(diag=None, e5=None) -> dict:
             if k.startswith("gradients:"):
                 key = "".join(ch if ch.isalnum() else "_" for ch in k.split(":", 1)[1])[:20]
                 out[f"diag_ratio_{key}"] = round(e["effective_ratio"], 1)
+        out.update(_tasks_proxy_facts(diag))
     if e5 is not None:
         prm = e5.data.get("params") or {}
         out["e5_settings"] = (f"λ = {prm.get('uniformity_weight')}, t = {prm.get('uniformity_t', 2.0)}, "
