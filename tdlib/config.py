@@ -238,9 +238,18 @@ class TrackedProfile(Profile):
     every field its result depends on (``tests/test_records.py``)."""
 
     def __getattribute__(self, name):
-        if _TRACK["on"] and name in FIELD_NAMES:
+        if _TRACK["on"] and name in FIELD_NAMES and name not in object.__getattribute__(self, "__dict__").get(
+                "_overridden", ()):
             _TRACK["reads"].add(name)
         return object.__getattribute__(self, name)
+
+    def replace(self, **overrides) -> "TrackedProfile":
+        """As :meth:`Profile.replace`; a field set here came from the code, not from the profile, so
+        reading it on the copy is not a read of the profile (what the override was computed from is)."""
+        new = Profile.replace(self, **overrides)
+        done = object.__getattribute__(self, "__dict__").get("_overridden", frozenset())
+        object.__setattr__(new, "_overridden", frozenset(done) | frozenset(overrides))
+        return new
 
 
 @contextlib.contextmanager
