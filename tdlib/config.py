@@ -316,7 +316,8 @@ PROFILES: dict[str, Profile] = {
         # core); at most 20 inner steps instead of 50, so a larger inner step
         # (0.1) lets the networks learn something
         emb_dim=8, n_tasks=8, inner_steps=20, inner_batch=128, meta_steps=40,   # 160 unrolls (4 per meta-step)
-        adv_targets=2, adv_by=("randnet:0", "randnet:1"), adv_multiclass_by=1, adv_seeds=1,
+        adv_targets=2, adv_multiclass_by=1, adv_seeds=1,
+        adv_by=("discovered:0:cpu", "discovered:1:cpu"),   # Sec. 6: tau' = discovered tasks (E5's), as the paper
         study_group_size=2, study_n_train=500, domain_archs=("cnn",), domain_n_images=500,
         prop1_arch="mlp", prop1_models=3, grid_k=6, grid_n_discovered=4,   # e9-e11, e20: ~15 min on 2 cores
         green_arch="mlp", green_n_train=45_000, green_epochs=30,   # e11: the paper's X_tr size, MLP only

@@ -221,7 +221,8 @@ def test_set_aside_of_a_run_folder_keeps_the_other_runs_inside_it(tmp_path):
 
 def test_the_queue_knows_no_experiment_id_and_each_reader_declares_its_runs():
     """Issue 19: what the queue knows of an experiment comes from its record; E17 and E18 no longer wait
-    for the main discovery run, which they do not read; the diagnosis waits for none."""
+    for the main discovery run, which they do not read; the diagnosis reads it (its tasks' proxy-AS);
+    Sec. 6 waits for it where tau' are discovered tasks (cpu, gpu), not where they are not (smoke)."""
     import re
     from tdlib import queue as Q
     src = (ROOT / "tdlib" / "queue.py").read_text()
@@ -230,8 +231,9 @@ def test_the_queue_knows_no_experiment_id_and_each_reader_declares_its_runs():
     names = lambda e: [r.name for r in Q.long_runs(e, p)]
     assert "discovery" not in names("e17") and names("e17") == ["discovery/k3", "discovery/k5"]
     assert "discovery" not in names("e18") and len(names("e18")) == 9
-    assert names("diag") == [] and names("e1") == [] and names("e5") == ["discovery"]
-    assert names("e13") == [] and Q.long_runs("e13", get_profile("gpu"))[0].name == "discovery"   # gpu: tau' discovered
+    assert names("diag") == ["discovery"] and names("e1") == [] and names("e5") == ["discovery"]
+    assert names("e13") == ["discovery"] and Q.long_runs("e13", get_profile("gpu"))[0].name == "discovery"
+    assert Q.long_runs("e13", get_profile("smoke")) == []                    # smoke: a cue and a random network
     assert expected_entries("e5", p) is not None and expected_entries("e7", p) is None
 
 
