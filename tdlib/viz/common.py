@@ -127,9 +127,9 @@ def caption(fig, store, extra: str = "", title: str | None = None, with_recipe: 
 def image_rows(rows, store, title: str, extra: str = ""):
     """Figure of image rows (Sec. 5.1, App. B, App. C): ``rows`` = ``[(label, class-0 images, class-1
     images, ...)]`` (uint8 HWC arrays, two classes or K); each row spans the page width, its label above it."""
-    k = max([len(a) for r in rows for a in r[1:]] + [1])
-    n_cls = max([len(r) - 1 for r in rows] + [2])
-    strip = FULL_WIDTH * 0.98 / (n_cls * k + 0.125 * n_cls)  # height of one row of images, inches
+    n_img = max([sum(len(a) for a in r[1:]) for r in rows] + [1])   # the widest row: its images ...
+    n_gap = max([len(r) - 2 for r in rows] + [1])                     # ... and the gaps between classes
+    strip = FULL_WIDTH * 0.98 / (n_img + 0.25 * n_gap)      # height of one row of images, inches
     # one row also needs room for the title above and the class names; a lone row gets more
     fig, axes = new_fig(1, nrows=len(rows), height=strip + (0.32 if len(rows) > 1 else 0.9))
     gap = np.full((32, 8, 3), 255, np.uint8)

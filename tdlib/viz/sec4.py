@@ -166,8 +166,10 @@ def plot_kway_grids(e17):
     ent = {k: e for k, e in e17.entries.items() if k.startswith("images:")}
     if not ent:
         return None
-    rows = [(f"{e['task']} (K = {e['k']})", *[decode_images(c["images"]) for _, c in sorted(
-        e["classes"].items(), key=lambda kv: int(kv[0]))]) for _, e in sorted(ent.items())]
+    # about 15 images a row whatever K, so every row has the same scale
+    rows = [(f"{e['task']} (K = {e['k']})", *[decode_images(c["images"])[: max(2, 15 // int(e["k"]))]
+                                                for _, c in sorted(e["classes"].items(), key=lambda kv: int(kv[0]))])
+            for _, e in sorted(ent.items())]
     return image_rows(rows, e17, "Most discriminative images of each class of discovered K-way tasks (paper Fig. 11)")
 
 
