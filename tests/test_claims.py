@@ -312,6 +312,17 @@ def test_e22_centred_heatmap_can_fail(tmp_path, centre, state):
     assert part["state"] == state and part["n"] == 40, part
 
 
+@pytest.mark.parametrize("spread, state", [(8.0, "holds"), (13.0, "fails")])
+def test_e22_an_uninformative_centred_map_fails(tmp_path, spread, state):
+    """A map centred only because it is spread evenly (as the random-labelled task's) does not pass."""
+    pts = [[15.5, 15.5]] * 10
+    ent = {"classes:all": {"task": "classes:all", "train_acc": 1.0, "image_centres": pts, "spread": spread},
+           "random:0": {"task": "random:0", "train_acc": 1.0, "image_centres": pts, "spread": 12.5}}
+    _store(tmp_path, "e22", ent)
+    part = C.report("cpu", root=tmp_path, experiments=["e22"])[0]["parts"][1]
+    assert part["state"] == state, part
+
+
 HAND_VERDICTS = ("as in the paper", "unlike the paper", "agrees with the paper", "the paper's claim holds")
 
 

@@ -294,6 +294,15 @@ def e22(st):
             ok = True if ci[1] <= CENTRE_TOL else False if ci[0] > CENTRE_TOL else None
             parts.append(Check(text + ("" if ok is not None else ": inconclusive, the interval covers the margin"),
                                ok, ci, b["n"], inconclusive=ok is None))
+    # centred alone cannot fail for an uninformative map (a random-labelled task's centre is also near the
+    # middle): the classification map must also be more concentrated than the random-labelled task's
+    rnd = next((e for k, e in ent.items() if k.startswith("random:")), None)
+    if cls is not None and rnd is not None and cls.get("spread") is not None and rnd.get("spread") is not None:
+        ok = cls["spread"] < rnd["spread"]
+        parts.append(Check(f"its SIS spread {fmt(cls['spread'], 1)} px {'<' if ok else 'is not below'} the random-labelled "
+                           f"task's {fmt(rnd['spread'], 1)} px (a uniform map: 13.1 px) [one value each, no interval]", ok))
+    else:
+        parts.append(Check("the classification or random-labelled task's heatmap: not stored", None))
     d = st.params("e22").get("emb_dim")
     parts.append(Check(f"smaller d, more localized heatmaps: needs discovery at several d (paper: 8, 32, 128); "
                        f"stored: d = {d} only", None))
