@@ -159,6 +159,14 @@ def _point_runs(p: Profile, points) -> list:
     return runs
 
 
+def _longer_runs(p: Profile) -> list:
+    if not p.longer_meta_steps:
+        return []
+    from .experiments.longer import longer_point
+    q, out = longer_point(p)
+    return [LongRun(f"discovery/{out.name}", "discovery", q, out, q.meta_steps)]
+
+
 def _appj_runs(p: Profile) -> list:
     runs = _point_runs(p, [(p.uniformity_weight, d) for d in p.appj_dims])
     if not p.ssl_weights:
@@ -178,7 +186,8 @@ RUN_KINDS = {
     "archs": _arch_runs,                                                 # discovery with each other arch
     "kway": _kway_runs,                                                  # K-way discovery runs (App. C)
     "sweep": lambda p: _point_runs(p, [(lam, d) for d in p.sweep_dims for lam in p.sweep_weights]),
-    "appj": _appj_runs,                                                  # App. J's d points, SimCLR, regulated
+    "appj": _appj_runs,
+    "longer": _longer_runs,                                              # the main run, longer (issue 21)                                                  # App. J's d points, SimCLR, regulated
     # Sec. 6's tau': the main discovery run only where the profile names discovered tasks (gpu)
     "adv_by": lambda p: _main_run(p) if any(str(n).startswith("discovered") for n in p.adv_by) else [],
 }

@@ -278,6 +278,18 @@ def test_e5_any_hyperplane_fails_on_a_collapsed_encoder(tmp_path):
         assert row["verdict"] == want, (sim, row)
 
 
+def test_e17_balance_is_read_before_rebalancing_and_can_fail(tmp_path):
+    disc = {"discovery:k3": {"balance": [[0.3334, 0.3333, 0.3333]], "n_classes": 3}}      # after rebalancing
+    for fr, want in (([0.34, 0.33, 0.33], "agrees"), ([0.50, 0.29, 0.21], "contradicts")):
+        dev = max(abs(f - 1 / 3) for f in fr)
+        _store(tmp_path, "e17", {**disc, "balance:k3": {"k": 3, "argmax_fractions": [fr], "max_deviation": dev}})
+        row = [r for r in _rows(tmp_path, "e17") if "balanced" in r["claim"]][0]
+        assert row["verdict"] == want, (fr, row)
+    _store(tmp_path, "e17", disc)                       # only the rebalanced fractions: no verdict from them
+    row = [r for r in _rows(tmp_path, "e17") if "balanced" in r["claim"]][0]
+    assert row["verdict"] not in ("agrees", "agrees at this scale"), row
+
+
 def test_e20_includes_the_falsifiable_inequality(tmp_path):
     base = {"task": "human:0", "as_u": 0.86, "best_case_acc": 0.93, "num_classes": 2, "holds": True}
     _store(tmp_path, "e20", {"human:0": {**base, "ii_as_u": True}})

@@ -16,14 +16,14 @@ def add_arguments(p):
 def main(args):
     from ..agreement import agreement_score
     from ..cli import profile_from_args
-    from ..experiments.sec3 import sec3_dataset
+    from ..experiments.sec3 import sec3_dataset, sec3_profile
     from ..tasks import task_by_name
     prof = profile_from_args(args)
-    ds = sec3_dataset(prof, args.data_path, args.download)       # the pool of E1-E4
+    ds = sec3_dataset(prof, args.data_path, args.download)       # the pool and networks of E1-E4
     labels = {name: task_by_name(ds, name) for name in args.tasks}      # fail early on bad names
     for name, lab in labels.items():
         t0 = time.perf_counter()
-        r = agreement_score(ds, lab, prof, arch=args.arch, seed=args.seed)
+        r = agreement_score(ds, lab, sec3_profile(prof), arch=args.arch, seed=args.seed)
         print(json.dumps({"task": name, "AS": round(r["agreement"], 4), "test_acc": round(r["test_acc"], 4),
                           "arch": r["arch"], "profile": prof.name, "dataset": ds.name,
                           "seconds": round(time.perf_counter() - t0, 2)}), flush=True)

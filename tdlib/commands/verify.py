@@ -4,9 +4,11 @@ code and report any that moved (issue 18's drift check).
 Samples ``--sample`` agreement-score entries (seeded) from the profile's complete, current stored
 results, copies ``results/<profile>/`` into a temporary folder, removes each sampled entry there and
 lets its experiment recompute it (the store's own resume path: only the missing entry is computed),
-then compares the recomputed AS with the stored one. An entry moved beyond ``--tolerance`` (default
-0.025: the spread of one AS between a stored E1 entry and a recomputation of the same task and seeds,
-issue 18) is reported and the command exits 1. The committed results are never touched.
+then compares the recomputed AS with the stored one. An entry moved beyond ``--tolerance`` is reported and
+the command exits 1. The default tolerance is the measured seed noise of one AS at the profile (the largest
+spread of one task's AS over seed pairs, experiment ``asnoise``), or 0.025 where that is not stored (the
+spread of one AS between a stored E1 entry and a recomputation of the same task and seeds, issue 18).
+The committed results are never touched.
 """
 HELP = "recompute a few stored AS entries with today's code; exit 1 if one moved beyond the seed noise"
 
@@ -18,8 +20,9 @@ def add_arguments(p):
     p.add_argument("--sample", type=int, default=2, help="how many stored AS entries to recompute (default 2)")
     p.add_argument("--seed", type=int, default=0, help="which entries (the sample's seed)")
     p.add_argument("--experiments", nargs="*", default=None, metavar="EXP", help="sample only from these")
-    p.add_argument("--tolerance", type=float, default=TOLERANCE,
-                   help=f"largest accepted |stored - recomputed| AS (default {TOLERANCE})")
+    p.add_argument("--tolerance", type=float, default=None,
+                   help="largest accepted |stored - recomputed| AS (default: the measured seed noise, "
+                        f"experiment asnoise, else {TOLERANCE})")
     add_profile_arguments(p)
 
 
@@ -39,6 +42,19 @@ def candidates(profile: str, experiments=None, root=None) -> list:
         out += [(name, k) for k, v in store.entries.items()
                 if isinstance(v, dict) and isinstance(v.get("agreement"), (int, float))]
     return out
+
+
+def default_tolerance(profile: str, root=None) -> tuple:
+    """``(tolerance, where it comes from)``: the stored seed noise of one AS at ``profile``, else TOLERANCE."""
+    from ..experiments.sec3 import seed_noise
+    from ..results import load_store
+    store = load_store("asnoise", profile, root)
+    if store is not None and store.data.get("complete"):
+        noise = seed_noise(store, load_store("e1", profile, root))
+        if noise["n_tasks"] and noise["spread"] == noise["spread"]:
+            return float(noise["spread"]), (f"the measured seed noise (largest spread of one task's AS over "
+                                            f"{noise['n_seeds']} seed pairs, {noise['n_tasks']} tasks)")
+    return TOLERANCE, "the default: no complete asnoise result at this profile"
 
 
 def main(args):
@@ -61,6 +77,9 @@ def main(args):
         raise ConfigError(f"no complete, current stored AS entries under {root / prof.name}. Fix: compute some "
                           f"first: python -m tdlib run e1 --profile {prof.name}")
     picked = random.Random(args.seed).sample(pool, min(args.sample, len(pool)))
+    if args.tolerance is None:
+        args.tolerance, why = default_tolerance(prof.name, root)
+        print(f"verify: tolerance {args.tolerance:.4f} ({why})", flush=True)
     moved = 0
     with tempfile.TemporaryDirectory(prefix="tdlib-verify-") as tmp:
         shutil.copytree(root / prof.name, Path(tmp) / prof.name,

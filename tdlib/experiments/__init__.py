@@ -29,6 +29,7 @@ RECORDS: dict = {}              # id -> Experiment
 POOL = ("dataset", "n_train", "n_test", "split_seed", "tin_image_size")
 SEC3_POOL = ("dataset", "sec3_n_train", "n_test", "split_seed", "tin_image_size")
 TRAIN = ("arch", "width", "epochs", "batch_size", "lr", "lr_schedule", "amp", "fit_stop")
+SEC3_TRAIN = ("arch", "sec3_width", "sec3_epochs", "batch_size", "lr", "sec3_lr_schedule", "amp", "sec3_fit_stop")
 TASKS = ("n_human", "n_random", "task_seed")
 DISCOVERY = ("arch", "emb_dim", "n_tasks", "inner_steps", "inner_lr", "inner_batch", "meta_lr", "meta_steps",
              "uniformity_weight", "temperature", "early_stop_agreement", "early_stop_patience", "disc_width",

@@ -39,6 +39,14 @@ def e17_kway(p, data_path=None):
                                         for i in range(n)]
             return out
         items[f"discovery:k{k}"] = run
+
+        def argmax_balance(k=k):          # App. C: the heads give balanced tasks "as far as the embeddings are
+            import numpy as np            # uniform": the class fractions of the plain argmax, before the
+            saved = load_task_file(ds, f"{p.name}/k{k}")     # balanced assignment (tdlib.kway) evens them
+            fr = [np.bincount(np.asarray(s, np.float32).argmax(1), minlength=k) / len(s) for s in saved["scores"]]
+            return {"k": k, "argmax_fractions": [[round(float(f), 4) for f in row] for row in fr],
+                    "max_deviation": float(max(abs(f - 1 / k) for row in fr for f in row))}
+        items[f"balance:k{k}"] = argmax_balance
     def images(k, i):
         from ..taskviz import top_images_kway
         saved = load_task_file(ds, f"{p.name}/k{k}")
