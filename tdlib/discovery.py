@@ -39,11 +39,10 @@ self-supervised ones of :mod:`tdlib.ssl`), the encoder is a 2-layer MLP on them
 (:func:`build_feature_encoder`) instead of the backbone on images; the inner networks still train on
 the images. Each inner batch of images is paired with the features of the same images.
 
-Files in ``results/<profile>/discovery/``: ``encoder.pt`` (checkpoint) and ``tasks.npz`` (``tasks``
-(K,N) uint8 over the pool, ``scores`` (K,N) float16 projections, dataset signature). The task kind
-``discovered:K`` (``discovered:K:PROFILE``) reads them; other runs of a profile live in subfolders
-(``sweep_l1_d8`` of E18, ``arch_mlp`` = discovered with another architecture, Sec. 5.2), named
-``discovered:K:PROFILE/SUBFOLDER`` (e.g. ``discovered:0:cpu/arch_vit``).
+A run writes into the folder it is given (``out_dir``): ``encoder.pt`` (one checkpoint file,
+:mod:`tdlib.checkpoint`) and ``tasks.npz`` (``tasks`` (K,N) uint8 over the pool, ``scores`` (K,N) float16
+projections, dataset signature). Where the lab keeps runs, and the task kind ``discovered:K`` that reads
+their tasks, are :mod:`tdlib.runs`'s.
 
 Attention (ViT) runs through PyTorch's math kernel during meta-steps: the fused kernels have no
 double backward, which the meta-gradient needs.
@@ -51,8 +50,7 @@ double backward, which the meta-gradient needs.
 K-way tasks (App. C): with ``n_classes = K > 2`` the head of each task is K unit vectors (a regular
 simplex from a seeded rotation, :mod:`tdlib.kway`), the soft labels are ``softmax(T * A g(x))``, the
 inner networks have K outputs, and sampled tasks are balanced K-way labels (:func:`tdlib.kway.balanced_argmax`).
-The binary path (``n_classes = 2``) is unchanged. Such runs live in the subfolder ``k{K}`` and their
-tasks are named ``discovered:I:PROFILE/kK`` (e.g. ``discovered:0:cpu/k3``).
+The binary path (``n_classes = 2``) is unchanged.
 """
 from __future__ import annotations
 
@@ -60,7 +58,6 @@ import copy
 import json
 import math
 import os
-import secrets
 import tempfile
 import time
 from pathlib import Path
@@ -70,12 +67,11 @@ import torch
 import torch.nn as nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
+from .checkpoint import check_writable, folder_id, optimizer_state, read_checkpoint, save_checkpoint
 from .config import get_profile
-from .errors import ConfigError, Diverged, RecipeMismatch, ResultsFileError
+from .errors import ConfigError, Diverged
 from .kway import kway_heads, kway_probs, sample_kway_tasks
 from .models import build_model
-from .results import results_root
-from .tasks import register_task_kind
 from .train import cuda_determinism
 from .unroll import FunctionalNet, proxy_agreement
 
@@ -158,50 +154,6 @@ def task_heads(p, n: int | None = None) -> torch.Tensor:
     if p.n_classes == 2:
         return orthogonal_hyperplanes(p.emb_dim, n, p.task_seed)
     return kway_heads(p.emb_dim, p.n_classes, n, p.task_seed)
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename in ``folder`` durable (a no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _atomic_torch_save(obj, path: Path) -> None:
-    """``torch.save`` to a temporary name beside ``path``, fsync, then ``os.replace``: ``path`` holds the
-    old or the new file whatever happens (a kill, a full disk), never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def discovery_dir(profile_name: str, root=None) -> Path:
-    """``results/<profile>/discovery``; ``"cpu/arch_mlp"`` gives its subfolder ``.../discovery/arch_mlp``."""
-    prof, _, sub = profile_name.partition("/")
-    base = Path(root or results_root()) / prof / "discovery"
-    return base / sub if sub else base
-
-
-def run_name(p) -> str:
-    """Where a profile's discovery run lives: ``"cpu"``, or ``"cpu/k3"`` for K-way tasks (App. C)."""
-    return p.name if p.n_classes == 2 else f"{p.name}/k{p.n_classes}"
 
 
 def _dataset_signature(ds) -> dict:
@@ -382,127 +334,26 @@ def checkpoint_stale(p, out_dir) -> list:
                 return ["settings not recorded (tasks.npz made before they were; no encoder.pt to read)"]
             ck = {"profile": json.loads(str(z["settings"]))}
     else:
-        ck = _read_checkpoint(path)
+        ck = read_checkpoint(path)
     made = {**_IMPLICIT, **ck["profile"]}
     return [f"{k}: {made.get(k)!r} -> {p.as_dict().get(k)!r}" for k in settings_diff(ck, p)]
 
 
-MOMENT_FILES = {"exp_avg": "adam_exp_avg.pt", "exp_avg_sq": "adam_exp_avg_sq.pt"}   # before issue 17: these names
-
-
-def moment_path(folder: Path, key: str, token: int) -> Path:
-    """Adam moment file ``key`` ("exp_avg", "exp_avg_sq") of the save ``token``:
-    ``adam_exp_avg.<token>.pt``; each save writes new ones, so the previous save's stay intact."""
-    return Path(folder) / f"adam_{key}.{token:016x}.pt"
-
-
-def _check_writable(out: Path) -> None:
-    """Create ``out`` and write a probe file in it, or a :class:`ResultsFileError` naming the fix."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=out, prefix=".write-probe"):
-            pass
-    except OSError as e:
-        raise ResultsFileError(f"cannot write the discovery run's folder {out} ({e.strerror or e}); nothing "
-                               "computed. Fix: make it writable, or set TDLIB_RESULTS to a writable folder") from None
-
-
-def _folder_id(out: Path):
-    st = os.stat(out)
-    return (st.st_dev, st.st_ino)
-
-
 def _save(state, p, path: Path) -> None:
-    """The checkpoint in three files, so that each stays small enough to travel (<= 16 MiB up to a
-    ResNet-18 of width 32: 2.8M parameters, 10.7 MiB per file, 33.6 MB in all): ``encoder.pt``
-    (weights, the RNG state, step, history, Adam's step counts and settings) and Adam's two moment
-    files beside it, named by the save's random token (:func:`moment_path`), which ``encoder.pt`` holds.
+    """The checkpoint, one file (:func:`tdlib.checkpoint.save_checkpoint`): the encoder's weights, Adam's
+    whole state, the RNG state, step, history, the settings that made it and the data it was made on."""
+    save_checkpoint({"encoder": state["encoder"].state_dict(), "opt": state["opt"].state_dict(),
+                     "gen": state["gen"].get_state(), "step": state["step"], "history": state["history"],
+                     "profile": p.as_dict(), "train_seconds": state.get("train_seconds", 0.0),
+                     "inputs": state.get("inputs"), "data": state.get("data")},
+                    path, folder=state.get("folder"), step=state["step"])
 
-    Written as one unit (issue 17): the new moment files first (each to a temporary name, fsync,
-    rename), then ``encoder.pt`` the same way (the single rename that commits the save), then the
-    previous save's moment files are deleted. A kill or a full disk at any point leaves the previous
-    checkpoint whole, and a resume continues from it exactly."""
-    token = secrets.randbits(62)                            # not the torch RNG: the run stays as it was
-    try:
-        same = state.get("folder") is None or _folder_id(path.parent) == state["folder"]
-    except FileNotFoundError:
-        same = False
-    if not same:                                            # e.g. --replace-stale set it aside meanwhile
-        raise ResultsFileError(f"the run's folder {path.parent} was moved or replaced while this run trained "
-                               f"(meta-step {state['step']}); nothing written there, this run stops. Fix: "
-                               "start it again on the new folder (--resume, or --fresh)")
-    opt = state["opt"].state_dict()
-    moments = {k: {i: st[k] for i, st in opt["state"].items() if k in st} for k in MOMENT_FILES}
-    light = {"param_groups": opt["param_groups"],
-             "state": {i: {k: v for k, v in st.items() if k not in MOMENT_FILES} for i, st in opt["state"].items()}}
-    keep = {moment_path(path.parent, k, token).name for k in MOMENT_FILES}
-    try:
-        for k in MOMENT_FILES:                              # moments first: encoder.pt names the token last
-            _atomic_torch_save({"token": token, "moments": moments[k]}, moment_path(path.parent, k, token))
-        _atomic_torch_save({"encoder": state["encoder"].state_dict(), "opt": light, "token": token,
-                            "gen": state["gen"].get_state(), "step": state["step"],
-                            "history": state["history"], "profile": p.as_dict(),
-                            "train_seconds": state.get("train_seconds", 0.0),
-                            "inputs": state.get("inputs"), "data": state.get("data")}, path)
-    except OSError as e:
-        for k in MOMENT_FILES:                              # this save's moments, if encoder.pt does not name them
-            f = moment_path(path.parent, k, token)
-            try:
-                if f.is_file() and _read_checkpoint(path).get("token") != token:
-                    f.unlink()
-            except (OSError, ConfigError):
-                pass
-        raise ResultsFileError(f"could not write the checkpoint {path} at meta-step {state['step']} ({e}); "
-                               "the previous checkpoint is kept. Fix: free disk space or make the folder "
-                               "writable, then --resume.") from e
-    for f in [*path.parent.glob("adam_*.pt*"), *path.parent.glob(f"{path.name}*.tmp")]:
-        if f.name not in keep and (f.suffix == ".pt" or f.name.endswith(".tmp")):   # older saves, killed writes
-            try:
-                f.unlink()
-            except OSError:                                 # best effort: the checkpoint is already whole
-                pass
-
-
-def _load_opt_state(ck: dict, path: Path) -> dict:
-    """Adam's state dict from ``encoder.pt`` and the moment files of its token (older checkpoints:
-    the untokenized names of :data:`MOMENT_FILES`, or the state whole inside ``encoder.pt``)."""
-    opt = ck["opt"]
-    if "token" not in ck:
-        return opt
-    state = {i: dict(st) for i, st in opt["state"].items()}
-    for k, name in MOMENT_FILES.items():
-        f = moment_path(path.parent, k, ck["token"])
-        if not f.is_file():
-            f = path.parent / name
-        part = _read_checkpoint(f) if f.is_file() else None
-        if part is None or part["token"] != ck["token"]:
-            raise ConfigError(f"{moment_path(path.parent, k, ck['token'])} is missing or belongs to another save "
-                              f"than {path}. Fix: copy the checkpoint files together, or run with --fresh.")
-        for i, v in part["moments"].items():
-            state[i][k] = v
-    return {"state": state, "param_groups": opt["param_groups"]}
-
-
-def _read_checkpoint(path: Path) -> dict:
-    """``torch.load`` of one checkpoint file (weights only: no code in it runs); a truncated or
-    corrupt file is a :class:`~tdlib.errors.ConfigError` naming it and the fix."""
-    try:
-        ck = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise
-    except Exception as e:                                  # truncated zip, empty file, forged pickle, ...
-        raise ConfigError(f"checkpoint {path} is damaged or not a checkpoint ({type(e).__name__}: "
-                          f"{str(e).splitlines()[0][:120] if str(e) else 'unreadable'}). Fix: restore it from "
-                          "a copy, or run with --fresh (starts the run over).") from e
-    if not isinstance(ck, dict):
-        raise ConfigError(f"checkpoint {path} holds a {type(ck).__name__}, not a checkpoint. Fix: run with --fresh.")
-    return ck
 
 
 def _load(p, path: Path, device, inputs: dict | None = None, data: dict | None = None):
     state = _new_state(p, device, None if inputs is None else inputs["shape"][1])
     state["inputs"] = inputs
-    ck = _read_checkpoint(path)                              # device-agnostic (the RNG state stays on CPU)
+    ck = read_checkpoint(path)                              # device-agnostic (the RNG state stays on CPU)
     made_on = ck.get("data")                                 # None: saved before the data was recorded
     if made_on is not None and data is not None and made_on != data:
         raise ConfigError(f"checkpoint {path} was trained on other data ({made_on}), not on these images "
@@ -519,7 +370,7 @@ def _load(p, path: Path, device, inputs: dict | None = None, data: dict | None =
                           "Fix: `python -m tdlib run <experiment> --replace-stale` (keeps it under "
                           "results/<profile>/.stale/ and retrains), or `discover --fresh` (starts over).")
     state["encoder"].load_state_dict(ck["encoder"])
-    state["opt"].load_state_dict(_load_opt_state(ck, path))
+    state["opt"].load_state_dict(optimizer_state(ck, path))
     state["gen"].set_state(ck["gen"].cpu())
     state["step"], state["history"] = ck["step"], ck["history"]
     state["train_seconds"] = ck.get("train_seconds", 0.0)
@@ -530,13 +381,14 @@ def _default_device():
     return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
 
 
-def train_encoder(ds, profile="smoke", *, steps: int | None = None, out_dir=None, resume: bool = True,
+def train_encoder(ds, profile="smoke", *, out_dir, steps: int | None = None, resume: bool = True,
                   fresh: bool = False, checkpoint_every: int = 25, inner_checkpoint: bool | None = None,
                   device=None, progress: bool = True, stop_after: int | None = None, features=None) -> dict:
     """Meta-train the shared encoder up to ``steps`` meta-steps (default ``profile.meta_steps``).
     ``features`` (N, F): regulated discovery, the encoder is an MLP on these frozen features.
 
-    With ``resume`` and a checkpoint in ``out_dir`` it continues from there; without ``resume`` a
+    ``out_dir``: the run's folder (its checkpoint ``encoder.pt``; where a lab keeps it is the lab's choice,
+    e.g. :func:`tdlib.runs.discovery_dir`). With ``resume`` and a checkpoint there it continues from it; without ``resume`` a
     folder that holds a checkpoint is refused (ConfigError, nothing touched) unless ``fresh``.
     ``stop_after`` ends this call after that many meta-steps (a chunk), saving a checkpoint.
     Returns the state dict (``encoder``, ``opt``, ``gen``, ``step``, ``history``, ``train_seconds``)."""
@@ -546,7 +398,7 @@ def train_encoder(ds, profile="smoke", *, steps: int | None = None, out_dir=None
     device = torch.device(device) if device is not None else _default_device()
     steps = p.meta_steps if steps is None else steps
     inner_checkpoint = p.inner_checkpoint if inner_checkpoint is None else inner_checkpoint
-    out = Path(out_dir) if out_dir is not None else discovery_dir(run_name(p))
+    out = Path(out_dir)
     ck_path = out / "encoder.pt"
     inputs = _inputs_signature(features)
     if ck_path.is_file() and not resume and not fresh:
@@ -556,7 +408,7 @@ def train_encoder(ds, profile="smoke", *, steps: int | None = None, out_dir=None
         raise ConfigError(f"{out / 'tasks.npz'} holds a finished run's tasks without its encoder.pt (as git or a "
                           "GPU window leaves it); not retrained over. Fix: bring its encoder.pt back to continue "
                           "it, or --fresh to train anew (replaces the tasks).")
-    _check_writable(out)                                     # before any compute, not at the first save
+    check_writable(out, "the discovery run's folder")                                     # before any compute, not at the first save
     data = ds.fingerprint() if hasattr(ds, "fingerprint") else None
     if resume and ck_path.is_file():
         state = _load(p, ck_path, device, inputs, data)
@@ -564,7 +416,7 @@ def train_encoder(ds, profile="smoke", *, steps: int | None = None, out_dir=None
         state = _new_state(p, device, None if features is None else features.shape[1])
         state["inputs"] = inputs
     state["data"] = data
-    state["folder"] = _folder_id(out)                        # a save refuses a folder moved or replaced meanwhile
+    state["folder"] = folder_id(out)                        # a save refuses a folder moved or replaced meanwhile
     planes = task_heads(p).to(device)                        # (n_tasks,d), or (n_tasks,K,d) K-way
     x_all = ds.x.to(device)
     feats = None if features is None else features.to(device)
@@ -692,7 +544,7 @@ def sample_tasks(encoder: nn.Module, ds, planes: torch.Tensor, balance: str = "m
     return tasks, scores
 
 
-def discover(ds, profile="smoke", *, steps=None, out_dir=None, resume: bool = True, fresh: bool = False,
+def discover(ds, profile="smoke", *, out_dir, steps=None, resume: bool = True, fresh: bool = False,
              n_sample=None, balance: str = "median", progress: bool = True, stop_after=None, features=None,
              **kw) -> dict:
     """Train the encoder (resuming), then sample ``n_sample`` (default ``n_tasks``) tasks from that many
@@ -700,7 +552,7 @@ def discover(ds, profile="smoke", *, steps=None, out_dir=None, resume: bool = Tr
     ``features`` (N, F): regulated discovery on these frozen features (Sec. 5.1)."""
     p = get_profile(profile)
     check_settings(p, steps, stop_after, n_sample)
-    out = Path(out_dir) if out_dir is not None else discovery_dir(run_name(p))
+    out = Path(out_dir)
     state = train_encoder(ds, p, steps=steps, out_dir=out, resume=resume, fresh=fresh, progress=progress,
                           stop_after=stop_after, features=features, **kw)
     k = p.n_tasks if n_sample is None else n_sample
@@ -727,93 +579,3 @@ def discover(ds, profile="smoke", *, steps=None, out_dir=None, resume: bool = Tr
     return {"step": state["step"], "train_seconds": round(state.get("train_seconds", 0.0), 1),
             "history": state["history"], "tasks_path": str(path),
             "n_tasks": int(len(tasks)), "mean_similarity": sim, "balance": bal, "n_classes": p.n_classes}
-
-
-def require_tasks(ds, p, where: str | None = None) -> dict:
-    """The saved tasks (:func:`load_task_file`) of the run ``where`` (default: profile ``p``'s own,
-    :func:`run_name`) for a computation that reads them as made with ``p``'s settings: trained, or
-    resumed, first when missing or unfinished (fewer than ``p.meta_steps``); a run made with other
-    settings (:func:`checkpoint_stale`) is refused with a :class:`~tdlib.errors.RecipeMismatch` naming
-    the difference and the fix, never read as ``p``'s (issue 17: E6 stored tasks of a λ = 1, 7-step run
-    under a λ = 5, 4-step recipe)."""
-    where = where or run_name(p)
-    out = discovery_dir(where)
-    diff = checkpoint_stale(p, out)
-    if diff:
-        raise RecipeMismatch(f"the discovery run in {out} was made with other settings than the ones read now "
-                             f"({'; '.join(diff)}); its tasks are not used. Fix: redo it with today's settings "
-                             f"(`python -m tdlib discover --profile {p.name} --fresh`, or `queue --replace-stale`), "
-                             "or set the fields back (--set ...)")
-    try:
-        saved = load_task_file(ds, where)
-        with np.load(saved["path"]) as z:
-            done = int(z["step"]) >= p.meta_steps
-    except ValueError:
-        done = False
-    if not done:
-        discover(ds, p, out_dir=out, progress=False)
-        saved = load_task_file(ds, where)
-    return saved
-
-
-def arch_run(profile, arch: str):
-    """Discovery with architecture ``arch`` (encoder and inner networks, Sec. 5.2): ``(profile, where)``.
-    The profile's own arch is its default run (``where = "cpu"``); another arch trains
-    ``study_disc_meta_steps`` meta-steps into the subfolder ``arch_<arch>`` (``where = "cpu/arch_vit"``,
-    task names ``discovered:K:cpu/arch_vit``), every inner step checkpointed (the same gradient; without
-    it a ViT's unrolled graph at the cpu settings outgrows 14 GB)."""
-    p = get_profile(profile)
-    if arch == p.arch:
-        return p, p.name
-    return (p.replace(arch=arch, meta_steps=p.study_disc_meta_steps, inner_checkpoint=True),
-            f"{p.name}/arch_{arch}")
-
-
-# ----------------------------------------------------------------------------------------------
-# the ``discovered:K`` task kind
-# ----------------------------------------------------------------------------------------------
-def load_tasks(ds=None, profile: str | None = None, root=None) -> np.ndarray:
-    """Saved discovered tasks (K,N): of ``profile`` (``"cpu"``, or a run in its subfolder,
-    ``"cpu/arch_mlp"``, ``"cpu/k3"``), else of the most recent run whose dataset matches ``ds``."""
-    return load_task_file(ds, profile, root)["tasks"]
-
-
-def load_task_file(ds=None, profile: str | None = None, root=None) -> dict:
-    """As :func:`load_tasks`, with the projections: ``{"tasks": (K,N) int64, "scores": (K,N) float32,
-    "path": ...}`` (K-way runs: scores (K,N,classes))."""
-    base = Path(root or results_root())
-    cands = [discovery_dir(profile, base) / "tasks.npz"] if profile else \
-        sorted(base.glob("*/discovery/tasks.npz"), key=lambda q: q.stat().st_mtime, reverse=True)
-    seen = []
-    for path in cands:
-        if not path.is_file():
-            continue
-        with np.load(path) as z:
-            sig = json.loads(str(z["signature"]))
-            if ds is None or _same_data(sig, ds):
-                tasks = z["tasks"].astype(np.int64)
-                k = z["scores"].shape[-1] if z["scores"].ndim == 3 else 2       # K-way runs: scores (K,N,classes)
-                bad = [i for i, t in enumerate(tasks) if t.min() < 0 or t.max() >= k or len(np.unique(t)) < 2]
-                if tasks.ndim != 2 or bad:
-                    raise ValueError(f"{path} holds tasks that are not {k}-class labellings with at least two "
-                                     f"labels (rows {bad[:5]}); damaged or edited. Fix: restore it, or run "
-                                     "`discover --fresh` to redo the run")
-                return {"tasks": tasks, "scores": z["scores"].astype(np.float32), "path": str(path)}
-            seen.append(f"{path} ({sig['name']}, {sig['n']} images)")
-    where = f"profile {profile!r}" if profile else f"any profile under {base}"
-    raise ValueError(f"no saved discovered tasks for this dataset in {where}"
-                     + (f"; found only {seen}" if seen else "")
-                     + ". Fix: run `python -m tdlib discover --profile <p>` (`--arch A` for `<p>/arch_A`, "
-                     + "`--set n_classes=K` for `<p>/kK`) first.")
-
-
-def _discovered_kind(ds, arg: str):
-    idx, _, prof = arg.partition(":")
-    tasks = load_tasks(ds, prof or None)
-    i = int(idx)
-    if not 0 <= i < len(tasks):
-        raise ValueError(f"only {len(tasks)} discovered tasks are saved; index {i} is out of range")
-    return tasks[i]
-
-
-register_task_kind("discovered", _discovered_kind)

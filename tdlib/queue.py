@@ -127,12 +127,12 @@ def _record(exp: str):
 
 
 def _main_run(p: Profile) -> list:
-    from .discovery import discovery_dir, run_name
+    from .runs import discovery_dir, run_name
     return [LongRun("discovery", "discovery", p, discovery_dir(run_name(p)), p.meta_steps)]
 
 
 def _arch_runs(p: Profile) -> list:
-    from .discovery import arch_run, discovery_dir
+    from .runs import arch_run, discovery_dir
     runs = []
     for a in p.study_disc_archs:
         if a != p.arch:
@@ -142,7 +142,7 @@ def _arch_runs(p: Profile) -> list:
 
 
 def _kway_runs(p: Profile) -> list:
-    from .discovery import discovery_dir, run_name
+    from .runs import discovery_dir, run_name
     runs = []
     for k in p.kway_classes:
         q = p.replace(n_classes=k, meta_steps=p.kway_meta_steps)
@@ -170,9 +170,9 @@ def _longer_runs(p: Profile) -> list:
 def _appj_runs(p: Profile) -> list:
     runs = _point_runs(p, [(p.uniformity_weight, d) for d in p.appj_dims])
     if not p.ssl_weights:
-        from .discovery import discovery_dir
+        from .runs import discovery_dir
         from .experiments.appj import SSL_FOLDER
-        from .ssl import ssl_dir
+        from .runs import ssl_dir
         simclr = LongRun("ssl", "ssl", p, Path(ssl_dir(p.name)), p.ssl_epochs)
         q = p.replace(meta_steps=p.ssl_meta_steps)
         runs += [simclr, LongRun(f"discovery/{SSL_FOLDER}", "discovery", q, discovery_dir(p.name) / SSL_FOLDER,
@@ -270,8 +270,9 @@ def _train(run: LongRun, ds, n: int, data_path=None) -> None:
     from .discovery import train_encoder
     features = None
     if run.features == "ssl":
+        from .runs import ssl_dir
         from .ssl import frozen_features
-        features = frozen_features(ds, run.profile)
+        features = frozen_features(ds, run.profile, out_dir=ssl_dir(run.profile.name))
     train_encoder(ds, run.profile, out_dir=run.out_dir, resume=True, stop_after=n, progress=False,
                   features=features)
 

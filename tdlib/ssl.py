@@ -35,7 +35,7 @@ import torch.nn.functional as F
 
 from .config import get_profile
 from .models import build_model
-from .results import provenance, results_root
+from .checkpoint import atomic_torch_save
 
 
 def _safe_load(path, map_location):
@@ -140,18 +140,14 @@ class SimCLR(nn.Module):
         return self.head(self.backbone(x))
 
 
-def ssl_dir(profile_name: str, root=None) -> Path:
-    return Path(root or results_root()) / profile_name / "ssl"
-
-
 _CK_KEYS = ("ssl_arch", "ssl_width", "ssl_proj_dim", "ssl_batch", "ssl_lr", "ssl_temperature",
             "dataset", "n_train", "split_seed", "task_seed")
 
 
-def checkpoint_stale(p, out_dir=None) -> list:
+def checkpoint_stale(p, out_dir) -> list:
     """How the SimCLR checkpoint in ``out_dir`` differs from what profile ``p`` would train now
     (``["ssl_lr: 0.001 -> 0.002"]``); empty if there is none or it matches."""
-    path = Path(out_dir or ssl_dir(p.name)) / "encoder.pt"
+    path = Path(out_dir) / "encoder.pt"
     if not path.is_file():
         return []
     made = _safe_load(path, "cpu")["profile"]
@@ -163,17 +159,17 @@ def _channel_stats(ds):
     return x.mean(dim=(0, 2, 3), keepdim=True), x.std(dim=(0, 2, 3), keepdim=True)   # (1,3,1,1) each
 
 
-def train_ssl(ds, profile="smoke", *, epochs: int | None = None, out_dir=None, resume: bool = True,
+def train_ssl(ds, profile="smoke", *, out_dir, epochs: int | None = None, resume: bool = True,
               stop_after: int | None = None, progress: bool = True, device=None) -> dict:
     """SimCLR on X_tr (no labels) up to ``epochs`` (default ``profile.ssl_epochs``), saving
-    ``encoder.pt`` after every epoch; resumes from it. ``stop_after``: run at most this many epochs
+    ``out_dir/encoder.pt`` after every epoch (one file, :func:`tdlib.checkpoint.atomic_torch_save`);
+    resumes from it. ``stop_after``: run at most this many epochs
     in this call. Returns ``{"model", "epoch", "history"}``."""
     from tqdm.auto import tqdm
-    from .discovery import _atomic_torch_save
     p = get_profile(profile)
     device = torch.device(device) if device is not None else torch.device("cpu")
     epochs = p.ssl_epochs if epochs is None else epochs
-    path = Path(out_dir or ssl_dir(p.name)) / "encoder.pt"
+    path = Path(out_dir) / "encoder.pt"
     torch.manual_seed(p.task_seed)
     model = SimCLR(p.ssl_arch, p.ssl_width, p.ssl_proj_dim).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=p.ssl_lr)
@@ -209,9 +205,9 @@ def train_ssl(ds, profile="smoke", *, epochs: int | None = None, out_dir=None, r
         epoch += 1
         history.append({"epoch": epoch, "loss": float(np.mean(losses)),
                         "seconds": round(time.perf_counter() - t0, 2)})
-        _atomic_torch_save({"model": model.state_dict(), "opt": opt.state_dict(), "gen": gen.get_state(),
-                            "epoch": epoch, "history": history, "profile": p.as_dict(),
-                            "provenance": provenance()}, path)
+        atomic_torch_save({"model": model.state_dict(), "opt": opt.state_dict(), "gen": gen.get_state(),
+                           "epoch": epoch, "history": history, "profile": p.as_dict(),
+                           "torch": str(torch.__version__)}, path)
         bar.update(1)
         bar.set_postfix(loss=f"{history[-1]['loss']:.3f}")
     bar.close()
@@ -274,8 +270,8 @@ def extract(backbone: nn.Module, x: torch.Tensor, batch_size: int = 500) -> torc
 def frozen_features(ds, profile="smoke", weights=None, *, progress: bool = False, standardize: bool = True,
                     untrained: bool = False, **train_kw) -> torch.Tensor:
     """Frozen self-supervised features (N, F) of the whole pool: from ``weights`` (default
-    ``profile.ssl_weights``) if given, else from the project's SimCLR model (trained or resumed
-    first). Standardized per feature with X_tr's mean and std (``standardize``). ``untrained``: the
+    ``profile.ssl_weights``) if given, else from the SimCLR model in ``out_dir`` (a keyword passed on to
+    :func:`train_ssl`; trained or resumed first). Standardized per feature with X_tr's mean and std (``standardize``). ``untrained``: the
     same backbone at its SimCLR initialization instead (a control: what does SimCLR training add?)."""
     p = get_profile(profile)
     weights = weights if weights is not None else (p.ssl_weights or None)
@@ -284,6 +280,9 @@ def frozen_features(ds, profile="smoke", weights=None, *, progress: bool = False
         backbone = SimCLR(p.ssl_arch, p.ssl_width, p.ssl_proj_dim).backbone
     elif weights:
         backbone = load_backbone_weights(weights, p.ssl_arch, p.ssl_width)
+    elif "out_dir" not in train_kw:
+        raise TypeError("frozen_features: give weights= (a backbone's file) or out_dir= (the folder of a SimCLR "
+                        "run to train or resume, e.g. tdlib.runs.ssl_dir(profile_name))")
     else:
         backbone = train_ssl(ds, p, progress=progress, **train_kw)["model"].backbone
     feats = extract(backbone, ds.x)                                                    # (N,F)

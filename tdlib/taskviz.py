@@ -52,7 +52,7 @@ def _greenpixel_scores(ds, arg):
 
 
 def _discovered_scores(ds, arg):
-    from .discovery import load_task_file
+    from .runs import load_task_file
     idx, _, prof = arg.partition(":")
     scores = load_task_file(ds, prof or None)["scores"]
     i = int(idx)

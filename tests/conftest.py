@@ -41,3 +41,28 @@ def device() -> torch.device:
     """The device the tests run tdlib on."""
     from tdlib.train import default_device
     return default_device()
+
+
+def _to_legacy_layout(folder, token=0x1234ABCD, untokenized=False):
+    """Rewrite the one-file discovery checkpoint in ``folder`` into the three-file layout of earlier
+    checkpoints (Adam's two moments in files of their own, named by the save token, or by the older
+    untokenized names), as runs committed before the one-file format hold them."""
+    import torch
+    from tdlib import checkpoint
+    ck = torch.load(folder / "encoder.pt", map_location="cpu", weights_only=True)
+    opt = ck["opt"]
+    for k, name in checkpoint.LEGACY_MOMENTS.items():
+        moments = {i: st[k] for i, st in opt["state"].items() if k in st}
+        f = folder / name if untokenized else checkpoint.legacy_moment_path(folder, k, token)
+        torch.save({"token": token, "moments": moments}, f)
+    ck["opt"] = {"param_groups": opt["param_groups"],
+                 "state": {i: {k: v for k, v in st.items() if k not in checkpoint.LEGACY_MOMENTS}
+                           for i, st in opt["state"].items()}}
+    ck["token"] = token
+    torch.save(ck, folder / "encoder.pt")
+    return token
+
+
+@pytest.fixture
+def legacy_layout():
+    return _to_legacy_layout

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from tdlib import discovery, ssl
+from tdlib import runs
 from tdlib.config import get_profile
 from tdlib.data import load_dataset
 from tdlib.linear_probe import closest_task_similarity, fit_linear_heads, predict_heads
@@ -152,7 +153,7 @@ def test_discovered_task_name_with_folder(ds, tmp_path, monkeypatch):
     monkeypatch.setenv("TDLIB_RESULTS", str(tmp_path))
     p = get_profile("smoke", meta_steps=1, inner_steps=2, inner_batch=32)
     feats = torch.randn(len(ds), 6, generator=torch.Generator().manual_seed(1))
-    discovery.discover(ds, p, out_dir=discovery.discovery_dir("smoke") / "ssl", features=feats, progress=False)
+    discovery.discover(ds, p, out_dir=runs.discovery_dir("smoke") / "ssl", features=feats, progress=False)
     saved = np.load(tmp_path / "smoke" / "discovery" / "ssl" / "tasks.npz")["tasks"]
     assert np.array_equal(task_by_name(ds, "discovered:1:smoke/ssl"), saved[1])
     with pytest.raises(ValueError, match="smoke/nope"):

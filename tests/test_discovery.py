@@ -6,6 +6,7 @@ import torch
 import torch.nn as nn
 
 from tdlib import discovery
+from tdlib import runs
 from tdlib.config import get_profile
 from tdlib.data import load_dataset
 from tdlib.errors import ConfigError
@@ -208,8 +209,7 @@ def test_resume_gives_the_same_result(tiny, tmp_path, over):
     discovery.train_encoder(ds, p, out_dir=tmp_path / "b", progress=False, stop_after=2)
     ck = torch.load(tmp_path / "b" / "encoder.pt", map_location="cpu", weights_only=False)
     assert ck["step"] == 2 and ck["train_seconds"] > 0
-    assert {f.name for f in (tmp_path / "b").iterdir()} == {
-        "encoder.pt", *(discovery.moment_path(tmp_path / "b", k, ck["token"]).name for k in discovery.MOMENT_FILES)}
+    assert {f.name for f in (tmp_path / "b").iterdir()} == {"encoder.pt"}      # one file per checkpoint
     resumed = discovery.train_encoder(ds, p, out_dir=tmp_path / "b", progress=False)
     assert resumed["train_seconds"] > ck["train_seconds"]
     assert resumed["step"] == full["step"] == 4
@@ -221,13 +221,15 @@ def test_resume_gives_the_same_result(tiny, tmp_path, over):
         assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_checkpoint_files_must_belong_together(tiny, tmp_path):
+def test_legacy_checkpoint_files_must_belong_together(tiny, tmp_path, legacy_layout):
+    """A run committed in the earlier three-file layout: a moment file of another save is refused."""
+    from tdlib.checkpoint import legacy_moment_path
     p, ds = tiny
     discovery.train_encoder(ds, p, out_dir=tmp_path / "a", progress=False, stop_after=1)
     discovery.train_encoder(ds, p, out_dir=tmp_path / "b", progress=False, stop_after=2)
-    token = {d: torch.load(tmp_path / d / "encoder.pt", weights_only=True)["token"] for d in "ab"}
-    (discovery.moment_path(tmp_path / "b", "exp_avg", token["b"])).write_bytes(
-        discovery.moment_path(tmp_path / "a", "exp_avg", token["a"]).read_bytes())
+    token = {"a": legacy_layout(tmp_path / "a", 1), "b": legacy_layout(tmp_path / "b", 2)}
+    legacy_moment_path(tmp_path / "b", "exp_avg", token["b"]).write_bytes(
+        legacy_moment_path(tmp_path / "a", "exp_avg", token["a"]).read_bytes())
     with pytest.raises(ConfigError, match="another save"):
         discovery.train_encoder(ds, p, out_dir=tmp_path / "b", progress=False)
 
@@ -253,7 +255,7 @@ def test_nan_stops_cleanly_and_keeps_the_last_good_checkpoint(tiny, tmp_path, mo
 def test_discover_saves_tasks_and_registers_the_kind(tiny, tmp_path, monkeypatch):
     p, ds = tiny
     monkeypatch.setenv("TDLIB_RESULTS", str(tmp_path))
-    summary = discovery.discover(ds, p.replace(meta_steps=1), progress=False)
+    summary = discovery.discover(ds, p.replace(meta_steps=1), out_dir=runs.discovery_dir("smoke"), progress=False)
     assert summary["n_tasks"] == p.n_tasks and all(b == 0.5 for b in summary["balance"])
     t = task_by_name(ds, "discovered:1")
     assert t.shape == (len(ds),) and set(np.unique(t)) <= {0, 1}

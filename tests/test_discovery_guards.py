@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from tdlib import cli, discovery
+from tdlib import runs
 from tdlib.config import get_profile
 from tdlib.data import load_dataset
 from tdlib.errors import ConfigError, Diverged
@@ -24,7 +25,7 @@ def test_huge_inner_lr_stops_with_diverged_and_saves_no_tasks(results):
                     inner_lr=100.0, meta_steps=6)
     ds = load_dataset("synthetic", p.n_train, p.n_test)
     with pytest.raises(Diverged, match="inner_lr=100"):
-        discovery.discover(ds, p, progress=False)
+        discovery.discover(ds, p, out_dir=runs.discovery_dir(runs.run_name(p)), progress=False)
     assert not (results / "tasks.npz").exists()
 
 

@@ -7,6 +7,7 @@ import torch
 import torch.nn as nn
 
 from tdlib import discovery, kway
+from tdlib import runs
 from tdlib.config import get_profile
 from tdlib.data import DataNotFoundError, load_dataset, load_tinyimagenet_train
 from tdlib.tasks import kway_similarity, similarity, task_by_name
@@ -117,7 +118,7 @@ def test_kway_discovery_run_saves_balanced_tasks_with_names(tmp_path, monkeypatc
     p = get_profile("smoke", n_train=300, n_test=100, inner_batch=32, inner_steps=3, meta_steps=2,
                     emb_dim=4, n_tasks=4, disc_width=4, n_classes=3)
     ds = load_dataset("synthetic", p.n_train, p.n_test)
-    out = discovery.discover(ds, p, progress=False)
+    out = discovery.discover(ds, p, out_dir=runs.discovery_dir(runs.run_name(p)), progress=False)
     assert (tmp_path / "smoke" / "discovery" / "k3" / "tasks.npz").is_file()
     assert not (tmp_path / "smoke" / "discovery" / "tasks.npz").exists()   # the binary run is separate
     assert out["n_tasks"] == 4 and all(max(b) - min(b) < 0.01 for b in out["balance"])

@@ -1,5 +1,6 @@
-"""Issue 17's reliability probes: a discovery checkpoint is written as one unit (a kill or a full disk at
-any point of a save leaves a run that resumes bit-exactly), a damaged checkpoint is an error naming the
+"""Issue 17's reliability probes: a discovery checkpoint (one file, :mod:`tdlib.checkpoint`) is written as one
+unit (a kill or a full disk at any point of a save leaves a run that resumes bit-exactly; a run in the earlier
+three-file layout resumes too, and its next save leaves one file), a damaged checkpoint is an error naming the
 file and the fix, and the queue reports such a job and carries on."""
 import errno
 import pathlib
@@ -9,6 +10,7 @@ import pytest
 import torch
 
 from tdlib import discovery
+from tdlib import runs
 from tdlib.config import get_profile
 from tdlib.data import load_dataset
 from tdlib.errors import ConfigError
@@ -41,9 +43,7 @@ def _assert_resumes_exactly(tiny, reference, folder):
     for k, v in enc.items():
         assert torch.equal(v, st["encoder"].state_dict()[k]), k
     assert _strip(st["history"]) == hist
-    ck = torch.load(folder / "encoder.pt", map_location="cpu", weights_only=True)
-    assert sorted(f.name for f in folder.iterdir()) == sorted(
-        ["encoder.pt", *(discovery.moment_path(folder, k, ck["token"]).name for k in discovery.MOMENT_FILES)])
+    assert sorted(f.name for f in folder.iterdir()) == ["encoder.pt"]
 
 
 def test_a_kill_at_any_point_of_a_checkpoint_write_resumes_bit_exactly(tiny, reference, tmp_path, monkeypatch):
@@ -88,13 +88,13 @@ def test_a_kill_at_any_point_of_a_checkpoint_write_resumes_bit_exactly(tiny, ref
     monkeypatch.setattr(pathlib.Path, "unlink", unlink)
     discovery.train_encoder(ds, p, out_dir=run, progress=False, checkpoint_every=1, stop_after=1)
     monkeypatch.undo()
-    assert len(snaps) >= 3 * 5 + 2 * 2                       # 3 files written, 2 old moment files deleted
+    assert len(snaps) >= 5                                   # the file written (3), renamed into place (2)
     for s in snaps:
         _assert_resumes_exactly(tiny, reference, s)
 
 
 @pytest.mark.parametrize("what", ["save", "replace"])
-@pytest.mark.parametrize("at", [0, 1, 2])
+@pytest.mark.parametrize("at", [0])
 def test_a_full_disk_during_a_checkpoint_write_keeps_the_previous_checkpoint(tiny, reference, tmp_path,
                                                                              monkeypatch, what, at):
     """The ``at``-th file write (or rename) of the step-2 save fails as on a full disk: the run stops with
@@ -119,26 +119,28 @@ def test_a_full_disk_during_a_checkpoint_write_keeps_the_previous_checkpoint(tin
     _assert_resumes_exactly(tiny, reference, tmp_path)
 
 
-def test_a_failed_delete_of_old_moments_loses_nothing(tiny, reference, tmp_path, monkeypatch):
+def test_a_failed_delete_of_old_moments_loses_nothing(tiny, reference, tmp_path, monkeypatch, legacy_layout):
     p, ds = tiny
     discovery.train_encoder(ds, p, out_dir=tmp_path, progress=False, checkpoint_every=1, stop_after=1)
+    legacy_layout(tmp_path)
 
     def unlink(self, *a, **kw):
         raise PermissionError(errno.EACCES, "Permission denied")
     monkeypatch.setattr(pathlib.Path, "unlink", unlink)
     discovery.train_encoder(ds, p, out_dir=tmp_path, progress=False, checkpoint_every=1, stop_after=1)
     monkeypatch.undo()
-    assert len(list(tmp_path.glob("adam_*.pt"))) == 4         # the old ones stayed; the next save removes them
+    assert len(list(tmp_path.glob("adam_*.pt"))) == 2         # the old ones stayed; the next save removes them
     _assert_resumes_exactly(tiny, reference, tmp_path)
 
 
-def test_a_checkpoint_in_the_old_layout_still_resumes(tiny, reference, tmp_path):
-    """Checkpoints saved before issue 17 named their moment files adam_exp_avg.pt / adam_exp_avg_sq.pt."""
+@pytest.mark.parametrize("untokenized", [False, True])
+def test_a_checkpoint_in_an_old_layout_still_resumes(tiny, reference, tmp_path, legacy_layout, untokenized):
+    """Runs committed in the three-file layout (moment files named by the save token, or, before issue 17,
+    adam_exp_avg.pt / adam_exp_avg_sq.pt) resume bit-exactly; the next save leaves one file."""
     p, ds = tiny
     discovery.train_encoder(ds, p, out_dir=tmp_path, progress=False, checkpoint_every=1, stop_after=2)
-    token = torch.load(tmp_path / "encoder.pt", weights_only=True)["token"]
-    for k, name in discovery.MOMENT_FILES.items():
-        discovery.moment_path(tmp_path, k, token).rename(tmp_path / name)
+    legacy_layout(tmp_path, untokenized=untokenized)
+    assert len(list(tmp_path.glob("adam_*.pt"))) == 2
     _assert_resumes_exactly(tiny, reference, tmp_path)
 
 
@@ -148,13 +150,14 @@ def _cut(f):
 
 
 @pytest.mark.parametrize("which", ["encoder.pt", "exp_avg_sq"])
-def test_a_truncated_checkpoint_is_an_error_naming_the_file_and_the_fix(tiny, tmp_path, which):
+def test_a_truncated_checkpoint_is_an_error_naming_the_file_and_the_fix(tiny, tmp_path, which, legacy_layout):
+    from tdlib.checkpoint import legacy_moment_path
     p, ds = tiny
     discovery.train_encoder(ds, p, out_dir=tmp_path, progress=False, stop_after=1)
     if which == "encoder.pt":
         f = tmp_path / which
-    else:
-        f = discovery.moment_path(tmp_path, which, torch.load(tmp_path / "encoder.pt", weights_only=True)["token"])
+    else:                                                     # a moment file of the three-file layout
+        f = legacy_moment_path(tmp_path, which, legacy_layout(tmp_path))
     _cut(f)
     with pytest.raises(ConfigError, match=rf"{f.name}.*--fresh"):
         discovery.train_encoder(ds, p, out_dir=tmp_path, progress=False)
@@ -326,9 +329,9 @@ def test_resume_on_other_images_with_the_same_labels_is_refused(tiny, tmp_path):
 def test_tasks_of_one_pool_are_not_read_for_mirrored_images(tiny, tmp_path):
     p, ds = tiny
     discovery.discover(ds, p, out_dir=tmp_path / "smoke" / "discovery", progress=False)
-    assert discovery.load_tasks(ds, "smoke", root=tmp_path).shape == (p.n_tasks, len(ds))
+    assert runs.load_tasks(ds, "smoke", root=tmp_path).shape == (p.n_tasks, len(ds))
     with pytest.raises(ValueError, match="no saved discovered tasks for this dataset"):
-        discovery.load_tasks(_mirrored(ds), "smoke", root=tmp_path)
+        runs.load_tasks(_mirrored(ds), "smoke", root=tmp_path)
 
 
 def test_a_folder_holding_only_a_finished_runs_tasks_is_not_retrained_over(tiny, tmp_path):
@@ -394,7 +397,7 @@ def test_a_forged_tasks_file_is_refused(tiny, tmp_path):
         t[1] = forged
         np.savez(folder / "tasks.npz", **{**files, "tasks": t})
         with pytest.raises(ValueError, match=r"rows \[1\].*--fresh"):
-            discovery.load_tasks(ds, "smoke", root=tmp_path)
+            runs.load_tasks(ds, "smoke", root=tmp_path)
 
 
 def test_bad_budget_and_claim_ttl_are_named(tmp_path, monkeypatch, capsys):
@@ -465,12 +468,12 @@ def test_an_experiment_refuses_a_run_made_with_other_settings(tiny, tmp_path, mo
     monkeypatch.setenv("TDLIB_RESULTS", str(tmp_path))
     p, ds = tiny
     other = p.replace(uniformity_weight=1.0)
-    discovery.discover(ds, other, out_dir=discovery.discovery_dir(p.name), progress=False)
+    discovery.discover(ds, other, out_dir=runs.discovery_dir(p.name), progress=False)
     with pytest.raises(RecipeMismatch, match=r"other settings .*uniformity_weight: 1.0 -> 5.0.*Fix: .*--fresh"):
-        discovery.require_tasks(ds, p)
-    tasks = discovery.require_tasks(ds, other)["tasks"]         # the run's own settings: read as is
+        runs.require_tasks(ds, p)
+    tasks = runs.require_tasks(ds, other)["tasks"]         # the run's own settings: read as is
     monkeypatch.setattr(discovery, "discover", lambda *a, **k: pytest.fail("retrained a finished run"))
-    assert (discovery.require_tasks(ds, other)["tasks"] == tasks).all()
+    assert (runs.require_tasks(ds, other)["tasks"] == tasks).all()
 
 
 def test_replace_stale_after_a_data_only_change_recomputes_instead_of_looping(tmp_path, monkeypatch, capsys):

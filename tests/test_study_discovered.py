@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from tdlib import discovery
+from tdlib.runs import arch_run, discovery_dir
 from tdlib.config import get_profile
 from tdlib.data import load_dataset
 from tdlib.experiments.sec5 import arch_matrix, discovered_groups
@@ -29,8 +30,8 @@ def runs(tiny, tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setenv("TDLIB_RESULTS", str(root))
     for arch in (p.arch, "mlp"):
-        q, where = discovery.arch_run(p, arch)
-        discovery.discover(ds, q, out_dir=discovery.discovery_dir(where), progress=False)
+        q, where = arch_run(p, arch)
+        discovery.discover(ds, q, out_dir=discovery_dir(where), progress=False)
     yield root
     mp.undo()
 
@@ -38,9 +39,9 @@ def runs(tiny, tmp_path_factory):
 def test_arch_run_writes_its_own_folder_and_names_resolve(tiny, runs, monkeypatch):
     p, ds = tiny
     monkeypatch.setenv("TDLIB_RESULTS", str(runs))
-    q, where = discovery.arch_run(p, "mlp")
+    q, where = arch_run(p, "mlp")
     assert (q.arch, q.meta_steps, where) == ("mlp", p.study_disc_meta_steps, "smoke/arch_mlp")
-    assert discovery.arch_run(p, p.arch) == (p, "smoke")            # the profile's own arch: default run
+    assert arch_run(p, p.arch) == (p, "smoke")            # the profile's own arch: default run
     assert (runs / "smoke" / "discovery" / "arch_mlp" / "tasks.npz").is_file()
     assert (runs / "smoke" / "discovery" / "tasks.npz").is_file()
     ck = torch.load(runs / "smoke" / "discovery" / "arch_mlp" / "encoder.pt", weights_only=False)

@@ -35,17 +35,18 @@ def add_arguments(p):
 def main(args):
     from ..cli import profile_from_args
     from ..data import dataset_for
-    from ..discovery import DiscoveryDiverged, arch_run, check_settings, discover, discovery_dir
+    from ..discovery import DiscoveryDiverged, check_settings, discover
     from ..errors import ConfigError
+    from ..runs import arch_run, discovery_dir, run_name
     prof = profile_from_args(args)
     if args.resume and args.fresh:
         raise ConfigError("--resume and --fresh contradict each other. Fix: pass one of them")
     check_settings(prof, args.steps, args.chunk, args.n_sample)       # refuse before loading data
     ds = dataset_for(prof, args.data_path, args.download)
-    out_dir = args.out
+    where = run_name(prof)
     if args.arch:
         prof, where = arch_run(prof, args.arch)
-        out_dir = out_dir or discovery_dir(where)
+    out_dir = args.out or discovery_dir(where)
     try:
         out = discover(ds, prof, steps=args.steps, out_dir=out_dir, resume=args.resume, fresh=args.fresh,
                        n_sample=args.n_sample, balance=args.balance, stop_after=args.chunk)

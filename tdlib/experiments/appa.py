@@ -7,7 +7,8 @@ import numpy as np
 
 from ..agreement import agreement_score
 from ..data import dataset_for
-from ..discovery import discover, discovery_dir
+from ..discovery import discover
+from ..runs import discovery_dir
 from ..results import run_items
 from ..tasks import human_kway_task, similarity_matrix
 from . import DISCOVERY, POOL, TRAIN, register

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ..agreement import agreement_score
 from ..data import dataset_for
-from ..discovery import discover, load_task_file, load_tasks
+from ..discovery import discover
+from ..runs import discovery_dir, load_task_file, load_tasks, run_name
 from ..results import run_items
 from ..tasks import kway_similarity, task_by_name
 from . import DISCOVERY, POOL, TRAIN, register
@@ -32,7 +33,7 @@ def e17_kway(p, data_path=None):
     for k in p.kway_classes:
         def run(k=k):
             q = p.replace(n_classes=k, meta_steps=p.kway_meta_steps)
-            out = discover(ds, q, n_sample=p.kway_n_tasks, progress=False)
+            out = discover(ds, q, out_dir=discovery_dir(run_name(q)), n_sample=p.kway_n_tasks, progress=False)
             tasks = load_tasks(ds, f"{p.name}/k{k}")
             n = len(tasks)
             out["similarity_matrix"] = [[round(kway_similarity(tasks[i], tasks[j]), 4) for j in range(n)]

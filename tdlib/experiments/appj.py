@@ -15,7 +15,8 @@ import numpy as np
 
 from ..agreement import agreement_score
 from ..data import dataset_for
-from ..discovery import _new_state, discover, discovery_dir, embed, train_encoder
+from ..discovery import _new_state, discover, embed, train_encoder
+from ..runs import discovery_dir
 from ..linear_probe import closest_task_similarity
 from ..results import run_items
 from ..tasks import N_HUMAN_TASKS, human_task, mean_pairwise_similarity
@@ -60,6 +61,7 @@ def _encoder_entry(ds, humans, q, out_dir, p, features=None, n_sample=None) -> d
 def e12_human_in_discovered(p, data_path=None):
     """E12 (Sec. 5.4, Fig. 6, App. J): similarity of each human task to its closest discovered task,
     vs the embedding size d and with SSL-regulated discovery (Sec. 5.1)."""
+    from ..runs import ssl_dir
     from ..ssl import frozen_features
     ds = dataset_for(p, data_path)
     humans = np.stack([human_task(ds.classes, i) for i in range(N_HUMAN_TASKS)])      # (126,N)
@@ -67,7 +69,7 @@ def e12_human_in_discovered(p, data_path=None):
 
     def feats():
         if "f" not in cache:
-            cache["f"] = frozen_features(ds, p)
+            cache["f"] = frozen_features(ds, p, out_dir=ssl_dir(p.name))
         return cache["f"]
 
     def ssl_run():

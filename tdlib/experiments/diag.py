@@ -28,8 +28,8 @@ import numpy as np
 from ..config import PROFILES, get_profile
 from ..data import dataset_for, load_dataset
 from ..diagnosis import cue_recovery, label_learnability, term_gradients
-from ..discovery import (_new_state, checkpoint_stale, discovery_dir, load_task_file, orthogonal_hyperplanes,
-                         require_tasks, sample_tasks, train_encoder)
+from ..discovery import _new_state, checkpoint_stale, orthogonal_hyperplanes, sample_tasks, train_encoder
+from ..runs import discovery_dir, load_task_file, require_tasks
 from ..results import run_items
 from ..tasks import IMAGE_STATS, default_task_names, task_by_name
 from . import DISCOVERY, POOL, register

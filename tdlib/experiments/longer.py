@@ -22,7 +22,8 @@ import numpy as np
 
 from ..data import dataset_for
 from ..diagnosis import label_learnability
-from ..discovery import discover, discovery_dir
+from ..discovery import discover
+from ..runs import discovery_dir
 from ..results import run_items
 from ..tasks import mean_pairwise_similarity, similarity_matrix
 from ..uncertainty import paired_difference

@@ -9,8 +9,8 @@ import torch
 from ..agreement import agreement_score
 from ..data import dataset_for
 from ..config import get_profile
-from ..discovery import (_new_state, checkpoint_stale, discover, discovery_dir, load_tasks, orthogonal_hyperplanes,
-                         require_tasks, sample_tasks)
+from ..discovery import _new_state, checkpoint_stale, discover, orthogonal_hyperplanes, sample_tasks
+from ..runs import discovery_dir, load_tasks, require_tasks, run_name
 from ..models import build_model
 from ..randnet import naive_discovery, random_network_task
 from ..results import load_store, run_items, set_aside
@@ -25,7 +25,7 @@ def _as_entry(ds, name, labels, p, **kw):
 
 def _discovery_entry(ds, p, **kw):
     def run():
-        out = discover(ds, p, **kw)
+        out = discover(ds, p, out_dir=discovery_dir(run_name(p)), **kw)
         tasks = load_tasks(ds, p.name)
         out["similarity_matrix"] = np.round(similarity_matrix(tasks), 4).tolist()
         return out

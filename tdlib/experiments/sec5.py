@@ -40,17 +40,17 @@ def study_groups(p, extra: "dict | None" = None) -> dict:
 def discovered_groups(p, archs=None) -> dict:
     """``{"discovered-<arch>": names}``: the first ``p.study_group_size`` tasks discovered with each
     arch of ``archs`` (default ``p.study_disc_archs``), named ``discovered:K:<where>`` (see
-    :func:`~tdlib.discovery.arch_run`)."""
-    from ..discovery import arch_run
+    :func:`~tdlib.runs.arch_run`)."""
+    from ..runs import arch_run
     k = min(p.study_group_size, p.n_tasks)
     return {f"discovered-{a}": [f"discovered:{i}:{arch_run(p, a)[1]}" for i in range(k)]
             for a in (archs or p.study_disc_archs)}
 
 
 def ensure_discovered(ds, p, arch) -> dict:
-    """Run discovery with ``arch`` (:func:`~tdlib.discovery.arch_run`) unless its tasks are saved
+    """Run discovery with ``arch`` (:func:`~tdlib.runs.arch_run`) unless its tasks are saved
     for this dataset after all its meta-steps; a summary of the run."""
-    from ..discovery import arch_run, discovery_dir, require_tasks
+    from ..runs import arch_run, discovery_dir, require_tasks
     from ..tasks import mean_pairwise_similarity
     q, where = arch_run(p, arch)
     saved = require_tasks(ds, q, where)               # trained or resumed first; other settings refused
@@ -143,7 +143,7 @@ def e10_domains(p, data_path=None, root=None):
     first ``p.study_n_train`` training images. Groups: human, random, the first ``p.study_group_size``
     discovered tasks of the profile's main run (Fig. 5) and random-network tasks. Missing datasets are
     listed in the ``domains`` entry."""
-    from ..discovery import require_tasks
+    from ..runs import require_tasks
     from ..domains import load_domains
     ds = dataset_for(p, data_path)
     tr = _study_train_idx(ds, p)
@@ -238,7 +238,7 @@ def e8_grids(p, data_path=None, tasks=None):
     score (default: the first ``p.grid_n_discovered`` discovered tasks of the profile's default run, the
     first task discovered with each other arch of ``p.study_disc_archs``, one random-network task and
     the green pixel for comparison). Runs the discoveries first if their tasks are not saved."""
-    from ..discovery import arch_run
+    from ..runs import arch_run
     from ..taskviz import top_images
     ds = dataset_for(p, data_path)
     others = [a for a in p.study_disc_archs if a != p.arch]
