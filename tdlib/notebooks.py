@@ -67,7 +67,10 @@ def page_parameters(ns: dict, page: "str | None" = None):
     At a named profile (not ``auto``) the run says what ``page`` will compute and roughly for how long
     (:func:`page_plan`), and, unless ``write_results=True`` or ``$TDLIB_RESULTS`` is set, computes into a
     copy of the stored results (:func:`use_page_results`), so the committed ``results/`` and
-    ``git status`` stay clean. Returns ``(profile, data_path)``."""
+    ``git status`` stay clean. ``auto`` is resolved once for the page (issue 19): the returned profile is
+    ``"auto:P"``, P the best profile with any stored result of the page's experiments
+    (:func:`tdlib.results.page_profile`), so every figure and the claims table show P. Returns
+    ``(profile, data_path)``."""
     names = _injected_names(ns.get("In"))
     params = {k: ns[k] for k in names}
     params.update({k: ns.get(k, d) for k, (d, _) in PAGE_PARAMETERS.items()})
@@ -80,11 +83,16 @@ def page_parameters(ns: dict, page: "str | None" = None):
             use_page_results(params["profile"])
         if page:
             print(page_plan(page, params["profile"]))
+    profile = params["profile"]
+    if profile == "auto" and page:                       # resolved once: the page's figures and claims agree
+        from .experiments import page_experiments
+        from .results import page_profile
+        profile = f"auto:{page_profile(page_experiments(page))}"
     data_path = params["data_path"]
     if params["download"] and data_path is None:
         from .data import download_cifar10
         data_path = str(download_cifar10())
-    return params["profile"], data_path
+    return profile, data_path
 
 
 def use_page_results(profile: str, src: Path = REPO_ROOT / "results", dst: Path = PAGE_RESULTS) -> "Path | None":

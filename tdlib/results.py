@@ -507,6 +507,23 @@ def load_store(experiment: str, profile: str, root=None) -> ResultStore | None:
     return ResultStore(experiment, profile, None, root) if path.is_file() else None
 
 
+def page_profile(experiments, root=None) -> str:
+    """``profile="auto"`` resolved once for a book page (issue 19: its figures and its claims table show
+    one profile): the best profile (:data:`STORED_PROFILES` order) at which any of ``experiments`` has
+    stored entries, else ``cpu``."""
+    for prof in STORED_PROFILES:
+        for exp in experiments:
+            store = load_store(exp, prof, root)
+            if store is not None and store.entries:
+                return prof
+    return "cpu"
+
+
+def auto_at(profile) -> "str | None":
+    """``"auto:cpu"`` (a page's ``auto`` resolved to cpu, :func:`page_profile`) -> ``"cpu"``; else None."""
+    return profile[5:] if isinstance(profile, str) and profile.startswith("auto:") else None
+
+
 def best_stored(experiment: str, root=None) -> ResultStore | None:
     """The stored result of the best profile (``paper``, ``gpu``, then ``cpu``): a complete current one
     if any, else a complete stale one, else the best partial one (captions say PARTIAL / STALE)."""

@@ -122,11 +122,11 @@ def test_partial_store_and_missing_parts(tmp_path):
 
 def test_stale_result_is_marked(tmp_path):
     from tdlib.config import get_profile
-    cur = get_profile("cpu").lr_schedule
+    cur = get_profile("cpu").sec3_lr_schedule
     other = "constant" if cur != "constant" else "linear"
-    _store(tmp_path, "e1", _e1(0.95, 0.5), params={"lr_schedule": other})
+    _store(tmp_path, "e1", _e1(0.95, 0.5), params={"sec3_lr_schedule": other})
     rows = _rows(tmp_path, "e1")
-    assert all(r["stale"] and "lr_schedule" in r["stale"] for r in rows)
+    assert all(r["stale"] and "sec3_lr_schedule" in r["stale"] for r in rows)
     assert rows[0]["verdict"] == "agrees"       # the verdict is kept, the row marked
     _store(tmp_path, "e1", _e1(0.95, 0.5))
     assert not any(r["stale"] for r in _rows(tmp_path, "e1"))
@@ -138,7 +138,8 @@ def test_report_json_lines(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TDLIB_RESULTS", str(tmp_path))
     assert main(["report", "--profile", "cpu", "--json"]) == 0
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
-    assert len({r["experiment"] for r in lines} - {"gpucheck", "diag"}) == 22   # E1-E22, one function each (+ the gpu check, the diagnosis)
+    ours = {"gpucheck", "diag", "longer", "asnoise"}      # the project's checks and diagnosis
+    assert len({r["experiment"] for r in lines} - ours) == 22   # E1-E22, one function each
     assert all(KEYS <= set(r) for r in lines)
     assert all(r["verdict"] in C.VERDICTS and r["profile"] == "cpu" for r in lines)
     assert [r["verdict"] for r in lines if r["experiment"] == "e1"] == ["agrees", "agrees"]
@@ -359,3 +360,22 @@ def test_page_prose_takes_its_verdicts_from_the_claims_table():
             exp, _, i = key.removeprefix("verdict_").partition("_")
             row = [r for r in rows if r["experiment"] == exp][int(i or 0)]
             assert facts[key].startswith(f"**{row['verdict']}**"), (key, facts[key], row["verdict"])
+
+
+def test_auto_resolves_once_per_page(tmp_path, monkeypatch):
+    """Issue 19: with one Sec. 3 result at gpu and another at cpu, the page's ``auto`` is gpu for its
+    figures and its claims table alike (plain ``auto`` in ``experiments.get`` stays per experiment)."""
+    from tdlib import experiments as ex
+    from tdlib.claims import page_profile_of
+    from tdlib.notebooks import page_parameters
+    monkeypatch.setenv("TDLIB_RESULTS", str(tmp_path))
+    _store(tmp_path, "e1", _e1(0.9, 0.5), profile="cpu")
+    _store(tmp_path, "e2", {"cnn/human:0": {"kind": "human", "agreement": 0.9, "train_acc": 1.0}}, profile="gpu")
+    ns = {"profile": "auto", "data_path": None, "download": False, "allow_cpu": False, "write_results": False}
+    profile, _ = page_parameters(ns, "sec3_agreement")
+    assert profile == "auto:gpu"
+    assert page_profile_of("sec3", profile) == page_profile_of("sec3", "auto", root=tmp_path) == "gpu"
+    assert ex.get("e2", profile).data["profile"] == "gpu"
+    assert ex.get("e1", "auto").data["profile"] == "cpu"          # the command line's per-experiment auto
+    head = C.page_header("sec3", profile=profile)
+    assert "<code>gpu</code>" in getattr(head, "data", head)

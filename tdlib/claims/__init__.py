@@ -412,6 +412,17 @@ def page_rows(page: str, profile: str = "cpu", root=None) -> list:
     return report(profile, root, exps)
 
 
+def page_profile_of(page: str, profile: str = "auto", root=None) -> str:
+    """The profile whose stored results page ``page`` shows: ``auto`` resolved once for the page
+    (:func:`tdlib.results.page_profile` over the page's experiments; ``"auto:P"``: already resolved to
+    P), or the named profile."""
+    from ..results import auto_at, page_profile
+    if profile == "auto":
+        from ..experiments import page_experiments
+        return page_profile(page_experiments(page), root)
+    return auto_at(profile) or profile
+
+
 def best_profile(root=None) -> str:
     """The best profile with stored results (``results.STORED_PROFILES`` order), else ``cpu``."""
     from ..results import STORED_PROFILES, results_root
@@ -447,7 +458,7 @@ def _scale(prof: str) -> str:
 def page_header(page: str, profile: str = "auto", root=None):
     """The box that opens a page: which profile made its stored numbers and with what, the paper's
     scale beside it, and the page's verdicts at a glance (the table at the end holds the details)."""
-    prof = best_profile(root) if profile == "auto" else profile
+    prof = page_profile_of(page, profile, root)
     rows = page_rows(page, prof, root)
     counts = {v: sum(r["verdict"] == v for r in rows) for v in VERDICTS}
     e = html.escape
@@ -472,7 +483,7 @@ def page_table(page: str, profile: str = "auto", root=None):
     there, else the string): a verdict summary, then one row per claim (experiment, the paper's claim,
     the verdict as a coloured badge); the paper's number, what we measured (each part with its interval),
     the premises and why sit in a dropdown under the claim."""
-    prof = best_profile(root) if profile == "auto" else profile
+    prof = page_profile_of(page, profile, root)
     rows = page_rows(page, prof, root)
     e = html.escape
     counts = {v: sum(r["verdict"] == v for r in rows) for v in VERDICTS}
@@ -509,7 +520,7 @@ def verdict_facts(page: str, profile: str = "auto", root=None) -> dict:
     direction): per claim row, ``verdict_<exp>`` (the experiment's first row; later rows
     ``verdict_<exp>_<i>``) = the verdict in bold, the profile, and the why where it is not ``agrees``;
     glued into the text (``{glue:md}`verdict_e9```) so the text cannot contradict the table."""
-    prof = best_profile(root) if profile == "auto" else profile
+    prof = page_profile_of(page, profile, root)
     out, seen = {}, {}
     for r in page_rows(page, prof, root):
         exp = r["experiment"]

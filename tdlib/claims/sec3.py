@@ -148,3 +148,27 @@ def gpucheck(st):
     return [row(st, "gpucheck", "The profile's cheaper recipe gives the AS of the paper's 100-epoch protocol "
                 "(project check of the premise of Sec. 3.2, not a claim of the paper)", "0 (same AS)", parts,
                 [st.complete("gpucheck")])]
+
+
+@claims("asnoise", page=PAGE)
+def asnoise(st):
+    """Not a claim of the paper: the premise of single-pair AS estimates (Sec. 3.1: AS is an expectation
+    over the pair's seeds; E1-E4 and the rest estimate it with one pair), measured on E1's tasks."""
+    from ..experiments.sec3 import seed_noise
+    store = st.get("asnoise")
+    if store is None:
+        parts = [Check("seed noise not stored", None)]
+    else:
+        n = seed_noise(store, st.get("e1"))
+        g = _by_kind(st.entries("e1"))
+        gap = mean(_as(g["human"])) - mean(_as(g["random"])) if g.get("human") and g.get("random") else None
+        if not n["n_tasks"]:
+            parts = [Check("seed noise: no task with two seed pairs stored", None)]
+        else:
+            ok = None if gap is None else n["sd"] * 3 < gap
+            parts = [Check(f"pooled sd of one AS over seed pairs {fmt(n['sd'])} ({n['n_tasks']} tasks x "
+                           f"{n['n_seeds']} seeds, largest spread {fmt(n['spread'])}); 3 sd "
+                           f"{'<' if ok else '>='} E1's human - random gap {fmt(gap)}", ok)]
+    return [row(st, "asnoise", "One pair of networks estimates a task's AS well enough to separate human from "
+                "random tasks (project check of Sec. 3.1's expectation, not a claim of the paper)",
+                "AS is an expectation over the networks' seeds (Sec. 3.1)", parts, [st.complete("asnoise")])]

@@ -21,7 +21,7 @@ from typing import Callable
 
 from ..config import FIELD_NAMES, get_profile
 from ..errors import ConfigError
-from ..results import RECIPE_FIELDS, RECIPE_NEEDS, ResultStore, best_stored, load_store
+from ..results import RECIPE_FIELDS, RECIPE_NEEDS, ResultStore, auto_at, best_stored, load_store
 
 RECORDS: dict = {}              # id -> Experiment
 
@@ -98,17 +98,31 @@ def _load_all() -> None:
 
 def get(name: str, profile="auto", data_path=None, **overrides) -> ResultStore:
     """Result of experiment ``name``: with ``profile="auto"``, the best stored one (paper, gpu, then
-    cpu; a stale one says so in its caption), else computed at ``smoke``; with a named profile (or a
-    Profile), computed (only missing entries)."""
+    cpu; a stale one says so in its caption), else computed at ``smoke``; with ``"auto:P"`` (a book
+    page's ``auto``, resolved once for the page by :func:`tdlib.results.page_profile`), the one stored
+    at P, else computed at ``smoke``; with a named profile (or a Profile), computed (only missing
+    entries)."""
     _load_all()
     if name not in RECORDS:
         raise ConfigError(f"unknown experiment {name!r}; known: {names()}")
+    at = auto_at(profile)
+    if at is not None:
+        store = load_store(name, at)
+        if store is not None and store.entries and not overrides:
+            return store
+        profile = "smoke"
     if profile == "auto":
         store = best_stored(name)
         if store is not None and not overrides:
             return store
         profile = "smoke"
     return RECORDS[name].compute(get_profile(profile, **overrides), data_path=data_path)
+
+
+def page_experiments(page: str) -> list:
+    """The experiments shown on book page ``page`` (``"sec3_agreement"``, or its short name ``"sec3"``)."""
+    _load_all()
+    return [n for n, r in RECORDS.items() if r.page == page or r.page.split("_")[0] == page]
 
 
 def names() -> list:
