@@ -48,6 +48,8 @@ def _skip(p) -> str:
           fields=POOL + TRAIN + DISCOVERY + ("task_seed", "longer_meta_steps"),
           runs=("longer",), skip=_skip)
 def longer(p, data_path=None):
+    if not p.longer_meta_steps:                  # not run at this profile (_skip): an empty result
+        return run_items("longer", p, {}, desc="longer discovery run")
     ds = dataset_for(p, data_path)
     q, out = longer_point(p)
     cache = {}

@@ -112,7 +112,7 @@ def seed_noise(store, e1=None) -> dict:
     if e1 is not None:
         for t in by:
             if isinstance(e1.entries.get(t), dict):
-                by[t].append(e1.entries[t]["agreement"])
+                by[t].insert(0, e1.entries[t]["agreement"])      # seed 0 first
     groups = [np.asarray(v, float) for v in by.values() if len(v) > 1]
     if not groups:
         return {"sd": float("nan"), "spread": float("nan"), "n_tasks": 0, "n_seeds": 0, "by_task": by}

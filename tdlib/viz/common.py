@@ -77,11 +77,15 @@ def recipe(store) -> str:
     p = (store.data.get("params") or {}) if store is not None else {}
     if not all(k in p for k in ("arch", "epochs", "lr")):
         return ""
-    n = p.get("sec3_n_train", p.get("n_train")) if store.data.get("experiment") in ("e1", "e2", "e3", "e4") \
-        else p.get("n_train")
-    width = f" (width {p['width']})" if "width" in p else ""
-    return (f"recipe: {p['arch']}{width}, |X_tr| = {n}, {p['epochs']} epochs, batch {p.get('batch_size', '?')}, "
-            f"Adam lr {p['lr']} ({p.get('lr_schedule', 'constant')} schedule)")
+    from ..experiments import records
+    rec = records().get(store.data.get("experiment"))
+    sec3 = rec is not None and rec.pool == "sec3"          # Sec. 3's own pool and networks (sec3_* fields)
+    g = (lambda k: p.get(f"sec3_{k}", p.get(k))) if sec3 else p.get     # noqa: E731
+    n = g("n_train")
+    width = f" (width {g('width')})" if g("width") is not None else ""
+    fit = f", stopped at train accuracy {g('fit_stop')}" if g("fit_stop") else ""
+    return (f"recipe: {p['arch']}{width}, |X_tr| = {n}, {g('epochs')} epochs{' at most' if fit else ''}, batch "
+            f"{p.get('batch_size', '?')}, Adam lr {p['lr']} ({g('lr_schedule') or 'constant'} schedule){fit}")
 
 
 def recipe_note(store, others=()) -> str:

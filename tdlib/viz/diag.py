@@ -190,3 +190,58 @@ def facts(diag=None, e5=None) -> dict:
         for kind in ("untrained", "unif_only"):
             out.setdefault(f"e5_minus_{kind}", "not stored yet")
     return out
+
+
+def longer_table(longer, e5, diag=None):
+    """Issue 21: the same discovery run with more meta-steps against E5's groups (the same hyperplanes):
+    mean AS and proxy-AS of each group, and the longer run's paired difference from each (bootstrap 95%
+    interval over hyperplanes, sign-flip p). ``None`` while the longer run is not stored."""
+    if longer is None or e5 is None or not any(k.startswith("discovered:") for k in longer.entries):
+        return None
+    from ..experiments.longer import comparisons
+    c = comparisons(longer, e5, diag)
+    run = longer.entries.get("run", {})
+    steps = run.get("meta_steps", "?")
+    short = (e5.data.get("params") or {}).get("meta_steps", "?")
+    fmt = lambda d: (f"{d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}], p = {d['p']:.3f}"   # noqa: E731
+                     if d.get("low") == d.get("low") else f"{d['mean']:+.3f}")
+    rows = {f"discovered, {steps} meta-steps (this run)": {
+        "tasks": c["n"], "mean AS": c["mean_as"], "mean pairwise similarity": c["mean_similarity"],
+        "mean proxy-AS": float(np.mean([e["proxy_as"] for k, e in longer.entries.items() if k.startswith("tasks_proxy:")]))
+        if any(k.startswith("tasks_proxy:") for k in longer.entries) else None,
+        "this run minus (AS)": "", "this run minus (proxy-AS)": ""}}
+    names = {"discovered": f"discovered, {short} meta-steps (E5)", "untrained": "untrained encoder (E5)",
+             "unif_only": f"uniformity only, {short} meta-steps (E5)"}
+    sims = {"discovered": (e5.entries.get("discovery") or {}).get("mean_similarity"),
+            "untrained": (e5.entries.get("untrained") or {}).get("mean_similarity"),
+            "unif_only": (e5.entries.get("unif_only") or {}).get("mean_similarity")}
+    for g, label in names.items():
+        a = c["as"].get(g, {})
+        p = c["proxy"].get(g, {})
+        rows[label] = {"tasks": c["n"], "mean AS": a.get("mean"), "mean pairwise similarity": sims[g],
+                       "mean proxy-AS": p.get("mean"),
+                       "this run minus (AS)": fmt(a["longer_minus"]) if a else "",
+                       "this run minus (proxy-AS)": fmt(p["longer_minus"]) if p else ""}
+    return html_table(rows, index_name="tasks", store=longer,
+                      caption="the main discovery run with more meta-steps, against E5's groups on the same "
+                              "hyperplanes (one pool, one AS recipe; proxy-AS over diag's unrolls)")
+
+
+def longer_facts(longer, e5, diag=None) -> dict:
+    """The numbers the page quotes about the longer run (glue), or 'not stored yet'."""
+    keys = ("longer_steps", "longer_minus_untrained", "longer_minus_unif_only", "longer_minus_discovered",
+            "longer_similarity", "longer_proxy_first", "longer_proxy_last")
+    if longer is None or e5 is None or not any(k.startswith("discovered:") for k in longer.entries):
+        return {k: "not stored yet" for k in keys}
+    from ..experiments.longer import comparisons
+    c = comparisons(longer, e5, diag)
+    run = longer.entries.get("run", {})
+    out = {"longer_steps": run.get("meta_steps", "?"), "longer_similarity": f"{c['mean_similarity']:.3f}"
+           if c["mean_similarity"] is not None else "not stored yet",
+           "longer_proxy_first": f"{run['proxy_first']:.3f}" if "proxy_first" in run else "not stored yet",
+           "longer_proxy_last": f"{run['proxy_last']:.3f}" if "proxy_last" in run else "not stored yet"}
+    for g in ("untrained", "unif_only", "discovered"):
+        d = c["as"][g]["longer_minus"]
+        out[f"longer_minus_{g}"] = (f"{d['mean']:+.3f} (95% interval {d['low']:+.3f} to {d['high']:+.3f}, "
+                                    f"n = {d['n']})" if d["low"] == d["low"] else f"{d['mean']:+.3f} (n = {d['n']})")
+    return out

@@ -46,9 +46,15 @@ def facts(store) -> dict:
     if "human" in _by_kind(store.entries) and "random" in _by_kind(store.entries):
         out[f"{exp}_gap"] = gap(store)
     p = store.data.get("params", {})
-    for f in ("epochs", "width", "sec3_n_train", "n_train"):
-        if f in p:
-            out[f"{exp}_{f}"] = p[f]
+    for f in ("epochs", "width", "sec3_n_train", "n_train", "fit_stop", "lr_schedule"):
+        v = p.get(f"sec3_{f}", p.get(f))                 # Sec. 3's own networks where the profile has them
+        if v is not None:
+            out[f"{exp}_{f}"] = v
+    accs = {}
+    for e in store.entries.values():
+        if isinstance(e, dict) and e.get("train_acc") is not None:
+            accs.setdefault(e["kind"], []).append(e["train_acc"])
+    out.update({f"{exp}_min_train_acc_{k}": float(min(v)) for k, v in accs.items()})
     return out
 
 
@@ -129,3 +135,17 @@ def architecture_table(store=None, paper_width: int = 64):
     return html_table(rows, index_name="architecture",
                       caption="The architectures (paper Tab. 2, App. I.3), from tdlib.models; "
                               "multiply-accumulates of one forward pass of a 32x32 image")
+
+
+def seed_noise_table(noise, e1=None):
+    """The seed noise of one AS (experiment ``asnoise``): per task, its AS with each seed pair (seed 0:
+    E1's entry), the spread, and the pooled standard deviation of one AS."""
+    from ..experiments.sec3 import seed_noise
+    if noise is None or not noise.entries:
+        return None
+    n = seed_noise(noise, e1)
+    rows = {t: {"AS per seed pair": ", ".join(f"{v:.3f}" for v in vals), "spread": max(vals) - min(vals)}
+            for t, vals in n["by_task"].items()}
+    rows["pooled"] = {"AS per seed pair": f"sd of one AS {n['sd']:.4f}", "spread": n["spread"]}
+    return html_table(rows, index_name="task", store=noise,
+                      caption="the seed noise of one AS: E1's tasks, each with other seed pairs of networks")
