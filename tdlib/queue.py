@@ -186,8 +186,8 @@ RUN_KINDS = {
     "archs": _arch_runs,                                                 # discovery with each other arch
     "kway": _kway_runs,                                                  # K-way discovery runs (App. C)
     "sweep": lambda p: _point_runs(p, [(lam, d) for d in p.sweep_dims for lam in p.sweep_weights]),
-    "appj": _appj_runs,
-    "longer": _longer_runs,                                              # the main run, longer (issue 21)                                                  # App. J's d points, SimCLR, regulated
+    "appj": _appj_runs,                                                  # App. J's d points, SimCLR, regulated
+    "longer": _longer_runs,                                              # the main run, longer (issue 21)
     # Sec. 6's tau': the main discovery run only where the profile names discovered tasks (gpu)
     "adv_by": lambda p: _main_run(p) if any(str(n).startswith("discovered") for n in p.adv_by) else [],
 }

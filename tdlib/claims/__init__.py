@@ -277,7 +277,6 @@ def pearson(xs, ys):
 
 
 # ---- stored results of one profile ------------------------------------------------------------
-_SEC3 = ("e1", "e2", "e3", "e4")
 
 
 class Stores:
@@ -336,8 +335,10 @@ class Stores:
         p = self.params(exp)
         if not p:
             return "-"
-        n = p.get("sec3_n_train") if exp in _SEC3 else p.get("n_train")
-        return f"{n} images, {p.get('epochs')} ep, lr {p.get('lr_schedule')}"
+        from ..experiments import records
+        rec = records().get(exp)
+        g = (lambda k: p.get(f"sec3_{k}", p.get(k))) if rec is not None and rec.pool == "sec3" else p.get  # noqa: E731
+        return f"{g('n_train')} images, {g('epochs')} ep, lr {g('lr_schedule')}"
 
 
 # ---- registry ---------------------------------------------------------------------------------

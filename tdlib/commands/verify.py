@@ -45,16 +45,11 @@ def candidates(profile: str, experiments=None, root=None) -> list:
 
 
 def default_tolerance(profile: str, root=None) -> tuple:
-    """``(tolerance, where it comes from)``: the stored seed noise of one AS at ``profile``, else TOLERANCE."""
-    from ..experiments.sec3 import seed_noise
-    from ..results import load_store
-    store = load_store("asnoise", profile, root)
-    if store is not None and store.data.get("complete"):
-        noise = seed_noise(store, load_store("e1", profile, root))
-        if noise["n_tasks"] and noise["spread"] == noise["spread"]:
-            return float(noise["spread"]), (f"the measured seed noise (largest spread of one task's AS over "
-                                            f"{noise['n_seeds']} seed pairs, {noise['n_tasks']} tasks)")
-    return TOLERANCE, "the default: no complete asnoise result at this profile"
+    """``(tolerance, where it comes from)``: the measured seed noise of one AS at ``profile``
+    (:func:`tdlib.experiments.sec3.measured_tolerance`), else :data:`TOLERANCE`."""
+    from ..experiments.sec3 import measured_tolerance
+    got = measured_tolerance(profile, root)
+    return got if got is not None else (TOLERANCE, "the default: no complete asnoise result at this profile")
 
 
 def main(args):

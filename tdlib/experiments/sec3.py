@@ -120,3 +120,17 @@ def seed_noise(store, e1=None) -> dict:
     dof = sum(len(g) - 1 for g in groups)
     return {"sd": float(np.sqrt(ss / dof)), "spread": float(max(g.max() - g.min() for g in groups)),
             "n_tasks": len(groups), "n_seeds": max(len(g) for g in groups), "by_task": by}
+
+
+def measured_tolerance(profile: str, root=None) -> "tuple | None":
+    """``(tolerance, why)`` for ``verify``: the largest spread of one task's AS over seed pairs at
+    ``profile`` (a complete stored ``asnoise``), or None where it is not stored."""
+    from ..results import load_store
+    store = load_store("asnoise", profile, root)
+    if store is None or not store.data.get("complete"):
+        return None
+    n = seed_noise(store, load_store("e1", profile, root))
+    if not n["n_tasks"] or n["spread"] != n["spread"]:
+        return None
+    return float(n["spread"]), (f"the measured seed noise: the largest spread of one task's AS over "
+                                f"{n['n_seeds']} seed pairs, {n['n_tasks']} tasks (experiment asnoise)")
