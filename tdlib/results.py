@@ -13,8 +13,9 @@ a run resumes a file only with the same recipe (else :class:`~tdlib.errors.Recip
 any compute), and :meth:`ResultStore.stale` says how a stored result differs from a profile now.
 
 **Several writers.** Every write re-reads the file under a ``filelock`` lock and merges its entry in,
-so two processes never drop each other's entries; an entry being computed is *claimed* (a file under
-``results/<profile>/.claims/``, refreshed every minute), so workers sharing a folder split the work.
+so two processes never drop each other's entries; an entry being computed is *claimed* (a non-blocking
+``filelock`` on a file under ``results/<profile>/.claims/``, dropped by the OS when its process ends), so
+workers sharing a folder split the work.
 :func:`time_budget` makes :func:`run_items` start no entry it expects to overrun the budget.
 """
 from __future__ import annotations
@@ -30,7 +31,6 @@ import re
 import socket
 import subprocess
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -42,22 +42,6 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 STORED_PROFILES = ("paper", "gpu", "cpu")          # best first: what the book shows
 RECIPE_FIELDS: dict = {}     # experiment -> the Profile fields its result depends on (filled by tdlib.experiments)
 RECIPE_NEEDS: dict = {}      # experiment -> the experiments whose stored results it reads
-def _claim_ttl() -> float:
-    """``$TDLIB_CLAIM_TTL`` seconds (default 600); a value that is not a positive number is ignored with a
-    warning instead of breaking every command on import."""
-    raw = os.environ.get("TDLIB_CLAIM_TTL", "600")
-    try:
-        ttl = float(raw)
-        if ttl > 0 and math.isfinite(ttl):
-            return ttl
-    except ValueError:
-        pass
-    import warnings
-    warnings.warn(f"TDLIB_CLAIM_TTL={raw!r} is not a positive number of seconds; using 600")
-    return 600.0
-
-
-CLAIM_TTL = _claim_ttl()   # s: a claim not refreshed for this long is dead
 
 
 def results_root() -> Path:
@@ -314,63 +298,23 @@ class ResultStore:
 # ---- claims: workers sharing a results folder split the entries -------------------------------------
 def _claim_path(store: ResultStore, key: str) -> Path:
     safe = re.sub(r"[^A-Za-z0-9_.=,-]", "_", key)[:120] + "-" + hashlib.md5(key.encode()).hexdigest()[:6]
-    return store.path.parent / ".claims" / store.experiment / f"{safe}.claim"
+    return store.path.parent / ".claims" / store.experiment / f"{safe}.lock"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-
-
-class Claim:
-    """Hold the claim on one entry while it is computed; refreshed every minute by a thread."""
-
-    def __init__(self, path: Path):
-        self.path, self._stop = path, threading.Event()
-        self._thread = threading.Thread(target=self._beat, daemon=True)
-
-    def _beat(self):
-        while not self._stop.wait(min(60.0, CLAIM_TTL / 3)):
-            with contextlib.suppress(OSError):
-                os.utime(self.path)
-
-    def release(self):
-        self._stop.set()
-        self.path.unlink(missing_ok=True)
-
-
-def try_claim(store: ResultStore, key: str) -> "Claim | None":
-    """Claim entry ``key`` (None if another live worker holds it). Dead claims (same host and the
-    process gone, or not refreshed for ``CLAIM_TTL`` s) are taken over."""
+def try_claim(store: ResultStore, key: str):
+    """Claim entry ``key`` for this process: a non-blocking ``filelock`` on its lock file, or None if
+    another worker holds it. The operating system drops the lock when its process ends, however it ends,
+    so there is no heartbeat, no time-to-live and no takeover (issue 19). Release with ``.release()``;
+    the lock file stays (removing it could let two workers lock two different files of one name)."""
+    from filelock import FileLock, Timeout
     path = _claim_path(store, key)
     path.parent.mkdir(parents=True, exist_ok=True)
-    me = {"host": socket.gethostname(), "pid": os.getpid(), "time": time.time()}
-    for _ in range(2):
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            try:
-                other = json.loads(path.read_text() or "{}")
-                age = time.time() - path.stat().st_mtime
-            except (OSError, json.JSONDecodeError):
-                other, age = {}, CLAIM_TTL + 1
-            # a time more than the TTL ahead is no heartbeat either (a wrong clock or a touched file)
-            dead = abs(age) > CLAIM_TTL or (other.get("host") == me["host"] and not _alive(int(other.get("pid", 0))))
-            if not dead:
-                return None
-            path.unlink(missing_ok=True)
-            continue
-        with os.fdopen(fd, "w") as f:
-            json.dump(me, f)
-        claim = Claim(path)
-        claim._thread.start()
-        return claim
-    return None
+    lock = FileLock(str(path))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return None
+    return lock
 
 
 # ---- time budget ---------------------------------------------------------------------------------
