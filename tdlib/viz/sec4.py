@@ -197,6 +197,10 @@ def facts(e6=None, e7=None, e17=None) -> dict:
         per = [len(v) for g in groups.values() for v in g.values()]
         if per:
             out["e17_per_kind"] = min(per)
+        bal = [e for k, e in e17.entries.items() if k.startswith("balance:")]
+        out["e17_argmax_fractions"] = ("; ".join(f"K = {e['k']}: " + ", ".join(
+            "(" + " ".join(f"{f:.2f}" for f in row) + ")" for row in e["argmax_fractions"]) for e in bal)
+            if bal else "not stored")
         rnd = [e for e in e17.entries.values() if isinstance(e, dict) and e.get("kind") == "random"]
         if rnd:
             low = min(rnd, key=lambda e: e["agreement"])
