@@ -8,8 +8,9 @@ deterministic). Mixed precision (bf16 autocast) and channels-last are used on CU
 
 Once per epoch (one host sync) a network's running loss and train accuracy are read from the device:
 a non-finite loss (or non-finite weights at the end) raises :class:`~tdlib.errors.Diverged`, and with
-``fit_stop`` a network stops as soon as its running train accuracy over an epoch reaches it (Sec. 3.2:
-the networks fit their training labels; the authors' code stops at 98% when it scores tasks).
+``fit_stop`` a network stops as soon as its running train accuracy over an epoch reaches it and its
+accuracy on the training set, evaluated as it will be used (eval mode), does too (Sec. 3.2: the networks
+fit their training labels; the authors' code stops at 98% when it scores tasks).
 
 Implementations (``impl``, profile field ``train_impl``; each gives the same networks on CPU):
 
@@ -171,8 +172,23 @@ class _Run:
                 f"(lr={self.lr}); nothing is stored. Fix: lower the lr (--set lr=1e-3 is the paper's).")
         seen = sum(e - s for s, e in self.batches)
         self.train_acc = correct / max(seen, 1)
-        if self.epochs_run >= self.epochs or (self.fit_stop and self.train_acc >= self.fit_stop):
+        if self.epochs_run >= self.epochs or (self.fit_stop and self.train_acc >= self.fit_stop
+                                              and self.eval_train_acc() >= self.fit_stop):
             self.finish()
+
+    def eval_train_acc(self) -> float:
+        """The network's accuracy on its training set as it will be used (eval mode: BatchNorm's running
+        statistics), read only once the running accuracy has reached ``fit_stop``: a network stops when it
+        fits its labels as evaluated, not only over the last epoch's mini-batches (whose BatchNorm uses
+        batch statistics; measured at cpu: running 0.995 vs evaluated 0.87 on one human task)."""
+        self.model.eval()
+        correct = 0
+        with self._ctx(), torch.no_grad(), _autocast(self.device, self.amp):
+            for s in range(0, len(self.x), 1024):
+                correct += int((self.model(self.x[s:s + 1024]).argmax(1) == self.y[s:s + 1024]).sum())
+        self.model.train()
+        self.eval_acc = correct / max(len(self.x), 1)
+        return self.eval_acc
 
     def finish(self):
         self.done = True

@@ -80,6 +80,21 @@ def test_fit_stop_stops_a_network_once_it_fits_its_labels():
         train_classifier(x, y, arch="mlp", width=2, epochs=1, fit_stop=98)
 
 
+def test_fit_stop_waits_until_the_network_fits_as_evaluated(monkeypatch):
+    """A running (train-mode) accuracy above fit_stop is not enough: the stop also needs the accuracy on
+    the training set in eval mode (BatchNorm's running statistics), as the AS networks are used."""
+    import numpy as np
+    from tdlib import train as T
+    from tdlib.train import predict
+    torch.manual_seed(0)
+    x = torch.randn(128, 3, 32, 32)
+    y = (x[:, 0].mean((1, 2)) > 0).long()
+    stopped = train_classifier(x, y, arch="mlp", width=8, epochs=12, batch_size=32, fit_stop=0.95)
+    assert float(np.mean(predict(stopped, x) == y.numpy())) >= 0.95
+    monkeypatch.setattr(T._Run, "eval_train_acc", lambda self: 0.0)      # never fits as evaluated
+    assert train_classifier(x, y, arch="mlp", width=8, epochs=12, batch_size=32, fit_stop=0.95).epochs_run == 12
+
+
 def test_agreement_score_reports_epochs_run_with_fit_stop(syn):
     p = get_profile("smoke", epochs=8, fit_stop=0.9)
     r = agreement_score(syn, tasks.task_by_name(syn, "cue:warm"), p)
