@@ -32,6 +32,7 @@ def _code_cells(md_text: str) -> str:
     cells = re.findall(r"```\{code-cell\}[^\n]*\n(.*?)```", md_text, flags=re.S)
     lines = []
     for cell in cells:
+        cell = re.sub(r"\A---\n.*?\n---\n", "", cell, flags=re.S)     # YAML cell metadata (e.g. mystnb.figure)
         for line in cell.splitlines():
             if line.startswith(":") or line.lstrip().startswith(("%", "!")):   # cell options, magics
                 continue
