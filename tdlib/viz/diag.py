@@ -236,7 +236,7 @@ def longer_facts(longer, e5, diag=None) -> dict:
     from ..experiments.longer import comparisons
     c = comparisons(longer, e5, diag)
     run = longer.entries.get("run", {})
-    out = {"longer_steps": run.get("meta_steps", "?"), "longer_similarity": f"{c['mean_similarity']:.3f}"
+    out = {"longer_steps": str(run.get("meta_steps", "?")), "longer_similarity": f"{c['mean_similarity']:.3f}"
            if c["mean_similarity"] is not None else "not stored yet",
            "longer_proxy_first": f"{run['proxy_first']:.3f}" if "proxy_first" in run else "not stored yet",
            "longer_proxy_last": f"{run['proxy_last']:.3f}" if "proxy_last" in run else "not stored yet"}
