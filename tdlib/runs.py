@@ -37,6 +37,14 @@ def run_name(p) -> str:
     return p.name if p.n_classes == 2 else f"{p.name}/k{p.n_classes}"
 
 
+def discover_tasks(ds, p, out, **kw) -> tuple:
+    """:func:`tdlib.discovery.discover` into the folder ``out`` (resuming), then its saved tasks:
+    ``(tasks (K,N) int64, the run's summary)``. ``kw``: passed on (``n_sample``, ``features``, ...)."""
+    summ = discover(ds, p, out_dir=out, progress=False, **kw)
+    with np.load(Path(out) / "tasks.npz") as z:
+        return z["tasks"].astype(np.int64), summ
+
+
 def require_tasks(ds, p, where: str | None = None) -> dict:
     """The saved tasks (:func:`load_task_file`) of the run ``where`` (default: profile ``p``'s own,
     :func:`run_name`) for a computation that reads them as made with ``p``'s settings: trained, or

@@ -335,9 +335,8 @@ class Stores:
         p = self.params(exp)
         if not p:
             return "-"
-        from ..experiments import records
-        rec = records().get(exp)
-        g = (lambda k: p.get(f"sec3_{k}", p.get(k))) if rec is not None and rec.pool == "sec3" else p.get  # noqa: E731
+        from ..experiments import training_params
+        g = training_params(exp, p).get
         return f"{g('n_train')} images, {g('epochs')} ep, lr {g('lr_schedule')}"
 
 

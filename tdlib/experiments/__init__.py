@@ -119,6 +119,19 @@ def get(name: str, profile="auto", data_path=None, **overrides) -> ResultStore:
     return RECORDS[name].compute(get_profile(profile, **overrides), data_path=data_path)
 
 
+SEC3_OWN = ("n_train", "width", "epochs", "fit_stop", "lr_schedule")   # Sec. 3's sec3_* counterparts
+
+
+def training_params(experiment: str, params: dict) -> dict:
+    """The training settings behind a stored result of ``experiment`` (its ``params``): for a record on
+    Sec. 3's pool the ``sec3_*`` fields stand in for ``n_train``, ``width``, ``epochs``, ``fit_stop`` and
+    ``lr_schedule`` where stored, so captions, claims and the prose name the networks that were trained."""
+    rec = records().get(experiment)
+    if rec is None or rec.pool != "sec3":
+        return dict(params)
+    return {**params, **{k: params[f"sec3_{k}"] for k in SEC3_OWN if f"sec3_{k}" in params}}
+
+
 def page_experiments(page: str) -> list:
     """The experiments shown on book page ``page`` (``"sec3_agreement"``, or its short name ``"sec3"``)."""
     _load_all()

@@ -22,8 +22,7 @@ import numpy as np
 
 from ..data import dataset_for
 from ..diagnosis import label_learnability
-from ..discovery import discover
-from ..runs import discovery_dir
+from ..runs import discover_tasks, discovery_dir
 from ..results import run_items
 from ..tasks import mean_pairwise_similarity, similarity_matrix
 from ..uncertainty import paired_difference
@@ -56,9 +55,7 @@ def longer(p, data_path=None):
 
     def tasks():
         if "t" not in cache:
-            summ = discover(ds, q, out_dir=out, progress=False)
-            with np.load(out / "tasks.npz") as z:
-                cache["t"] = (z["tasks"].astype(np.int64), summ)
+            cache["t"] = discover_tasks(ds, q, out)
         return cache["t"][0]
 
     def run():

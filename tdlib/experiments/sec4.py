@@ -10,7 +10,7 @@ from ..agreement import agreement_score
 from ..data import dataset_for
 from ..config import get_profile
 from ..discovery import _new_state, checkpoint_stale, discover, orthogonal_hyperplanes, sample_tasks
-from ..runs import discovery_dir, load_tasks, require_tasks, run_name
+from ..runs import discover_tasks, discovery_dir, load_tasks, require_tasks, run_name
 from ..models import build_model
 from ..randnet import naive_discovery, random_network_task
 from ..results import load_store, run_items, set_aside
@@ -134,9 +134,7 @@ def e5_baselines(ds, p, cache) -> dict:
             q, out = unif_only_point(p)
             if checkpoint_stale(q, out):                 # E5's own sub-run, made with other settings: E5's
                 set_aside(out)                           # store is current, so this run is redone (kept aside)
-            summ = discover(ds, q, out_dir=out, progress=False)
-            with np.load(out / "tasks.npz") as z:
-                cache["uo"] = (z["tasks"].astype(np.int64), summ)
+            cache["uo"] = discover_tasks(ds, q, out)
         return cache["uo"][0]
 
     def unif_summary():
@@ -324,9 +322,7 @@ def tradeoff_point(p, lam, d, ds=None, data_path=None) -> dict:
     ds = ds if ds is not None else dataset_for(p, data_path)
     q, out_dir = sweep_point(p, lam, d)
     k = min(p.sweep_n_tasks, d)
-    summ = discover(ds, q, out_dir=out_dir, n_sample=k, progress=False)
-    with np.load(out_dir / "tasks.npz") as z:
-        tasks = z["tasks"].astype(np.int64)
+    tasks, summ = discover_tasks(ds, q, out_dir, n_sample=k)
     ases = [agreement_score(ds, t, p, seed=i)["agreement"] for i, t in enumerate(tasks)]
     return {"lambda": float(lam), "d": int(d), "mean_as": float(np.mean(ases)), "as": ases,
             "mean_similarity": mean_pairwise_similarity(tasks),

@@ -77,10 +77,8 @@ def recipe(store) -> str:
     p = (store.data.get("params") or {}) if store is not None else {}
     if not all(k in p for k in ("arch", "epochs", "lr")):
         return ""
-    from ..experiments import records
-    rec = records().get(store.data.get("experiment"))
-    sec3 = rec is not None and rec.pool == "sec3"          # Sec. 3's own pool and networks (sec3_* fields)
-    g = (lambda k: p.get(f"sec3_{k}", p.get(k))) if sec3 else p.get     # noqa: E731
+    from ..experiments import training_params
+    g = training_params(store.data.get("experiment"), p).get            # Sec. 3: its own pool and networks
     n = g("n_train")
     width = f" (width {g('width')})" if g("width") is not None else ""
     fit = f", stopped at train accuracy {g('fit_stop')}" if g("fit_stop") else ""

@@ -45,11 +45,11 @@ def facts(store) -> dict:
         out.update({f"{exp}_{name}_{k}": float(np.mean(v)) for k, v in groups.items()})
     if "human" in _by_kind(store.entries) and "random" in _by_kind(store.entries):
         out[f"{exp}_gap"] = gap(store)
-    p = store.data.get("params", {})
+    from ..experiments import training_params
+    p = training_params(exp, store.data.get("params", {}))      # Sec. 3's own networks where it has them
     for f in ("epochs", "width", "sec3_n_train", "n_train", "fit_stop", "lr_schedule"):
-        v = p.get(f"sec3_{f}", p.get(f))                 # Sec. 3's own networks where the profile has them
-        if v is not None:
-            out[f"{exp}_{f}"] = v
+        if p.get(f) is not None:
+            out[f"{exp}_{f}"] = p[f]
     accs = {}
     for e in store.entries.values():
         if isinstance(e, dict) and e.get("train_acc") is not None:
