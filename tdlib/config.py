@@ -77,6 +77,9 @@ class Profile:
     #                                 short runs end on a settled encoder instead of wherever the last steps left it)
     meta_steps: int = 100_000       # numbers.md: 1e5 meta-steps (~24 h in the paper)
     uniformity_weight: float = 5.0  # App. I.2: λ (value lost in extraction); numbers.md: 5 in the authors' config
+    uniformity_weight_end: float = -1.0   # ours (issue 21): >= 0 moves λ linearly from uniformity_weight to this
+    #                                 over meta_steps (spread the tasks first, then let the proxy-AS sharpen
+    #                                 them); -1 = constant λ (the paper)
     temperature: float = 5.0        # numbers.md: task-network softmax temperature 5
     proxy_weight: float = 1.0       # ours: weight of the proxy-AS term in the meta-loss (Eq. 5 has 1); 0 trains the
     #                                 encoder on the uniformity term alone (E5's uniformity-only baseline)
@@ -233,7 +236,7 @@ IMPLICIT_BEFORE: dict = {"fit_stop": 0.0,
                           "inner_fresh_images": False, "inner_fixed_init": False, "encoder_head": "bn_plain",
                           "hyperplane_order": "random", "tasks_per_step": 1,
                           "uniformity_t": 2.0, "proxy_weight": 1.0,
-                          "meta_lr_schedule": "constant"}      # fit_stop (issue 11): every network trained all epochs
+                          "meta_lr_schedule": "constant", "uniformity_weight_end": -1.0}      # fit_stop (issue 11): every network trained all epochs
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 FIELD_NAMES = frozenset(f.name for f in fields(Profile)) - {"name"}

@@ -307,12 +307,14 @@ RESUME_KEYS = ("arch", "disc_width", "emb_dim", "n_tasks", "inner_lr", "inner_ba
                "uniformity_weight", "temperature", "task_seed", "dataset", "n_train", "split_seed",
                "inner_steps", "early_stop_agreement", "early_stop_patience", "n_classes",
                "early_stop_min_steps", "inner_fresh_images", "inner_fixed_init", "encoder_head",
-               "hyperplane_order", "tasks_per_step", "uniformity_t", "proxy_weight", "meta_lr_schedule")
+               "hyperplane_order", "tasks_per_step", "uniformity_t", "proxy_weight", "meta_lr_schedule",
+               "uniformity_weight_end")
 
 
 # settings added after checkpoints were stored, with the value they implicitly had: checkpoints from
 # before App. C were binary, from before ``uniformity_t`` used Eq. 5's t = 2 and a proxy-AS weight of 1
-_IMPLICIT = {"n_classes": 2, "uniformity_t": 2.0, "proxy_weight": 1.0, "meta_lr_schedule": "constant"}
+_IMPLICIT = {"n_classes": 2, "uniformity_t": 2.0, "proxy_weight": 1.0, "meta_lr_schedule": "constant",
+             "uniformity_weight_end": -1.0}
 
 
 def settings_diff(ck: dict, p) -> list:
@@ -442,6 +444,15 @@ def meta_lr_at(p, step: int, total: int) -> float:
     return p.meta_lr
 
 
+def uniformity_weight_at(p, step: int, total: int) -> float:
+    """λ at meta-step ``step`` (0-based) of a run of ``total``: ``uniformity_weight``, or with
+    ``uniformity_weight_end >= 0`` moved linearly from it to ``uniformity_weight_end`` at ``total``."""
+    if p.uniformity_weight_end < 0:
+        return p.uniformity_weight
+    f = min(1.0, step / max(total - 1, 1))
+    return p.uniformity_weight + f * (p.uniformity_weight_end - p.uniformity_weight)
+
+
 def _train_loop(p, state, planes, x_all, feats, train_idx, end, bar, ck_path, last_good,
                 inner_checkpoint, device, checkpoint_every, total=None) -> int:
     """The meta-steps of :func:`train_encoder` up to ``end``; returns the last checkpointed step."""
@@ -458,11 +469,13 @@ def _train_loop(p, state, planes, x_all, feats, train_idx, end, bar, ck_path, la
         ks = hyperplane_indices(p, state["step"], gen)
         seeds = inner_seeds(p, gen)
         loss, results = 0.0, []
+        lam = uniformity_weight_at(p, state["step"], total or end)
+        q = p if lam == p.uniformity_weight else p.replace(uniformity_weight=lam)
         for k in ks:                                         # a batch of tasks: their losses averaged
             idx = [i.to(device) for i in inner_batch_indices(p, train_idx, gen)]
             batches = [x_all[i] for i in idx]
             enc_batches = None if feats is None else [feats[i] for i in idx]
-            lk, res = meta_step_loss(encoder, planes[k], batches, p, seeds, enc_batches=enc_batches,
+            lk, res = meta_step_loss(encoder, planes[k], batches, q, seeds, enc_batches=enc_batches,
                                      checkpoint=inner_checkpoint, device=device)
             loss = loss + lk / len(ks)
             results.append(res)

@@ -95,3 +95,14 @@ def test_a_hostile_checkpoint_runs_no_code(results, tmp_path):
     with pytest.raises(Exception):
         discovery._load(p, results / "encoder.pt", torch.device("cpu"))
     assert not marker.exists()
+
+
+def test_uniformity_weight_schedule_moves_lambda_from_start_to_end():
+    """λ schedule (issue 21's diagnosis): -1 keeps λ constant (the paper); >= 0 moves it linearly from
+    uniformity_weight at the first meta-step to uniformity_weight_end at the last."""
+    from tdlib.config import get_profile
+    from tdlib.discovery import uniformity_weight_at
+    p = get_profile("smoke", uniformity_weight=5.0)
+    assert [uniformity_weight_at(p, s, 11) for s in (0, 5, 10)] == [5.0, 5.0, 5.0]
+    q = p.replace(uniformity_weight=1.0, uniformity_weight_end=5.0)
+    assert [uniformity_weight_at(q, s, 11) for s in (0, 5, 10)] == pytest.approx([1.0, 3.0, 5.0])

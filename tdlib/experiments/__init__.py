@@ -34,7 +34,8 @@ TASKS = ("n_human", "n_random", "task_seed")
 DISCOVERY = ("arch", "emb_dim", "n_tasks", "inner_steps", "inner_lr", "inner_batch", "meta_lr", "meta_steps",
              "uniformity_weight", "temperature", "early_stop_agreement", "early_stop_patience", "disc_width",
              "n_classes", "early_stop_min_steps", "inner_fresh_images", "inner_fixed_init", "encoder_head",
-             "hyperplane_order", "tasks_per_step", "inner_checkpoint", "uniformity_t", "proxy_weight", "meta_lr_schedule")
+             "hyperplane_order", "tasks_per_step", "inner_checkpoint", "uniformity_t", "proxy_weight", "meta_lr_schedule",
+             "uniformity_weight_end")
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,9 @@
 //   - at 1280 px, the page or an element of its text column overflows horizontally (a code block, table,
 //     equation or figure wider than its box or than the column: cut off, or scrolled sideways),
 //   - the text shows a raw object repr (`<IPython.core.display.Markdown object>`, `<... at 0x...>`),
-//   - a claims table (.tdlib-claims) is taller than 25% of the page.
+//   - a claims table (.tdlib-claims) is taller than 25% of the page,
+//   - at a phone's width (390 px), the page scrolls sideways or an element sticks out of the text column
+//     (cut off); there a wide table, listing or equation may scroll inside its own box.
 // SHOTS=DIR: screenshots of each slider view. Prints one line per page and a closing "N passed, N failed" line.
 import http from "node:http";
 import fs from "node:fs";
@@ -104,6 +106,25 @@ for (const rel of pages) {
     return out;
   });
   problems.push(...layout);
+  await page.setViewportSize({ width: 390, height: 844 });       // a phone (iPhone 12-15 CSS pixels)
+  await page.waitForTimeout(300);
+  const phone = await page.evaluate(() => {
+    const out = [];
+    const main = document.querySelector("main, article, .bd-article, body");
+    const right = Math.min(main.getBoundingClientRect().right, window.innerWidth);
+    if (document.documentElement.scrollWidth > window.innerWidth + 1)
+      out.push(`at 390 px the page scrolls sideways: ${document.documentElement.scrollWidth} px wide`);
+    for (const el of main.querySelectorAll("pre, table, mjx-container[display='true'], div.math, img, .cell_output, svg")) {
+      if (el.closest("pre, .highlight, .table-wrapper, .pst-scrollable-table-container, mjx-container, .cell_output") !== el
+          && el.closest("pre, .highlight, .table-wrapper, .pst-scrollable-table-container, mjx-container, .cell_output")) continue;
+      const r = el.getBoundingClientRect();
+      if (!r.width || !r.height) continue;
+      if (r.right > right + 2) out.push(`at 390 px cut off: ${el.tagName.toLowerCase()} "${(el.innerText || el.getAttribute("alt") || "").trim().slice(0, 40).replace(/\s+/g, " ")}" ends at ${Math.round(r.right)} px, the column at ${Math.round(right)} px`);
+    }
+    return out;
+  });
+  problems.push(...phone);
+  await page.setViewportSize({ width: 1280, height: 720 });
   for (const view of await page.locator(".tdlib-gridview").all()) {
     const sliders = view.locator("input.gv-slider:not([disabled])");
     const n = await sliders.count();
