@@ -117,3 +117,14 @@ def cue_recovery(tasks, cues: dict, threshold: float = 0.9) -> dict:
     return {"best": best,
             "matched": sorted({b["cue"] for b in best if b["similarity"] >= threshold}),
             "mean_similarity": mean_pairwise_similarity(tasks) if len(tasks) > 1 else float("nan")}
+
+
+def duplicated_cues(best, level: float = 0.9) -> list:
+    """Cues that two tasks both match so closely that the two tasks are >= ``level`` similar to each
+    other (Eq. 2 similarities obey sim(a, b) >= s_a + s_b - 1): a degenerate set, one cue twice."""
+    out = []
+    for i, a in enumerate(best):
+        for b in best[i + 1:]:
+            if a["cue"] == b["cue"] and a["similarity"] + b["similarity"] - 1 >= level and a["cue"] not in out:
+                out.append(a["cue"])
+    return out

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from tdlib import discovery
-from tdlib.claims.sec4 import duplicated_cues
+from tdlib.diagnosis import duplicated_cues
 from tdlib.config import get_profile
 from tdlib.data import load_dataset
 from tdlib.diagnosis import cue_recovery, label_learnability, term_gradients

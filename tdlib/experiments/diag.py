@@ -17,7 +17,9 @@ Experiment ``diag``, one record with three groups of entries:
 - ``sandbox:NAME``: discovery on the built-in data with planted cues (the smoke settings, seed 0,
   ``sandbox_meta_steps`` meta-steps) at several uniformity weights / temperatures: the best-matching
   cue of each task and the distinct cues matched (>= 0.9) every ``sandbox_every`` meta-steps, beside
-  the untrained encoder's (step 0).
+  the untrained encoder's (step 0); also λ = 1 and linear λ schedules (``uniformity_weight_end``).
+  ``sandbox_seed:NAME:SEED``: the same runs at task seeds 1 and 2 (final recovery only): how much of
+  a variant's result is the seed's.
 """
 from __future__ import annotations
 
@@ -58,6 +60,12 @@ SANDBOX_RUNS = _distinct((("authors t=2, λ=5", {"uniformity_t": 2.0, "uniformit
                           (f"t={_SMOKE.uniformity_t:g}, λ=5", {"uniformity_weight": 5.0}),
                           ("λ=0", {"uniformity_weight": 0.0}))
                          + ((f"t={_SMOKE.uniformity_t:g}, λ={_SMOKE.uniformity_weight:g} (smoke default)", {}),))
+# λ and its schedule across task seeds (issue 21: "as λ varies"; the bar asks for 3 seeds): each variant's
+# final cue recovery at seeds 1 and 2 beside seed 0's ``sandbox:NAME``
+SANDBOX_LAMBDA = (("λ=1", {"uniformity_weight": 1.0}),
+                  ("λ 1→5", {"uniformity_weight": 1.0, "uniformity_weight_end": 5.0}),
+                  ("λ 5→1", {"uniformity_weight": 5.0, "uniformity_weight_end": 1.0}))
+SANDBOX_SEEDS = (1, 2)
 
 
 AUTHORS_EARLY_STOP = {"early_stop_agreement": 0.6, "early_stop_patience": 3, "early_stop_min_steps": 5}
@@ -143,6 +151,10 @@ def diag(p, data_path=None):
         for n in names:
             items[f"learnability_full:{n}"] = (lambda n=n: {"task": n, "early_stop": False,
                                                             **label_learnability(ds, task_by_name(ds, n), full)})
-    for name, over in SANDBOX_RUNS:
+    for name, over in SANDBOX_RUNS + SANDBOX_LAMBDA:
         items[f"sandbox:{name}"] = (lambda over=over: sandbox_run(over, p.sandbox_meta_steps, p.sandbox_every))
+    for name, over in SANDBOX_RUNS + SANDBOX_LAMBDA:
+        for seed in SANDBOX_SEEDS:
+            items[f"sandbox_seed:{name}:{seed}"] = (lambda over=over, seed=seed: sandbox_run(
+                over, p.sandbox_meta_steps, p.sandbox_meta_steps, seed=seed))
     return run_items("diag", p, items, data=ds, desc="diagnosis")
