@@ -44,7 +44,7 @@ notebooks:          ## every page at the smoke profile with papermill (NB_RESULT
 
 book:
 	$(JUPYTER_BOOK) build . --all -W --keep-going -q
-	$(PYTHON) -c "from tdlib.notebooks import check_built_book; check_built_book('_build/html')"
+	$(PYTHON) -c "from tdlib.lab.notebooks import check_built_book; check_built_book('_build/html')"
 	@echo "Book: file://$(abspath _build/html/index.html)"
 
 browser:            ## the built book in headless chromium: sliders work, nothing leaves the site, no console errors
@@ -53,7 +53,7 @@ browser:            ## the built book in headless chromium: sliders work, nothin
 	else echo "browser check skipped: no /usr/bin/chromium (apt-get install chromium)"; fi
 
 ipynb:              ## rewrite each page's paired book/*.ipynb (Colab, JupyterHub) from its .md source
-	$(PYTHON) -c "from tdlib.notebooks import write_ipynb; write_ipynb()"
+	$(PYTHON) -c "from tdlib.lab.notebooks import write_ipynb; write_ipynb()"
 
 clean:
 	rm -rf _build results/smoke

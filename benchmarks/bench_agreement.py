@@ -141,7 +141,7 @@ def _default_name(device) -> str:
 
 
 def save(rows, out, device) -> Path:
-    from tdlib.results import git_commit
+    from tdlib.lab.results import git_commit
     meta = {"benchmark": "bench_agreement", "device": str(device),
             "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
             "torch": torch.__version__, "commit": git_commit(),

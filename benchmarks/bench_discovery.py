@@ -151,7 +151,7 @@ def store_rows(rows, gpu: str, root=None) -> Path:
     import datetime
     import re
 
-    from tdlib.results import git_commit
+    from tdlib.lab.results import git_commit
     root = Path(root) if root else Path(__file__).resolve().parent / "results"
     root.mkdir(parents=True, exist_ok=True)
     date = datetime.datetime.now(datetime.timezone.utc)
@@ -188,7 +188,7 @@ def main(argv=None):
     device = "cuda" if cuda else "cpu"
     rows = []
     for prof in profiles:
-        from tdlib.cli import profile_from_args
+        from tdlib.lab.cli import profile_from_args
         p = profile_from_args(argparse.Namespace(profile=prof, set=args.set))
         for variant in args.variants.split(","):
             r = run(p, variant, args.steps, device, args.warmup, args.one_process)

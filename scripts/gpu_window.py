@@ -1,7 +1,7 @@
 """``python scripts/gpu_window.py prepare|stage|run|unpack``: one short GPU window -> stored results (issue 11).
 
 Transport tooling, not the method or the lab: it lives outside the package (issue 19) and uses ``tdlib``
-only through its command line and :func:`tdlib.results.git_commit`.
+only through its command line and :func:`tdlib.lab.results.git_commit`.
 
 A GPU window here is one machine reached by a device tool: each call carries the checkout (<= 64 MiB
 in all) and brings back <= 8 files of <= 16 MiB from ``$OUT``; the machine stays warm a short while
@@ -160,7 +160,7 @@ def prepare(args) -> int:
                       "room_left_MiB": round(room, 1)}, indent=1))
     carry1 = [rel[0]] + ([".gpu/state"] if taken else [])
     print("device calls (run tool), the second within the machine's warm time after the first:")
-    from tdlib.results import git_commit
+    from tdlib.lab.results import git_commit
     print(f"  1: carry={json.dumps(carry1)}  timeout_s=120  command: bash scripts/gpu_window.sh stage {rel[0]} "
           f"--commit {git_commit()}")
     print(f"  2: carry={json.dumps([rel[1]])}  timeout_s=600  command: bash scripts/gpu_window.sh run {rel[1]} 9")

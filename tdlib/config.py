@@ -173,7 +173,7 @@ class Profile:
     def replace(self, **overrides) -> "Profile":
         """A copy with some fields changed; unknown names raise a clear error. The name cannot be
         overridden: results of a changed profile are stored under the profile they came from, with
-        their recipe (see ``tdlib.results``), never under another profile's name."""
+        their recipe (see ``tdlib.lab.results``), never under another profile's name."""
         known = {f.name for f in fields(self)}
         bad = sorted(set(overrides) - known)
         if bad:

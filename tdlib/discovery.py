@@ -42,7 +42,7 @@ the images. Each inner batch of images is paired with the features of the same i
 A run writes into the folder it is given (``out_dir``): ``encoder.pt`` (one checkpoint file,
 :mod:`tdlib.checkpoint`) and ``tasks.npz`` (``tasks`` (K,N) uint8 over the pool, ``scores`` (K,N) float16
 projections, dataset signature). Where the lab keeps runs, and the task kind ``discovered:K`` that reads
-their tasks, are :mod:`tdlib.runs`'s.
+their tasks, are :mod:`tdlib.lab.runs`'s.
 
 Attention (ViT) runs through PyTorch's math kernel during meta-steps: the fused kernels have no
 double backward, which the meta-gradient needs.
@@ -390,7 +390,7 @@ def train_encoder(ds, profile="smoke", *, out_dir, steps: int | None = None, res
     ``features`` (N, F): regulated discovery, the encoder is an MLP on these frozen features.
 
     ``out_dir``: the run's folder (its checkpoint ``encoder.pt``; where a lab keeps it is the lab's choice,
-    e.g. :func:`tdlib.runs.discovery_dir`). With ``resume`` and a checkpoint there it continues from it; without ``resume`` a
+    e.g. :func:`tdlib.lab.runs.discovery_dir`). With ``resume`` and a checkpoint there it continues from it; without ``resume`` a
     folder that holds a checkpoint is refused (ConfigError, nothing touched) unless ``fresh``.
     ``stop_after`` ends this call after that many meta-steps (a chunk), saving a checkpoint.
     Returns the state dict (``encoder``, ``opt``, ``gen``, ``step``, ``history``, ``train_seconds``)."""

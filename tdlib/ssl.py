@@ -282,7 +282,7 @@ def frozen_features(ds, profile="smoke", weights=None, *, progress: bool = False
         backbone = load_backbone_weights(weights, p.ssl_arch, p.ssl_width)
     elif "out_dir" not in train_kw:
         raise TypeError("frozen_features: give weights= (a backbone's file) or out_dir= (the folder of a SimCLR "
-                        "run to train or resume, e.g. tdlib.runs.ssl_dir(profile_name))")
+                        "run to train or resume, e.g. tdlib.lab.runs.ssl_dir(profile_name))")
     else:
         backbone = train_ssl(ds, p, progress=progress, **train_kw)["model"].backbone
     feats = extract(backbone, ds.x)                                                    # (N,F)

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from tdlib import discovery, ssl
-from tdlib import runs
+from tdlib.lab import runs
 from tdlib.config import get_profile
 from tdlib.data import load_dataset
 from tdlib.linear_probe import closest_task_similarity, fit_linear_heads, predict_heads

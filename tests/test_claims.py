@@ -6,9 +6,9 @@ import numpy as np
 
 import pytest
 
-from tdlib import claims as C
-from tdlib.claims import Check, gt, verdict
-from tdlib.results import atomic_write_json
+from tdlib.lab import claims as C
+from tdlib.lab.claims import Check, gt, verdict
+from tdlib.lab.results import atomic_write_json
 
 KEYS = {"experiment", "claim", "paper", "measured", "verdict", "profile"}
 
@@ -16,8 +16,8 @@ KEYS = {"experiment", "claim", "paper", "measured", "verdict", "profile"}
 def _store(root, exp, entries, profile="cpu", complete=True, params=None):
     """A results file as run_items writes it, with the recipe of ``profile`` (+ ``params``)."""
     from tdlib.config import get_profile
-    from tdlib.experiments import records
-    from tdlib.results import make_recipe
+    from tdlib.lab.experiments import records
+    from tdlib.lab.results import make_recipe
     records()
     prof = get_profile(profile).replace(**(params or {}))
     atomic_write_json(root / profile / f"{exp}.json",
@@ -133,7 +133,7 @@ def test_stale_result_is_marked(tmp_path):
 
 
 def test_report_json_lines(tmp_path, monkeypatch, capsys):
-    from tdlib.cli import main
+    from tdlib.lab.cli import main
     _store(tmp_path, "e1", _e1(0.95, 0.5))
     monkeypatch.setenv("TDLIB_RESULTS", str(tmp_path))
     assert main(["report", "--profile", "cpu", "--json"]) == 0
@@ -156,7 +156,7 @@ def test_stored_cpu_results_cover_the_bar():
 
 
 def test_claim_pages_match_the_experiment_records():
-    from tdlib.experiments import records
+    from tdlib.lab.experiments import records
     C._load_all()
     for exp, rec in records().items():
         assert C.CLAIMS[exp].page == rec.page, exp
@@ -173,7 +173,7 @@ def test_page_table_html(tmp_path):
 
 
 def test_colour_test_separates_colour_from_shape():
-    from tdlib.claims.sec5 import colour_test
+    from tdlib.lab.claims.sec5 import colour_test
     rng = np.random.default_rng(0)
     red = np.zeros((6, 8, 8, 3), np.uint8) + rng.integers(0, 30, (6, 8, 8, 3), dtype=np.uint8)
     blue = red.copy()
@@ -187,7 +187,7 @@ def test_colour_test_separates_colour_from_shape():
 
 
 def test_report_unknown_profile_refuses(tmp_path, monkeypatch, capsys):
-    from tdlib.cli import main
+    from tdlib.lab.cli import main
     monkeypatch.setenv("TDLIB_RESULTS", str(tmp_path))
     (tmp_path / "cpu").mkdir()
     assert main(["report", "--profile", "paper"]) == 2
@@ -262,7 +262,7 @@ def test_e4_all_fixed_is_untestable_on_a_cpu_and_fails_on_a_gpu_below_1(tmp_path
 def test_e7_naive_drawing_fails_when_it_keeps_as_many_dissimilar_tasks_as_discovery(tmp_path):
     sim = [[1.0, 0.55, 0.9], [0.55, 1.0, 0.58], [0.9, 0.58, 1.0]]       # greedy keeps 2 of 3 below 0.6
     _store(tmp_path, "e5", {"discovery": {"similarity_matrix": sim, "mean_similarity": 0.68}})
-    from tdlib.claims.sec4 import greedy_dissimilar
+    from tdlib.lab.claims.sec4 import greedy_dissimilar
     assert greedy_dissimilar(sim, 0.6) == 2
     for found, want in ((1, "agrees"), (2, "contradicts"), (5, "contradicts")):
         _store(tmp_path, "e7", {"naive": {"draws": 300, "found": found, "wanted": 8, "threshold": 0.6}})
@@ -365,9 +365,9 @@ def test_page_prose_takes_its_verdicts_from_the_claims_table():
 def test_auto_resolves_once_per_page(tmp_path, monkeypatch):
     """Issue 19: with one Sec. 3 result at gpu and another at cpu, the page's ``auto`` is gpu for its
     figures and its claims table alike (plain ``auto`` in ``experiments.get`` stays per experiment)."""
-    from tdlib import experiments as ex
-    from tdlib.claims import page_profile_of
-    from tdlib.notebooks import page_parameters
+    from tdlib.lab import experiments as ex
+    from tdlib.lab.claims import page_profile_of
+    from tdlib.lab.notebooks import page_parameters
     monkeypatch.setenv("TDLIB_RESULTS", str(tmp_path))
     _store(tmp_path, "e1", _e1(0.9, 0.5), profile="cpu")
     _store(tmp_path, "e2", {"cnn/human:0": {"kind": "human", "agreement": 0.9, "train_acc": 1.0}}, profile="gpu")

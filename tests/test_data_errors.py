@@ -125,7 +125,7 @@ def test_check_arrays_returns_int64_labels():
 
 
 def test_cli_bad_file_is_one_line(tmp_path, capsys):
-    from tdlib.cli import main
+    from tdlib.lab.cli import main
     x, y = _good()
     path = _npz(tmp_path, np.transpose(x, (0, 3, 1, 2)), y)
     rc = main(["split", "--target", "human:3", "--by", "randnet:0", "--out", str(tmp_path / "o"),
@@ -135,7 +135,7 @@ def test_cli_bad_file_is_one_line(tmp_path, capsys):
 
 
 def test_split_by_equal_to_target_refuses(tmp_path, capsys):
-    from tdlib.cli import main
+    from tdlib.lab.cli import main
     rc = main(["split", "--target", "human:3", "--by", "human:3", "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert rc != 0 and "target task itself" in err and "Fix" in err
@@ -145,7 +145,7 @@ def test_split_by_equal_to_target_refuses(tmp_path, capsys):
 def test_split_by_same_labels_refuses(tmp_path, capsys, monkeypatch):
     """Another name, the same labelling (a flipped cue) is refused too, after the labels are known."""
     import tdlib.tasks
-    from tdlib.cli import main
+    from tdlib.lab.cli import main
     monkeypatch.setitem(tdlib.tasks._KINDS, "flipped", lambda ds, arg: 1 - ds.attrs[arg])
     rc = main(["split", "--target", "cue:warm", "--by", "flipped:warm", "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err

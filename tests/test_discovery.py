@@ -6,7 +6,7 @@ import torch
 import torch.nn as nn
 
 from tdlib import discovery
-from tdlib import runs
+from tdlib.lab import runs
 from tdlib.config import get_profile
 from tdlib.data import load_dataset
 from tdlib.errors import ConfigError

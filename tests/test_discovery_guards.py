@@ -4,8 +4,8 @@ without ``--fresh``."""
 import numpy as np
 import pytest
 
-from tdlib import cli, discovery
-from tdlib import runs
+from tdlib import discovery
+from tdlib.lab import cli, runs
 from tdlib.config import get_profile
 from tdlib.data import load_dataset
 from tdlib.errors import ConfigError, Diverged

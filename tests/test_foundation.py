@@ -13,7 +13,7 @@ from tdlib.agreement import agreement_score, run_seeds
 from tdlib.config import PROFILES, get_profile
 from tdlib.data import DataNotFoundError, load_cifar10_train, load_dataset, make_synthetic
 from tdlib.models import build_model
-from tdlib.results import ResultStore, run_items
+from tdlib.lab.results import ResultStore, run_items
 
 CIFAR = os.environ.get("TDLIB_DATA")
 needs_cifar = pytest.mark.skipif(not (CIFAR and os.path.isfile(CIFAR)),
@@ -223,7 +223,7 @@ def test_run_items_resumes_and_keeps_finished_entries(tmp_path):
 
 
 def test_stored_cpu_results_have_provenance():
-    from tdlib.results import results_root
+    from tdlib.lab.results import results_root
     for path in (results_root() / "cpu").glob("*.json"):
         d = json.loads(path.read_text())
         assert d["profile"] == "cpu" and d["params"]["name"] == "cpu"
@@ -283,7 +283,7 @@ def test_linear_schedule_is_seeded_and_checked():
 
 
 def test_sec3_pool_uses_its_own_train_size():
-    from tdlib.experiments.sec3 import sec3_dataset
+    from tdlib.lab.experiments.sec3 import sec3_dataset
     p = get_profile("smoke", n_train=200, sec3_n_train=300)
     ds = sec3_dataset(p)
     assert len(ds.train_idx) == 300 and len(ds.test_idx) == p.n_test

@@ -55,7 +55,7 @@ def test_profile_gpu_without_a_gpu_names_the_fix():
     out = subprocess.run([sys.executable, "-m", "tdlib", "agreement", "human:1", "--profile", "gpu"],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 2 and "--profile cpu" in out.stderr and "--allow-cpu" in out.stderr
-    from tdlib.cli import check_gpu
+    from tdlib.lab.cli import check_gpu
     check_gpu(get_profile("gpu"), allow_cpu=True)              # forced: no error
     with pytest.raises(ConfigError, match="CUDA"):
         check_gpu(get_profile("gpu"))
@@ -206,7 +206,7 @@ def test_cuda_fit_stop_and_divergence(device):
 def test_gpucheck_pairs_each_task_with_the_100_epoch_protocol(tmp_path, monkeypatch):
     """The check runs every task under the profile's recipe and under the protocol (100 epochs, no
     fit-stop) and reports the differences (AS faked: the real one needs a GPU window)."""
-    from tdlib.experiments import gpucheck
+    from tdlib.lab.experiments import gpucheck
     monkeypatch.setenv("TDLIB_RESULTS", str(tmp_path))
     seen = []
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tdlib.viz import sec4
-from tdlib.viz.gridview import GridView
+from tdlib.lab.viz import sec4
+from tdlib.lab.viz.gridview import GridView
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECK = ROOT / "tests" / "browser" / "check_book.mjs"

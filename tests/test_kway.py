@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 
 from tdlib import discovery, kway
-from tdlib import runs
+from tdlib.lab import runs
 from tdlib.config import get_profile
 from tdlib.data import DataNotFoundError, load_dataset, load_tinyimagenet_train
 from tdlib.tasks import kway_similarity, similarity, task_by_name
@@ -211,7 +211,7 @@ def test_tinyimagenet_missing_says_how_to_fix(tmp_path, monkeypatch):
 
 
 def test_e21_raises_the_clear_error_without_data(monkeypatch):
-    import tdlib.experiments as ex
+    import tdlib.lab.experiments as ex
     monkeypatch.delenv("TDLIB_TINYIMAGENET", raising=False)
     with pytest.raises(DataNotFoundError, match="Fix: download"):
         ex.get("e21", profile="smoke")

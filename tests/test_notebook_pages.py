@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tdlib.errors import ConfigError
-from tdlib.notebooks import PAGE_PARAMETERS, book_pages, check_parameter_values, ipynb_drift, page_parameters
+from tdlib.lab.notebooks import PAGE_PARAMETERS, book_pages, check_parameter_values, ipynb_drift, page_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -150,7 +150,7 @@ def test_page_parameters_reads_papermills_injected_cell():
 
 
 def test_cli_refuses_unknown_parameters_before_running(capsys):
-    from tdlib.notebooks import run_notebooks
+    from tdlib.lab.notebooks import run_notebooks
     with pytest.raises(ConfigError, match="profle"):
         run_notebooks(["sec3_agreement"], parameters={"profle": "cpu"})
 
@@ -226,7 +226,7 @@ def test_paired_notebooks_read_outside_the_book():
 
 
 def test_glued_shows_what_the_prose_would():
-    from tdlib.viz.common import glue, glued
+    from tdlib.lab.viz.common import glue, glued
     glue({"x_value": 0.12345, "x-name": "text"})
     out = getattr(glued("x_value", "x-name", "missing"), "data", "")
     assert "0.123" in out and "text" in out and "not computed" in out
@@ -235,7 +235,7 @@ def test_glued_shows_what_the_prose_would():
 def test_a_page_at_a_named_profile_computes_into_a_copy_and_says_what_it_will_compute(tmp_path, monkeypatch):
     """Issue 20: the Sec. 3 page at profile=cpu silently started 2 h of ViT runs and rewrote the committed
     results/cpu/e1.json. Now the run prints its plan and writes into a copy unless write_results=True."""
-    from tdlib.notebooks import page_plan, use_page_results
+    from tdlib.lab.notebooks import page_plan, use_page_results
     src, dst = tmp_path / "results", tmp_path / "copy"
     (src / "cpu" / "discovery").mkdir(parents=True)
     (src / "cpu" / "e1.json").write_text('{"entries": {}, "stored": 1}')

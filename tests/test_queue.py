@@ -11,15 +11,15 @@ from pathlib import Path
 import pytest
 
 from tdlib.config import get_profile
-from tdlib.queue import expected_entries, experiment_order, plan
+from tdlib.lab.queue import expected_entries, experiment_order, plan
 
 ROOT = Path(__file__).resolve().parents[1]
 
 PLUGIN = textwrap.dedent('''
     """A throwaway experiment 'tq' for queue tests: 12 entries of 0.3 s; each computation is logged."""
     import os, time
-    from tdlib.experiments import register
-    from tdlib.results import run_items
+    from tdlib.lab.experiments import register
+    from tdlib.lab.results import run_items
 
     @register("tq", page="index", title="queue test", fields=("epochs",))
     def tq(p, data_path=None):
@@ -36,7 +36,7 @@ PLUGIN = textwrap.dedent('''
 
 
 def _worker_cmd(*args):
-    code = ("import sys, tq_plugin; from tdlib.cli import main; "
+    code = ("import sys, tq_plugin; from tdlib.lab.cli import main; "
             f"sys.exit(main({['queue', '--profile', 'smoke', '--only', 'tq', *args]!r}))")
     return [sys.executable, "-c", code]
 
@@ -127,7 +127,7 @@ def test_queue_at_smoke_runs_e1_then_discovery_in_chunks(tmp_path):
 def test_a_long_run_waits_for_the_run_it_reads(tmp_path, monkeypatch):
     """The SSL-regulated discovery reads the SimCLR model's features: it never starts before that run
     is complete (else it would train SimCLR inline, unchunked)."""
-    from tdlib import queue as Q
+    from tdlib.lab import queue as Q
     monkeypatch.setenv("TDLIB_RESULTS", str(tmp_path))
     runs = {r.name: r for r in Q.long_runs("e12", get_profile("smoke"))}
     reg = runs["discovery/ssl"]
@@ -169,10 +169,10 @@ def test_a_stale_result_is_reported_skipped_and_replaced_only_when_asked(tmp_pat
 def test_a_discovery_run_made_with_other_settings_is_stale_not_done(tmp_path, monkeypatch):
     """The queue reads a run's checkpoint settings: at other settings a finished run is stale, not done,
     and setting it aside leaves the folder free for a run at the current settings."""
-    from tdlib import queue as Q
+    from tdlib.lab import queue as Q
     from tdlib.data import dataset_for
     from tdlib.discovery import discover
-    from tdlib.results import set_aside
+    from tdlib.lab.results import set_aside
     monkeypatch.setenv("TDLIB_RESULTS", str(tmp_path))
     p = get_profile("smoke").replace(meta_steps=1, inner_steps=2)
     run = Q.LongRun("discovery", "discovery", p, tmp_path / "smoke" / "discovery", 1)
@@ -193,7 +193,7 @@ def test_run_replace_stale_keeps_the_old_result_and_recomputes(tmp_path, qenv):
     env = {**qenv, "TQ_SLEEP": "0.01", "TQ_N": "2"}
 
     def run(*args):
-        code = ("import sys, tq_plugin; from tdlib.cli import main; "
+        code = ("import sys, tq_plugin; from tdlib.lab.cli import main; "
                 f"sys.exit(main({['run', 'tq', '--profile', 'smoke', *args]!r}))")
         return subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True,
                               timeout=120)
@@ -209,7 +209,7 @@ def test_run_replace_stale_keeps_the_old_result_and_recomputes(tmp_path, qenv):
 def test_set_aside_of_a_run_folder_keeps_the_other_runs_inside_it(tmp_path):
     """`--replace-stale` of the default discovery run moves its own files, not the subfolders of other
     experiments' runs that live inside it (E18's sweeps, E9's arch runs)."""
-    from tdlib.results import set_aside
+    from tdlib.lab.results import set_aside
     run = tmp_path / "cpu" / "discovery"
     (run / "sweep_l1_d8").mkdir(parents=True)
     (run / "encoder.pt").write_text("old")
@@ -224,8 +224,8 @@ def test_the_queue_knows_no_experiment_id_and_each_reader_declares_its_runs():
     for the main discovery run, which they do not read; the diagnosis reads it (its tasks' proxy-AS);
     Sec. 6 waits for it where tau' are discovered tasks (cpu, gpu), not where they are not (smoke)."""
     import re
-    from tdlib import queue as Q
-    src = (ROOT / "tdlib" / "queue.py").read_text()
+    from tdlib.lab import queue as Q
+    src = (ROOT / "tdlib" / "lab" / "queue.py").read_text()
     assert not re.search(r"[\"']e\d+[\"']|[\"']gpucheck[\"']|[\"']diag[\"']", src)
     p = get_profile("cpu")
     names = lambda e: [r.name for r in Q.long_runs(e, p)]
@@ -244,9 +244,9 @@ def test_three_submitit_workers_share_one_results_folder_each_entry_once(tmp_pat
     for k in ("TDLIB_RESULTS", "TQ_LOG", "PYTHONPATH", "OMP_NUM_THREADS"):
         monkeypatch.setenv(k, qenv[k])
     monkeypatch.syspath_prepend(str(tmp_path))
-    from tdlib import experiments, results
+    from tdlib.lab import experiments, results
     from tdlib.config import get_profile
-    from tdlib.queue import run_workers
+    from tdlib.lab.queue import run_workers
     importlib.import_module("tq_plugin")                      # registers the test experiment here too
     try:
         summaries = run_workers(get_profile("smoke"), 2, 3, executor="local", folder=tmp_path / "sub",

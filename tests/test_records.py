@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from tdlib import experiments, results
+from tdlib.lab import experiments, results
 from tdlib.config import get_profile, tracked, tracking
 from tdlib.errors import ConfigError, RecipeMismatch, ResultsFileError
-from tdlib.records import same_recipe
+from tdlib.lab.records import same_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 FP = {"dataset": "synthetic", "n_train": 10, "n_test": 5, "hash": "aaaa"}
@@ -195,7 +195,7 @@ LAYERS = [                               # the method: knows nothing of where re
     {"discovery", "splits", "ssl"},
     {"diagnosis"},
     # the lab: the results store, where runs live, experiment records, figures, claims, the queue, the CLI
-    {"results"},
+    {"lab", "results"},
     {"runs", "taskviz"},
     {"experiments", "records"},
     {"viz"},
@@ -204,7 +204,10 @@ LAYERS = [                               # the method: knows nothing of where re
 
 
 def _layer(mod: str) -> int:
-    top = mod.split(".")[0]
+    parts = mod.split(".")
+    top = parts[0]
+    if top == "lab":                     # tdlib.lab.viz.sec4 -> viz; tdlib.lab (its __init__) -> lab
+        top = parts[1] if len(parts) > 1 and parts[1] != "__init__" else "lab"
     for i, layer in enumerate(LAYERS):
         if top in layer:
             return i
@@ -233,8 +236,8 @@ def test_imports_run_one_way():
 
 def test_no_stored_comparison_mixes_recipes():
     """Each figure that shows several experiments' stored results (best stored profile) shows one recipe."""
-    from tdlib.records import same_recipe
-    from tdlib.viz.common import COMPARISONS
+    from tdlib.lab.records import same_recipe
+    from tdlib.lab.viz.common import COMPARISONS
     for fig, names in COMPARISONS.items():
         stores = [results.best_stored(n) for n in names]
         if any(s is None for s in stores):

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from tdlib import discovery
-from tdlib import runs
+from tdlib.lab import runs
 from tdlib.config import get_profile
 from tdlib.data import load_dataset
 from tdlib.errors import ConfigError
@@ -169,7 +169,7 @@ def test_a_truncated_checkpoint_is_an_error_naming_the_file_and_the_fix(tiny, tm
 
 
 def test_cli_discover_resume_on_a_truncated_checkpoint_exits_2_naming_it(tmp_path, monkeypatch, capsys):
-    from tdlib import cli
+    from tdlib.lab import cli
     monkeypatch.setenv("TDLIB_RESULTS", str(tmp_path))
     run = tmp_path / "smoke" / "discovery"
     run.mkdir(parents=True)
@@ -184,7 +184,7 @@ def test_cli_discover_resume_on_a_truncated_checkpoint_exits_2_naming_it(tmp_pat
 @pytest.fixture
 def two_runs(tiny, tmp_path, monkeypatch):
     """A queue of two discovery runs at the tiny profile: the first one's checkpoint cut in half."""
-    from tdlib import queue as Q
+    from tdlib.lab import queue as Q
     p, ds = tiny
     monkeypatch.setenv("TDLIB_RESULTS", str(tmp_path))
     bad = Q.LongRun("discovery/bad", "discovery", p, tmp_path / p.name / "discovery" / "bad", 2)
@@ -256,8 +256,7 @@ def test_every_profile_passes_its_own_checks():
     (["run", "e1", "--set", "amp=maybe"], "true or false"),
 ])
 def test_cli_refuses_degenerate_settings_before_any_compute(tmp_path, monkeypatch, capsys, argv, words):
-    from tdlib import cli
-
+    from tdlib.lab import cli
     def no_data(*a, **k):
         raise AssertionError("data loaded before the refusal")
     monkeypatch.setenv("TDLIB_RESULTS", str(tmp_path))
@@ -303,7 +302,7 @@ def test_a_network_that_only_leans_to_one_class_is_kept(smoke_ds):
 def test_cli_run_e1_at_a_huge_lr_exits_3_and_stores_no_entry(tmp_path, monkeypatch, capsys):
     import json
 
-    from tdlib import cli
+    from tdlib.lab import cli
     monkeypatch.setenv("TDLIB_RESULTS", str(tmp_path))
     rc = cli.main(["run", "e1", "--profile", "smoke", "--set", "lr=1e4"])
     assert rc == 3 and "collapsed" in capsys.readouterr().err
@@ -360,10 +359,10 @@ def test_a_folder_holding_only_a_finished_runs_tasks_is_not_retrained_over(tiny,
     ('{"entries": {', "not valid JSON"),
 ])
 def test_a_damaged_result_file_is_reported_as_damage(tmp_path, monkeypatch, capsys, content, words):
-    from tdlib import claims as C
-    from tdlib import queue as Q
+    from tdlib.lab import claims as C
+    from tdlib.lab import queue as Q
     from tdlib.errors import ResultsFileError
-    from tdlib.results import load_store
+    from tdlib.lab.results import load_store
     (tmp_path / "cpu").mkdir()
     (tmp_path / "cpu" / "e1.json").write_text(content)
     with pytest.raises(ResultsFileError, match=words.replace("(", r"\(")):
@@ -378,7 +377,7 @@ def test_a_damaged_result_file_is_reported_as_damage(tmp_path, monkeypatch, caps
 
 def test_every_committed_result_passes_the_load_check():
     import glob
-    from tdlib.results import check_stored, read_json
+    from tdlib.lab.results import check_stored, read_json
     root = pathlib.Path(__file__).resolve().parents[1] / "results"
     files = glob.glob(str(root / "*" / "*.json"))
     for f in files:
@@ -401,7 +400,7 @@ def test_a_forged_tasks_file_is_refused(tiny, tmp_path):
 
 
 def test_a_bad_budget_is_named(tmp_path, monkeypatch, capsys):
-    from tdlib.cli import main
+    from tdlib.lab.cli import main
     assert main(["queue", "--profile", "smoke", "--minutes", "nan"]) == 2
     assert "finite --minutes" in capsys.readouterr().err
 
@@ -441,7 +440,7 @@ def test_a_full_disk_on_a_results_write_keeps_the_previous_file(tmp_path, monkey
     """Issue 17 (minor): a full disk while a results JSON was written gave a raw OSError."""
     import json
     from tdlib.errors import ResultsFileError
-    from tdlib.results import atomic_write_json
+    from tdlib.lab.results import atomic_write_json
     path = tmp_path / "smoke" / "e1.json"
     atomic_write_json(path, {"entries": {"a": 1}})
 
@@ -475,7 +474,7 @@ def test_replace_stale_after_a_data_only_change_recomputes_instead_of_looping(tm
     """Issue 17 (minor): a result made on other data (same fields, another data fingerprint) is not seen
     by the field comparison, so `run --replace-stale` repeated the same error forever."""
     import json
-    from tdlib.cli import main
+    from tdlib.lab.cli import main
     monkeypatch.setenv("TDLIB_RESULTS", str(tmp_path))
     assert main(["run", "e20", "--profile", "smoke", "--set", "prop1_models=2"]) == 0
     path = tmp_path / "smoke" / "e20.json"

@@ -10,7 +10,7 @@ from tdlib.diagnosis import duplicated_cues
 from tdlib.config import get_profile
 from tdlib.data import load_dataset
 from tdlib.diagnosis import cue_recovery, label_learnability, term_gradients
-from tdlib.experiments.diag import SANDBOX_CUES
+from tdlib.lab.experiments.diag import SANDBOX_CUES
 
 STEPS = 50          # the bar: smoke defaults, only meta_steps (<= 200), emb_dim = 4 and n_tasks = 4 set
 

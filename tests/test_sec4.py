@@ -8,7 +8,7 @@ import pytest  # noqa: E402
 
 from tdlib.config import get_profile  # noqa: E402
 from tdlib.data import dataset_for  # noqa: E402
-from tdlib.experiments.sec4 import inner_loop_curve  # noqa: E402
+from tdlib.lab.experiments.sec4 import inner_loop_curve  # noqa: E402
 from tdlib.tasks import task_by_name  # noqa: E402
 
 
@@ -19,8 +19,8 @@ def results(tmp_path, monkeypatch):
 
 
 def test_e7_random_network_tasks_and_figure(results):
-    import tdlib.experiments as ex
-    from tdlib.viz import sec4
+    import tdlib.lab.experiments as ex
+    from tdlib.lab.viz import sec4
     store = ex.get("e7", profile="smoke")
     sim = store.entries["similarity"]
     assert 0.5 <= sim["mean_similarity"] <= 1.0
@@ -44,8 +44,8 @@ def test_e5_holds_every_kind_on_its_own_pool_and_the_figure_uses_only_e5(results
     its own human / random tasks, each trained with the profile's recipe on E5's pool; the
     discovery entry records its meta-steps and training seconds; the summary and the AS figure
     read E5 alone."""
-    import tdlib.experiments as ex
-    from tdlib.viz import sec4
+    import tdlib.lab.experiments as ex
+    from tdlib.lab.viz import sec4
     p = get_profile("smoke", n_tasks=2, emb_dim=2, meta_steps=2, epochs=2, e5_n_baseline=1, e5_n_unseen=1)
     store = ex.get("e5", profile=p)
     kinds = {}

@@ -112,7 +112,7 @@ def test_export_load_round_trip(tmp_path, ext):
 
 
 def test_cli_writes_index_files(tmp_path, capsys):
-    from tdlib.cli import main
+    from tdlib.lab.cli import main
     assert main(["split", "--target", "human:3", "--by", "cue:warm", "--out", str(tmp_path),
                  "--profile", "smoke"]) == 0
     out = capsys.readouterr().out
@@ -147,7 +147,7 @@ def test_e16_without_data_explains_and_with_data_runs(tmp_path, monkeypatch, cap
     import torch
     from PIL import Image
 
-    from tdlib.experiments import sec6
+    from tdlib.lab.experiments import sec6
     monkeypatch.setenv("TDLIB_RESULTS", str(tmp_path / "results"))
     prof = get_profile("smoke", n_train=120, n_test=40, epochs=1, adv_seeds=1)
     store = sec6.e16_celeba_imagenet(prof, root=tmp_path)
@@ -180,7 +180,7 @@ def test_e14_points_mirror_each_pair():
     τ' = 1 - τ, so the accuracy w.r.t. τ' is 1 - that w.r.t. τ, at the opposite AS difference."""
     from types import SimpleNamespace
 
-    from tdlib.experiments.sec6 import e14_points
+    from tdlib.lab.experiments.sec6 import e14_points
     store = SimpleNamespace(entries={
         "as/human:2": {"agreement": 0.6}, "as/randnet:0": {"agreement": 0.95},
         "pair/human:2|randnet:0": {"target": "human:2", "by": "randnet:0", "test_acc": 0.2, "agreement": 0.9}})

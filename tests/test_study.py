@@ -186,7 +186,7 @@ def test_to_32_crops_and_resizes():
 # ---------------------------------------------------------------------------------------------
 # task grids (Sec. 5.1, App. B)
 def test_top_images_are_the_most_discriminative(synth):
-    from tdlib.taskviz import decode_images, task_scores, top_images
+    from tdlib.lab.taskviz import decode_images, task_scores, top_images
     r = top_images(synth, "randnet:0", k=3)
     s = task_scores(synth, "randnet:0")
     lab = task_by_name(synth, "randnet:0")

@@ -6,12 +6,12 @@ import pytest
 import torch
 
 from tdlib import discovery
-from tdlib.runs import arch_run, discovery_dir
+from tdlib.lab.runs import arch_run, discovery_dir
 from tdlib.config import get_profile
 from tdlib.data import load_dataset
-from tdlib.experiments.sec5 import arch_matrix, discovered_groups
-from tdlib.results import ResultStore
-from tdlib.taskviz import task_scores, top_images
+from tdlib.lab.experiments.sec5 import arch_matrix, discovered_groups
+from tdlib.lab.results import ResultStore
+from tdlib.lab.taskviz import task_scores, top_images
 from tdlib.tasks import task_by_name
 
 

@@ -3,7 +3,7 @@ copy of the results, passes when they reproduce and fails when a stored number w
 gives."""
 import json
 
-from tdlib.cli import main
+from tdlib.lab.cli import main
 
 
 def test_verify_passes_on_fresh_results_and_fails_on_a_tampered_one(tmp_path, monkeypatch, capsys):
@@ -27,9 +27,9 @@ def test_verify_passes_on_fresh_results_and_fails_on_a_tampered_one(tmp_path, mo
 def test_the_default_tolerance_is_the_measured_seed_noise(tmp_path, monkeypatch, capsys):
     """With a stored asnoise (E1's tasks with other seed pairs), verify's tolerance is the largest spread
     of one task's AS over its seeds; without it, the fixed default."""
-    from tdlib.commands.verify import TOLERANCE, default_tolerance
-    from tdlib.experiments.sec3 import seed_noise
-    from tdlib.results import load_store
+    from tdlib.lab.commands.verify import TOLERANCE, default_tolerance
+    from tdlib.lab.experiments.sec3 import seed_noise
+    from tdlib.lab.results import load_store
     monkeypatch.setenv("TDLIB_RESULTS", str(tmp_path))
     assert main(["run", "e1", "--profile", "smoke"]) == 0
     assert default_tolerance("smoke", tmp_path)[0] == TOLERANCE

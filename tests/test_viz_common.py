@@ -1,4 +1,4 @@
-"""The book's shared figure and table style (tdlib/viz/common.py) and the page fixes that rest on it:
+"""The book's shared figure and table style (tdlib/lab/viz/common.py) and the page fixes that rest on it:
 one colour per task kind, a readable provenance caption under each figure, HTML tables, no machine
 paths, no undefined correlations, and the Sec. 6 orientation sentence."""
 from __future__ import annotations
@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from tdlib.viz import common  # noqa: E402
+from tdlib.lab.viz import common  # noqa: E402
 
 BOOK = Path(__file__).resolve().parents[1] / "book"
 
@@ -108,7 +108,7 @@ def test_page_output_hides_machine_paths(capsys):
 
 
 def test_pages_have_no_machine_paths_nor_internal_notes():
-    from tdlib.viz import sec5
+    from tdlib.lab.viz import sec5
     for page in BOOK.glob("*.md"):
         text = page.read_text()
         assert not re.search(r"(?<![\w.])/(work|root|home|tmp)/", text), page.name
@@ -130,7 +130,7 @@ def _e9_store(per_group=2):
 
 
 def test_correlation_table_shows_no_undefined_rows():
-    from tdlib.viz import sec5
+    from tdlib.lab.viz import sec5
     t = sec5.correlation_table(_e9_store(per_group=2))
     names = [r[0] for r in t.rows]
     assert names[0] == "all tasks" and "human" not in names       # 2-task groups have no correlation
@@ -143,7 +143,7 @@ def test_correlation_table_shows_no_undefined_rows():
 def test_split_note_matches_the_split_shown():
     """The Sec. 6 sentence about the rows must say what the split really does with τ' as given."""
     from tdlib.splits import adversarial_split
-    from tdlib.viz import sec6
+    from tdlib.lab.viz import sec6
     rng = np.random.default_rng(0)
     target = rng.integers(0, 2, 1000)
     for p_agree in (0.3, 0.7):                                      # flipped, then as given
@@ -179,7 +179,7 @@ def test_method_diagram_names_every_part_of_a_meta_step():
     """Issue 20: the Sec. 4 method diagram is drawn by the build (no external tool)."""
     import matplotlib
     matplotlib.use("Agg")
-    from tdlib.viz.diagram import method_diagram
+    from tdlib.lab.viz.diagram import method_diagram
     fig = method_diagram()
     text = " ".join(t.get_text() for t in fig.axes[0].texts)
     for part in ("encoder g_θ", "hyperplane u", "network f_w1", "network f_w2", "proxy-AS", "L_unif", "Adam step on θ"):

@@ -1,0 +1,160 @@
+"""Diagnosis of discovery (issue 21; Sec. 4.3-4.4, Eq. 5, Algorithm 1): what drives the encoder, and
+discovery where the answer is known.
+
+Experiment ``diag``, one record with three groups of entries:
+
+- ``gradients:NAME``: the meta-gradient norms of the proxy-AS and uniformity terms on the untrained
+  encoder (:func:`tdlib.diagnosis.term_gradients`) under the authors' objective (t = 2, λ = 5), without
+  the uniformity term (λ = 0), with the inner networks at half width, and at the profile's settings;
+  ``effective_ratio`` = λ |∇L_unif| / |∇proxyAS| (>> 1: the uniformity term steers alone).
+- ``learnability:TASK``: the proxy-AS of fixed labellings under the profile's inner loop with the
+  authors' early stop (0-1 agreement above 0.6 for 3 steps, at least 5;
+  :func:`tdlib.diagnosis.label_learnability`): the built-in data's planted cues, simple image
+  statistics, human and random labels. A labelling at random labels' proxy-AS cannot be discovered.
+  ``learnability_full:TASK``: the same with the early stop off (all ``inner_steps`` run), where the
+  early stop can cut the unroll, with the 0-1 agreement at every inner step (what the early stop
+  reads: above 0.6 from the first steps even on random labels means it cannot tell tasks apart).
+- ``sandbox:NAME``: discovery on the built-in data with planted cues (the smoke settings, seed 0,
+  ``sandbox_meta_steps`` meta-steps) at several uniformity weights / temperatures: the best-matching
+  cue of each task and the distinct cues matched (>= 0.9) every ``sandbox_every`` meta-steps, beside
+  the untrained encoder's (step 0); also λ = 1 and linear λ schedules (``uniformity_weight_end``).
+  ``sandbox_seed:NAME:SEED``: the same runs at task seeds 1 and 2 (final recovery only): how much of
+  a variant's result is the seed's.
+"""
+from __future__ import annotations
+
+import tempfile
+
+import numpy as np
+
+from ...config import PROFILES, get_profile
+from ...data import dataset_for, load_dataset
+from ...diagnosis import cue_recovery, label_learnability, term_gradients
+from ...discovery import _new_state, checkpoint_stale, orthogonal_hyperplanes, sample_tasks, train_encoder
+from ..runs import discovery_dir, load_task_file, require_tasks
+from ..results import run_items
+from ...tasks import IMAGE_STATS, default_task_names, task_by_name
+from . import DISCOVERY, POOL, register
+
+SANDBOX_CUES = ("warm", "light", "position", "round", "bright", "large", "left")
+# (name, overrides of the smoke discovery settings): the authors' objective, no uniformity term, ours
+_SMOKE = PROFILES["smoke"]
+
+
+def _distinct(runs) -> tuple:
+    """The runs whose settings (the smoke profile with their overrides) differ from every earlier one and
+    from the smoke default's (the last run, always kept)."""
+    out, seen = [], [{k: getattr(_SMOKE, k) for k in ("uniformity_t", "uniformity_weight")}]
+    *runs, default = runs
+    for name, over in runs:
+        key = {k: over.get(k, getattr(_SMOKE, k)) for k in ("uniformity_t", "uniformity_weight")}
+        if key not in seen:
+            seen.append(key)
+            out.append((name, over))
+    return tuple(out) + (default,)
+
+
+# the smoke default last, so the ablation names it where a variant coincides with it
+SANDBOX_RUNS = _distinct((("authors t=2, λ=5", {"uniformity_t": 2.0, "uniformity_weight": 5.0}),
+                          (f"t=2, λ={_SMOKE.uniformity_weight:g}", {"uniformity_t": 2.0}),
+                          (f"t={_SMOKE.uniformity_t:g}, λ=5", {"uniformity_weight": 5.0}),
+                          ("λ=0", {"uniformity_weight": 0.0}))
+                         + ((f"t={_SMOKE.uniformity_t:g}, λ={_SMOKE.uniformity_weight:g} (smoke default)", {}),))
+# λ and its schedule across task seeds (issue 21: "as λ varies"; the bar asks for 3 seeds): each variant's
+# final cue recovery at seeds 1 and 2 beside seed 0's ``sandbox:NAME``
+SANDBOX_LAMBDA = (("λ=1", {"uniformity_weight": 1.0}),
+                  ("λ 1→5", {"uniformity_weight": 1.0, "uniformity_weight_end": 5.0}),
+                  ("λ 5→1", {"uniformity_weight": 5.0, "uniformity_weight_end": 1.0}))
+SANDBOX_SEEDS = (1, 2)
+
+
+AUTHORS_EARLY_STOP = {"early_stop_agreement": 0.6, "early_stop_patience": 3, "early_stop_min_steps": 5}
+
+
+def gradient_settings(p) -> dict:
+    """The meta-loss settings whose term gradients ``diag`` compares (name -> profile)."""
+    return {"authors t=2, λ=5": p.replace(uniformity_t=2.0, uniformity_weight=5.0, **AUTHORS_EARLY_STOP),
+            f"half-width inner nets ({max(1, p.disc_width // 2)})": p.replace(disc_width=max(1, p.disc_width // 2)),
+            "profile": p}
+
+
+def sandbox_run(overrides: dict, meta_steps: int, every: int, seed: int = 0) -> dict:
+    """Discovery on the built-in data at the smoke settings with ``overrides``: the cue recovery of the
+    tasks of the trained hyperplanes at step 0 (untrained) and every ``every`` meta-steps."""
+    q = get_profile("smoke", meta_steps=meta_steps, task_seed=seed, **overrides)
+    ds = load_dataset("synthetic", q.n_train, q.n_test, q.split_seed)
+    cues = {c: ds.attrs[c] for c in SANDBOX_CUES}
+    planes = orthogonal_hyperplanes(q.emb_dim, q.n_tasks, q.task_seed)
+    traj = [{"step": 0, **cue_recovery(sample_tasks(_new_state(q, "cpu")["encoder"], ds, planes)[0], cues)}]
+    with tempfile.TemporaryDirectory() as d:
+        while traj[-1]["step"] < meta_steps:
+            st = train_encoder(ds, q, out_dir=d, progress=False, stop_after=every, device="cpu")
+            traj.append({"step": st["step"], **cue_recovery(sample_tasks(st["encoder"], ds, planes)[0], cues)})
+    hist = st["history"]
+    k = max(1, len(hist) // 5)
+    return {"overrides": overrides, "seed": seed, "trajectory": traj, "final": traj[-1],
+            "proxy_first": float(np.mean([h["proxy_as"] for h in hist[:k]])),
+            "proxy_last": float(np.mean([h["proxy_as"] for h in hist[-k:]])),
+            "inner_steps": [h["inner_steps"] for h in hist]}
+
+
+PROXY_REPS = 4          # unrolls per task in the tasks' proxy-AS (the same seeds for every group: paired)
+
+
+def task_groups(ds, p) -> dict:
+    """The tasks whose proxy-AS ``diag`` compares, by hyperplane: ``discovered`` (the main run),
+    ``untrained`` (the same hyperplanes on the encoder at its initialization) and, where E5 saved it with
+    today's settings, ``unif_only`` (uniformity-only training, E5's baseline)."""
+    planes = orthogonal_hyperplanes(p.emb_dim, p.n_tasks, p.task_seed)
+    groups = {"discovered": require_tasks(ds, p)["tasks"],
+              "untrained": sample_tasks(_new_state(p, "cpu")["encoder"], ds, planes)[0]}
+    q = p.replace(proxy_weight=0.0)
+    where = f"{p.name}/unif_only"
+    try:
+        if not checkpoint_stale(q, discovery_dir(where)):
+            groups["unif_only"] = load_task_file(ds, where)["tasks"]
+    except ValueError:                                       # not saved: E5 has not run its baseline
+        pass
+    return groups
+
+
+@register("diag", page="sec4_discovery", pool="main", needs=(),
+          title="What drives the discovery encoder, and discovery where the answer is known (issue 21)",
+          fields=POOL + DISCOVERY + ("task_seed", "sandbox_meta_steps", "sandbox_every"),
+          runs=("main",))
+def diag(p, data_path=None):
+    ds = dataset_for(p, data_path)
+    items = {}
+    # does meta-training raise the objective itself? the proxy-AS (Algorithm 1's inner loop, the profile's
+    # settings, hard labels) of each group's task on hyperplane i, over the same unrolls for every group
+    groups = task_groups(ds, p)
+    for g, tasks in groups.items():
+        for i, t in enumerate(tasks):
+            items[f"tasks_proxy:{g}:{i}"] = (lambda g=g, i=i, t=t: {
+                "group": g, "index": i, **label_learnability(ds, t, p, n_rep=PROXY_REPS, seed=1000 + i)})
+    for name, q in gradient_settings(p).items():
+        def grads(q=q):
+            out = term_gradients(_new_state(q, "cpu")["encoder"], ds, q, n_planes=4)
+            return {**out, "uniformity_weight": q.uniformity_weight, "uniformity_t": q.uniformity_t,
+                    "disc_width": q.disc_width, "effective_ratio": q.uniformity_weight * out["ratio"]}
+        items[f"gradients:{name}"] = grads
+    names = ([f"cue:{c}" for c in SANDBOX_CUES] if ds.name == "synthetic" else [])
+    names += [f"stat:{k}" for k in IMAGE_STATS]
+    tn = default_task_names(p.replace(n_human=2, n_random=2))
+    names += tn["human"] + tn["random"]
+    authors = p.replace(**AUTHORS_EARLY_STOP)              # the authors' early stop (numbers.md)
+    full = p.replace(early_stop_agreement=2.0)              # the early stop off: every inner step runs
+    for n in names:
+        items[f"learnability:{n}"] = (lambda n=n: {"task": n, "early_stop": True,
+                                                   **label_learnability(ds, task_by_name(ds, n), authors)})
+    if p.inner_steps > AUTHORS_EARLY_STOP["early_stop_min_steps"]:
+        for n in names:
+            items[f"learnability_full:{n}"] = (lambda n=n: {"task": n, "early_stop": False,
+                                                            **label_learnability(ds, task_by_name(ds, n), full)})
+    for name, over in SANDBOX_RUNS + SANDBOX_LAMBDA:
+        items[f"sandbox:{name}"] = (lambda over=over: sandbox_run(over, p.sandbox_meta_steps, p.sandbox_every))
+    for name, over in SANDBOX_RUNS + SANDBOX_LAMBDA:
+        for seed in SANDBOX_SEEDS:
+            items[f"sandbox_seed:{name}:{seed}"] = (lambda over=over, seed=seed: sandbox_run(
+                over, p.sandbox_meta_steps, p.sandbox_meta_steps, seed=seed))
+    return run_items("diag", p, items, data=ds, desc="diagnosis")

@@ -1,0 +1,293 @@
+"""Figures and tables of the discovery diagnosis (experiment ``diag``) and of E5's baselines (issue 21)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .common import caption, html_table, kind_color, new_fig
+
+
+def gradients_table(store):
+    """Meta-gradient norms of the two terms on the untrained encoder, per setting."""
+    rows = {}
+    for k, e in store.entries.items():
+        if k.startswith("gradients:"):
+            rows[k.split(":", 1)[1]] = {
+                "λ": e["uniformity_weight"], "t": e["uniformity_t"], "inner width": e["disc_width"],
+                "|∇ proxy-AS|": float(np.mean(e["proxy"])), "|∇ L_unif|": float(np.mean(e["uniformity"])),
+                "λ |∇L_unif| / |∇proxy|": e["effective_ratio"], "balance λ": e["balance_weight"],
+                "inner steps": float(np.mean(e["inner_steps"]))}
+    return html_table(rows, index_name="setting", store=store,
+                      caption="meta-gradient norms on the untrained encoder, 4 hyperplanes (>> 1: the uniformity "
+                              "term steers alone; 0: nothing keeps the tasks apart)")
+
+
+def learnability_table(store):
+    """Proxy-AS and held-out accuracy of fixed labellings under the profile's inner loop."""
+    rows = {}
+    for k, e in store.entries.items():
+        if k.startswith("learnability:"):
+            rows[e["task"]] = {"proxy-AS": e["proxy_as"], "± sd": e["proxy_as_sd"], "inner steps": e["inner_steps"],
+                               "held-out accuracy": e["test_accuracy"]}
+    for k, e in store.entries.items():
+        if k.startswith("learnability_full:") and e["task"] in rows:
+            rows[e["task"]].update({"no early stop: proxy-AS": e["proxy_as"], "steps": e["inner_steps"],
+                                    "accuracy": e["test_accuracy"]})
+    return html_table(rows, index_name="labels", store=store,
+                      caption="what the inner loop can learn: a labelling at random labels' proxy-AS cannot be discovered")
+
+
+def tasks_proxy(store) -> dict:
+    """``{group: {index: entry}}`` of diag's ``tasks_proxy`` entries (the proxy-AS of each group's tasks)."""
+    out = {}
+    for k, e in store.entries.items():
+        if k.startswith("tasks_proxy:"):
+            out.setdefault(e["group"], {})[e["index"]] = e
+    return out
+
+
+def tasks_proxy_table(store):
+    """Does meta-training raise its own objective? Per group of tasks (the same hyperplanes), the mean
+    proxy-AS over the same unrolls and the inner networks' held-out accuracy, and the paired difference
+    of the discovered tasks from each other group (bootstrap 95% interval over hyperplanes, sign-flip p)."""
+    from ...uncertainty import paired_difference
+    g = tasks_proxy(store)
+    if "discovered" not in g:
+        return None
+    idx = sorted(g["discovered"])
+    rows = {}
+    for name, ent in g.items():
+        r = {"tasks": len(ent), "mean proxy-AS": float(np.mean([ent[i]["proxy_as"] for i in sorted(ent)])),
+             "held-out accuracy": float(np.mean([ent[i]["test_accuracy"] for i in sorted(ent)]))}
+        if name != "discovered" and sorted(ent) == idx:
+            d = paired_difference([g["discovered"][i]["proxy_as"] for i in idx], [ent[i]["proxy_as"] for i in idx])
+            r["discovered minus this"] = f"{d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}], p = {d['p']:.3f}"
+        rows[name] = r
+    return html_table(rows, index_name="tasks of", store=store,
+                      caption="the meta-objective measured on the tasks themselves: proxy-AS of each hyperplane's "
+                              "task (hard labels, the profile's inner loop, the same unrolls for every group)")
+
+
+def plot_early_stop(store, threshold: float = 0.6):
+    """The two inner networks' 0-1 agreement on each step's batch (mean and lowest over the unrolls,
+    early stop off) per labelling, against the authors' early-stop threshold: a rule that fires on
+    random labels as early as on learnable ones cannot tell tasks apart."""
+    runs = [(e["task"], e) for k, e in store.entries.items()
+            if k.startswith("learnability_full:") and e.get("agreement01")]
+    if not runs:
+        return None
+    fig, axes = new_fig(height=3.0)
+    ax = axes[0]
+    for name, e in runs:
+        kind = name.split(":")[0]
+        style = dict(c=kind_color(name), lw=2 if kind == "random" else 1.2, alpha=1.0 if kind in ("random", "human") else 0.7)
+        steps = np.arange(1, len(e["agreement01"]) + 1)
+        ax.plot(steps, e["agreement01"], label=name, **style)
+        if kind == "random":
+            ax.plot(steps, e["agreement01_min"], ls="--", c=kind_color(name), lw=1, label=f"{name} (lowest of the unrolls)")
+    ax.axhline(threshold, ls=":", c="r", lw=1.5, label=f"authors' early stop ({threshold:g} for 3 steps)")
+    ax.set(xlabel="inner step", ylabel="0-1 agreement of the two networks", ylim=(0.4, 1.02))
+    ax.legend(fontsize=7, ncol=2)
+    caption(fig, store, "early stop off; mean over the unrolls")
+    return fig
+
+
+def sandbox_rows(store) -> dict:
+    out = {}
+    for k, e in store.entries.items():
+        if k.startswith("sandbox:"):
+            f, u = e["final"], e["trajectory"][0]
+            out[k.split(":", 1)[1]] = {
+                "tasks' best cues": ", ".join(f"{b['cue']} {b['similarity']:.2f}" for b in f["best"]),
+                "cues matched (>= 0.9)": ", ".join(f["matched"]) or "none",
+                "mean pairwise similarity": f["mean_similarity"],
+                "untrained: matched": ", ".join(u["matched"]) or "none",
+                "proxy-AS first → last 20%": f"{e['proxy_first']:.3f} → {e['proxy_last']:.3f}",
+                "meta-steps": f["step"]}
+    return out
+
+
+def _meets(final) -> bool:
+    """Issue 21's bar on one run: >= 2 distinct cues matched at >= 0.9, mean pairwise similarity <= 0.7,
+    no cue held by two tasks."""
+    from ...diagnosis import duplicated_cues
+    return len(final["matched"]) >= 2 and final["mean_similarity"] <= 0.7 and not duplicated_cues(final["best"])
+
+
+def sandbox_seed_runs(store) -> dict:
+    """{objective: {seed: final cue recovery}}: seed 0 from ``sandbox:NAME``, others from
+    ``sandbox_seed:NAME:SEED``."""
+    out = {}
+    for k, e in store.entries.items():
+        if k.startswith("sandbox:"):
+            out.setdefault(k.split(":", 1)[1], {})[0] = e["final"]
+        elif k.startswith("sandbox_seed:"):
+            name, seed = k.split(":", 1)[1].rsplit(":", 1)
+            out.setdefault(name, {})[int(seed)] = e["final"]
+    return {n: dict(sorted(v.items())) for n, v in out.items()}
+
+
+def sandbox_seed_rows(store) -> dict:
+    rows = {}
+    for name, by_seed in sandbox_seed_runs(store).items():
+        if len(by_seed) < 2:
+            continue
+        row = {f"seed {s}": (", ".join(f["matched"]) or "none") + f" ({f['mean_similarity']:.2f})"
+               for s, f in by_seed.items()}
+        row["seeds meeting the bar"] = f"{sum(_meets(f) for f in by_seed.values())} of {len(by_seed)}"
+        rows[name] = row
+    return rows
+
+
+def sandbox_seed_table(store):
+    """Cues matched (>= 0.9) and mean pairwise similarity of each objective's tasks at each task seed."""
+    rows = sandbox_seed_rows(store)
+    if not rows:
+        return None
+    return html_table(rows, index_name="objective", store=store,
+                      caption="cues matched (>= 0.9) and mean pairwise similarity, by task seed: built-in data, "
+                              "smoke settings; the bar: 2 distinct cues, similarity <= 0.7, no cue twice")
+
+
+def sandbox_table(store):
+    return html_table(sandbox_rows(store), index_name="objective", store=store,
+                      caption="discovery on the built-in data (planted cues known): smoke settings, seed 0")
+
+
+def plot_sandbox(store):
+    """Best-cue similarity of each task over meta-steps, one panel per objective."""
+    runs = [(k.split(":", 1)[1], e) for k, e in store.entries.items() if k.startswith("sandbox:")]
+    if not runs:
+        return None
+    ncols = min(3, len(runs))
+    fig, axes = new_fig(ncols=ncols, height=2.9, nrows=-(-len(runs) // ncols), sharey=True)
+    for ax in axes[len(runs):]:
+        ax.set_visible(False)
+    for ax, (name, e) in zip(axes, runs):
+        steps = [t["step"] for t in e["trajectory"]]
+        for i in range(len(e["trajectory"][0]["best"])):
+            ax.plot(steps, [t["best"][i]["similarity"] for t in e["trajectory"]], marker=".",
+                    label=f"task {i}: {e['final']['best'][i]['cue']}")
+        ax.axhline(0.9, ls=":", c="k", lw=1)
+        ax.set(title=name, xlabel="meta-step", ylim=(0.5, 1.0))
+        ax.legend(fontsize=7)
+    for ax in axes[::ncols]:
+        ax.set_ylabel("similarity to its best cue")
+    caption(fig, store, "built-in data, seed 0; dotted: the 0.9 match threshold")
+    return fig
+
+
+def baselines_table(e5):
+    """E5's discovered tasks against the baselines that need no meta-learning: mean AS, n, diversity,
+    and the difference with its 95% interval over tasks."""
+    comp = e5.entries.get("comparisons")
+    if not comp:                         # a partial E5: what is stored so far
+        from ..experiments.sec4 import e5_comparisons
+        comp = e5_comparisons(e5.entries)
+    rows = {}
+    for kind, c in comp.items():
+        d = c.get("discovered_minus") or {}
+        rows[kind] = {"mean AS": c.get("mean_as"), "n": c.get("n"), "mean pairwise similarity": c.get("mean_similarity"),
+                      "discovered minus": d.get("mean"),
+                      "95% interval": (f"{d['low']:+.3f} to {d['high']:+.3f}" if d.get("low") == d.get("low") and d
+                                       else ""),
+                      "p": d.get("p"), "paired": d.get("paired")}
+    return html_table(rows, index_name="tasks", store=e5,
+                      caption="discovered tasks vs baselines that need no meta-learning (one pool, one AS recipe)")
+
+
+def _tasks_proxy_facts(diag) -> dict:
+    from ...uncertainty import paired_difference
+    g = tasks_proxy(diag)
+    out = {}
+    if "discovered" not in g:
+        return out
+    idx = sorted(g["discovered"])
+    for name in ("untrained", "unif_only"):
+        if name in g and sorted(g[name]) == idx:
+            d = paired_difference([g["discovered"][i]["proxy_as"] for i in idx], [g[name][i]["proxy_as"] for i in idx])
+            out[f"diag_proxy_minus_{name}"] = f"{d['mean']:+.3f} (95% interval {d['low']:+.3f} to {d['high']:+.3f}, n = {d['n']})"
+    return out
+
+
+def facts(diag=None, e5=None) -> dict:
+    """Numbers the page's prose quotes (glue)."""
+    out = {}
+    if diag is not None:
+        for k, e in diag.entries.items():
+            if k.startswith("gradients:"):
+                key = "".join(ch if ch.isalnum() else "_" for ch in k.split(":", 1)[1])[:20]
+                out[f"diag_ratio_{key}"] = round(e["effective_ratio"], 1)
+        out.update(_tasks_proxy_facts(diag))
+    if e5 is not None:
+        prm = e5.data.get("params") or {}
+        out["e5_settings"] = (f"λ = {prm.get('uniformity_weight')}, t = {prm.get('uniformity_t', 2.0)}, "
+                              f"d = {prm.get('emb_dim')}, {prm.get('n_tasks')} hyperplanes, "
+                              f"{prm.get('meta_steps')} meta-steps of {prm.get('tasks_per_step', 1)} hyperplane(s), "
+                              f"Adam {prm.get('meta_lr')} ({prm.get('meta_lr_schedule', 'constant')}), "
+                              f"inner networks of width {prm.get('disc_width')}")
+    if e5 is not None and (e5.entries.get("comparisons") or any(k.startswith("discovered:") for k in e5.entries)):
+        from ..experiments.sec4 import e5_comparisons
+        comp = e5.entries.get("comparisons") or e5_comparisons(e5.entries)
+        for kind in ("untrained", "unif_only"):
+            if kind in comp:
+                d = comp[kind]["discovered_minus"]
+                out[f"e5_minus_{kind}"] = f"{d['mean']:+.3f} (95% interval {d['low']:+.3f} to {d['high']:+.3f})"
+    if e5 is not None:
+        for kind in ("untrained", "unif_only"):
+            out.setdefault(f"e5_minus_{kind}", "not stored yet")
+    return out
+
+
+def longer_table(longer, e5, diag=None):
+    """Issue 21: the same discovery run with more meta-steps against E5's groups (the same hyperplanes):
+    mean AS and proxy-AS of each group, and the longer run's paired difference from each (bootstrap 95%
+    interval over hyperplanes, sign-flip p). ``None`` while the longer run is not stored."""
+    if longer is None or e5 is None or not any(k.startswith("discovered:") for k in longer.entries):
+        return None
+    from ..experiments.longer import comparisons
+    c = comparisons(longer, e5, diag)
+    run = longer.entries.get("run", {})
+    steps = run.get("meta_steps", "?")
+    short = (e5.data.get("params") or {}).get("meta_steps", "?")
+    fmt = lambda d: (f"{d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}], p = {d['p']:.3f}"   # noqa: E731
+                     if d.get("low") == d.get("low") else f"{d['mean']:+.3f}")
+    rows = {f"discovered, {steps} meta-steps (this run)": {
+        "tasks": c["n"], "mean AS": c["mean_as"], "mean pairwise similarity": c["mean_similarity"],
+        "mean proxy-AS": float(np.mean([e["proxy_as"] for k, e in longer.entries.items() if k.startswith("tasks_proxy:")]))
+        if any(k.startswith("tasks_proxy:") for k in longer.entries) else None,
+        "this run minus (AS)": "", "this run minus (proxy-AS)": ""}}
+    names = {"discovered": f"discovered, {short} meta-steps (E5)", "untrained": "untrained encoder (E5)",
+             "unif_only": f"uniformity only, {short} meta-steps (E5)"}
+    sims = {"discovered": (e5.entries.get("discovery") or {}).get("mean_similarity"),
+            "untrained": (e5.entries.get("untrained") or {}).get("mean_similarity"),
+            "unif_only": (e5.entries.get("unif_only") or {}).get("mean_similarity")}
+    for g, label in names.items():
+        a = c["as"].get(g, {})
+        p = c["proxy"].get(g, {})
+        rows[label] = {"tasks": c["n"], "mean AS": a.get("mean"), "mean pairwise similarity": sims[g],
+                       "mean proxy-AS": p.get("mean"),
+                       "this run minus (AS)": fmt(a["longer_minus"]) if a else "",
+                       "this run minus (proxy-AS)": fmt(p["longer_minus"]) if p else ""}
+    return html_table(rows, index_name="tasks", store=longer,
+                      caption="the main discovery run with more meta-steps, against E5's groups on the same "
+                              "hyperplanes (one pool, one AS recipe; proxy-AS over diag's unrolls)")
+
+
+def longer_facts(longer, e5, diag=None) -> dict:
+    """The numbers the page quotes about the longer run (glue), or 'not stored yet'."""
+    keys = ("longer_steps", "longer_minus_untrained", "longer_minus_unif_only", "longer_minus_discovered",
+            "longer_similarity", "longer_proxy_first", "longer_proxy_last")
+    if longer is None or e5 is None or not any(k.startswith("discovered:") for k in longer.entries):
+        return {k: "not stored yet" for k in keys}
+    from ..experiments.longer import comparisons
+    c = comparisons(longer, e5, diag)
+    run = longer.entries.get("run", {})
+    out = {"longer_steps": str(run.get("meta_steps", "?")), "longer_similarity": f"{c['mean_similarity']:.3f}"
+           if c["mean_similarity"] is not None else "not stored yet",
+           "longer_proxy_first": f"{run['proxy_first']:.3f}" if "proxy_first" in run else "not stored yet",
+           "longer_proxy_last": f"{run['proxy_last']:.3f}" if "proxy_last" in run else "not stored yet"}
+    for g in ("untrained", "unif_only", "discovered"):
+        d = c["as"][g]["longer_minus"]
+        out[f"longer_minus_{g}"] = (f"{d['mean']:+.3f} (95% interval {d['low']:+.3f} to {d['high']:+.3f}, "
+                                    f"n = {d['n']})" if d["low"] == d["low"] else f"{d['mean']:+.3f} (n = {d['n']})")
+    return out
