@@ -253,7 +253,7 @@ def train_networks(x: torch.Tensor, y, runs: list, *, arch: str = "cnn", width: 
                         net.step(b)
                 for net in live:
                     net.end_epoch()
-                if progress is not None:
+                if progress is not None and progress is not False:   # False: no bar (as None)
                     progress.update(1)
             if cuda:
                 for net in nets:

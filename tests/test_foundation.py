@@ -194,6 +194,13 @@ def test_planted_cue_has_higher_as_than_random(syn):
     assert cue["agreement"] - rnd["agreement"] > 0.25
 
 
+def test_agreement_score_takes_progress_false_as_no_bar(syn):
+    """A user who turns the bar off with progress=False gets the same AS as with no bar (it crashed)."""
+    p = get_profile("smoke", epochs=1)
+    labels = tasks.task_by_name(syn, "cue:warm")
+    assert agreement_score(syn, labels, p, progress=False)["agreement"] == agreement_score(syn, labels, p)["agreement"]
+
+
 def test_agreement_score_checks_labels(syn):
     with pytest.raises(ValueError, match="one entry per image"):
         agreement_score(syn, np.zeros(10, dtype=int), "smoke")
