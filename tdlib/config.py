@@ -132,6 +132,8 @@ class Profile:
     sweep_n_tasks: int = 8                         # ours: tasks per sweep point whose AS is measured
     longer_meta_steps: int = 0           # ours (issue 21's diagnosis, record ``longer``): the main run again with
     #                                      this many meta-steps, its tasks' AS beside E5's; 0 = not run
+    asfit_n: int = 0                     # ours (issue 21's diagnosis, record ``asfit``): E5's groups on this many
+    #                                      hyperplanes, AS again with Sec. 3's networks (fit their labels); 0 = not run
     naive_threshold: float = 0.6         # App. H.2: keep a random-network task if max sim below this
     naive_max_draws: int = 1000          # App. H.2: give up after this many random networks
     # ---- multi-class discovery (App. C) and Tiny ImageNet (App. A) ------------------------
@@ -361,6 +363,7 @@ PROFILES: dict[str, Profile] = {
         # MLP and ViT discovery runs (the cnn group is the default 150-step run)
         study_disc_archs=("cnn", "mlp", "vit"), study_disc_meta_steps=4,
         naive_max_draws=300,
+        asfit_n=3,               # issue 21: E5's gap with networks that fit (~7 min an AS on one core: 9 AS)
         longer_meta_steps=100,   # issue 21: does the AS gap to the baselines grow with meta-steps (2.5x E5's)?
         kway_meta_steps=30, kway_n_tasks=2,   # e17: K = 3, 5; ~15 min on 1 idle core
         tin_image_size=32, tin_n_train=4_000, tin_n_test=1_000,
@@ -389,7 +392,7 @@ PROFILES: dict[str, Profile] = {
         inner_checkpoint=False, e5_n_baseline=1, e5_n_unseen=1,
         sweep_weights=(0.0, 5.0), sweep_dims=(4,), sweep_meta_steps=2, sweep_n_tasks=2,
         sandbox_meta_steps=2, sandbox_every=1,     # the diagnosis's sandbox runs: seconds in CI
-        naive_max_draws=40, longer_meta_steps=6,
+        naive_max_draws=40, longer_meta_steps=6, asfit_n=1,
         kway_classes=(3,), kway_meta_steps=2, kway_n_tasks=1, tin_image_size=32, tin_n_train=500, tin_n_test=200,
         ssl_arch="cnn", ssl_width=4, ssl_epochs=2, ssl_batch=100, ssl_hidden=16,
         ssl_meta_steps=2, ssl_n_as=1, appj_dims=(2, 4), appj_head_steps=50,

@@ -291,3 +291,45 @@ def longer_facts(longer, e5, diag=None) -> dict:
         out[f"longer_minus_{g}"] = (f"{d['mean']:+.3f} (95% interval {d['low']:+.3f} to {d['high']:+.3f}, "
                                     f"n = {d['n']})" if d["low"] == d["low"] else f"{d['mean']:+.3f} (n = {d['n']})")
     return out
+
+
+def asfit_table(asfit, e5=None):
+    """Issue 21: E5's groups on the same hyperplanes, AS with networks that fit their labels (Sec. 3's
+    recipe) beside E5's recipe: mean AS, lowest evaluated train accuracy, and discovered minus each
+    baseline (paired, bootstrap 95% interval). ``None`` while nothing is stored."""
+    if asfit is None or not any(k.startswith("discovered:") for k in asfit.entries):
+        return None
+    from ..experiments.asfit import comparisons
+    c = comparisons(asfit, e5)
+    if not c["n"]:
+        return None
+    fmt = lambda d: ("" if not d else f"{d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]"   # noqa: E731
+                     if d.get("low") == d.get("low") else f"{d['mean']:+.3f}")
+    rows = {}
+    for g, v in c["groups"].items():
+        rows[g] = {"hyperplanes": c["n"], "mean AS, fitting networks": v["mean_as"],
+                   "lowest train accuracy": v["min_train_acc"], "mean AS, E5's recipe": v["e5_mean_as"],
+                   "discovered minus, fitting": fmt(c["fit"].get(g)), "discovered minus, E5's recipe": fmt(c["e5"].get(g))}
+    return html_table(rows, index_name="tasks", store=asfit,
+                      caption="E5's tasks on the same hyperplanes, AS with networks trained until they fit their "
+                              "labels (Sec. 3's recipe) and with E5's recipe")
+
+
+def asfit_facts(asfit, e5=None) -> dict:
+    """The numbers the page quotes about ``asfit`` (glue), or 'not stored yet'."""
+    keys = ("asfit_minus_untrained", "asfit_minus_unif_only", "asfit_e5_minus_untrained", "asfit_e5_minus_unif_only", "asfit_n")
+    out = {k: "not stored yet" for k in keys}
+    if asfit is None or not any(k.startswith("discovered:") for k in asfit.entries):
+        return out
+    from ..experiments.asfit import comparisons
+    c = comparisons(asfit, e5)
+    if not c["n"]:
+        return out
+    out["asfit_n"] = str(c["n"])
+    for src, pre in (("fit", "asfit_minus_"), ("e5", "asfit_e5_minus_")):
+        for g in ("untrained", "unif_only"):
+            d = c[src].get(g)
+            if d:
+                out[pre + g] = (f"{d['mean']:+.3f} (95% interval {d['low']:+.3f} to {d['high']:+.3f})"
+                                if d["low"] == d["low"] else f"{d['mean']:+.3f}")
+    return out
