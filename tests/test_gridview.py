@@ -128,3 +128,14 @@ def test_the_browser_check_fails_on_dead_sliders_outside_requests_and_errors(tmp
     assert r.returncode == 1, r.stdout
     assert "request leaves the site: https://cdn.example.org/x.png" in r.stdout
     assert "undefinedFn is not defined" in r.stdout
+
+
+def test_the_phone_check_fails_on_a_cut_off_svg_and_skips_the_closed_drawers(tmp_path):
+    """At 390 px an svg that sticks out of the text column is cut off (the column clips it, so the page
+    itself does not scroll); the same svg inside the theme's off-canvas sidebar is not content."""
+    _browser_or_skip()
+    svg = '<svg width="500" height="20" xmlns="http://www.w3.org/2000/svg"><rect width="500" height="20"/></svg>'
+    r = _check(tmp_path, f'<main style="overflow:hidden">{svg}</main>')
+    assert r.returncode == 1 and 'at 390 px cut off: svg' in r.stdout, r.stdout
+    r = _check(tmp_path, f'<main style="overflow:hidden"><div class="bd-sidebar-secondary">{svg}</div></main>')
+    assert r.returncode == 0, r.stdout
