@@ -14,7 +14,8 @@ import time
 
 import numpy as np
 
-from .config import Profile, get_profile, untracked
+from .config import Profile, untracked
+from .sections import resolve
 from .train import predict, predict_logits, train_classifier, train_networks
 
 ALL_SOURCES = ("init", "order", "cuda")
@@ -47,7 +48,7 @@ def agreement_score(ds, labels, profile: "Profile | str" = "smoke", *, arch=None
     ``train_idx``/``test_idx`` default to the dataset's X_tr / X_te (Sec. 3.2); pass others for
     smaller training sets (Fig. 2-center) or adversarial splits (App. F). Returns a dict with
     ``agreement``, ``test_acc`` and ``train_acc`` (means over the two networks) and ``seconds``."""
-    p = get_profile(profile)
+    p = resolve(profile)
     t0 = time.perf_counter()
     pair = train_pair(ds, labels, p, arch=arch, width=width, train_idx=train_idx, seed=seed, vary=vary,
                       device=device, progress=progress)
@@ -76,7 +77,7 @@ def train_pair(ds, labels, profile: "Profile | str" = "smoke", *, arch=None, wid
     pair); the first two are exactly those of ``agreement_score(..., seed=seed)``.
 
     Returns ``{"models": [...], "arch", "train_acc", "n_train", "seconds"}``."""
-    p = get_profile(profile)
+    p = resolve(profile)
     arch, width = arch or p.arch, width or p.width
     labels = np.asarray(labels, dtype=np.int64)
     if labels.shape != (len(ds),):

@@ -363,7 +363,7 @@ PROFILES: dict[str, Profile] = {
         # MLP and ViT discovery runs (the cnn group is the default 150-step run)
         study_disc_archs=("cnn", "mlp", "vit"), study_disc_meta_steps=4,
         naive_max_draws=300,
-        asfit_n=3,               # issue 21: E5's gap with networks that fit (~7 min an AS on one core: 9 AS)
+        asfit_n=8,               # issue 21: E5's gap with networks that fit (~7 min an AS on one core: 24 AS)
         longer_meta_steps=100,   # issue 21: does the AS gap to the baselines grow with meta-steps (2.5x E5's)?
         kway_meta_steps=30, kway_n_tasks=2,   # e17: K = 3, 5; ~15 min on 1 idle core
         tin_image_size=32, tin_n_train=4_000, tin_n_test=1_000,

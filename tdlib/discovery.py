@@ -68,7 +68,7 @@ import torch.nn as nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from .checkpoint import check_writable, folder_id, optimizer_state, read_checkpoint, save_checkpoint
-from .config import get_profile
+from .sections import resolve
 from .errors import ConfigError, Diverged
 from .kway import kway_heads, kway_probs, sample_kway_tasks
 from .models import build_model
@@ -395,7 +395,7 @@ def train_encoder(ds, profile="smoke", *, out_dir, steps: int | None = None, res
     ``stop_after`` ends this call after that many meta-steps (a chunk), saving a checkpoint.
     Returns the state dict (``encoder``, ``opt``, ``gen``, ``step``, ``history``, ``train_seconds``)."""
     from tqdm.auto import tqdm
-    p = get_profile(profile)
+    p = resolve(profile)
     check_settings(p, steps, stop_after)
     device = torch.device(device) if device is not None else _default_device()
     steps = p.meta_steps if steps is None else steps
@@ -563,7 +563,7 @@ def discover(ds, profile="smoke", *, out_dir, steps=None, resume: bool = True, f
     """Train the encoder (resuming), then sample ``n_sample`` (default ``n_tasks``) tasks from that many
     orthogonal hyperplanes and save them to ``out_dir/tasks.npz``. Returns a summary dict.
     ``features`` (N, F): regulated discovery on these frozen features (Sec. 5.1)."""
-    p = get_profile(profile)
+    p = resolve(profile)
     check_settings(p, steps, stop_after, n_sample)
     out = Path(out_dir)
     state = train_encoder(ds, p, steps=steps, out_dir=out, resume=resume, fresh=fresh, progress=progress,

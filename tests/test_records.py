@@ -55,6 +55,27 @@ def test_a_field_the_experiment_does_not_read_leaves_the_result_valid(tmp_path, 
     assert "STALE" in store.caption(p.replace(lr=0.5)) and "STALE" not in store.caption(q)
 
 
+def test_raising_a_count_field_adds_entries_and_keeps_the_stored_ones(tmp_path, fake_exp):
+    """A record's ``extends`` fields (how many entries) do not make a stored result stale: a larger
+    count computes only the new entries, on a file that was written before the field was a count; any
+    other field still refuses."""
+    p = get_profile("smoke", asfit_n=1)
+    results.RECIPE_FIELDS[fake_exp] = ("epochs", "lr", "asfit_n")
+    results.run_items(fake_exp, p, {"a0": lambda: 0}, root=tmp_path, data=FP)   # asfit_n hashed (old form)
+    results.RECIPE_EXTENDS[fake_exp] = ("asfit_n",)
+    try:
+        q = p.replace(asfit_n=2)
+        assert results.load_store(fake_exp, "smoke", tmp_path).stale(q) == []
+        store = results.run_items(fake_exp, q, {"a0": _boom, "a1": lambda: 1}, root=tmp_path, data=FP)
+        assert store.entries == {"a0": 0, "a1": 1}
+        assert results.load_store(fake_exp, "smoke", tmp_path).recipe["extends"] == {"asfit_n": 2}
+        assert "asfit_n" not in store.recipe["fields"]
+        with pytest.raises(RecipeMismatch, match=r"epochs=6 \(now 7\)"):
+            results.run_items(fake_exp, q.replace(epochs=7), {"a2": _boom}, root=tmp_path, data=FP)
+    finally:
+        results.RECIPE_EXTENDS.pop(fake_exp)
+
+
 def test_profile_name_cannot_be_overridden():
     with pytest.raises(ConfigError, match="cannot be overridden"):
         get_profile("smoke").replace(name="paper")
@@ -188,7 +209,7 @@ def test_stored_results_have_recipes_and_current_needs():
 # ---- imports run one way -----------------------------------------------------------------------
 LAYERS = [                               # the method: knows nothing of where results live
     {"errors", "config", "uncertainty", "checkpoint"},
-    {"data"},
+    {"data", "sections"},
     {"tasks", "models", "kway", "unroll", "bounds", "domains"},
     {"train", "linear_probe", "sis"},
     {"agreement", "randnet", "greenpixel"},

@@ -13,7 +13,8 @@ import sys
 
 from . import commands
 from ..config import PROFILES, Profile, get_profile
-from ..errors import Diverged, TdlibError
+from ..errors import ConfigError, Diverged, TdlibError
+from ..sections import SECTIONS, field_of
 
 
 def add_profile_arguments(p: argparse.ArgumentParser) -> None:
@@ -23,8 +24,9 @@ def add_profile_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-path", default=None,
                    help="a cifar10.npz or a folder with it / torchvision's files (else $TDLIB_DATA)")
     p.add_argument("--download", action="store_true", help="let torchvision download CIFAR-10")
-    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                   help="override a profile field, e.g. --set epochs=5 (repeatable)")
+    p.add_argument("--set", action="append", default=[], metavar="[SECTION.]FIELD=VALUE",
+                   help="override a profile field, e.g. --set epochs=5 or --set train.epochs=5 (repeatable; "
+                        "sections: " + ", ".join(SECTIONS) + ")")
     p.add_argument("--allow-cpu", action="store_true",
                    help="run a GPU profile (gpu, paper) on a machine without a CUDA GPU anyway (slow)")
 
@@ -49,6 +51,11 @@ def profile_from_args(args, check_device: bool = True) -> Profile:
     base = get_profile(args.profile)
     for item in args.set:
         key, sep, value = item.partition("=")
+        if sep and "." in key:                 # section.field: the field, checked against its section
+            try:
+                key = field_of(key)
+            except ConfigError as e:
+                raise SystemExit(f"error: --set {item!r}: {e}")
         if key == "name":
             raise SystemExit(f"error: --set {item!r}: the profile name cannot be overridden (results are stored "
                              f"under results/<profile>/); choose the profile with --profile, one of {sorted(PROFILES)}")

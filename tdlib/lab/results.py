@@ -42,6 +42,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 STORED_PROFILES = ("paper", "gpu", "cpu")          # best first: what the book shows
 RECIPE_FIELDS: dict = {}     # experiment -> the Profile fields its result depends on (filled by tdlib.lab.experiments)
 RECIPE_NEEDS: dict = {}      # experiment -> the experiments whose stored results it reads
+RECIPE_EXTENDS: dict = {}    # experiment -> count fields: raising one adds entries, the rest stays current
 
 
 def results_root() -> Path:
@@ -163,14 +164,17 @@ def _hash(obj) -> str:
 
 # ---- recipes ------------------------------------------------------------------------------------
 def recipe_fields(experiment: str, profile) -> tuple:
-    """The fields a result of ``experiment`` depends on (all of the profile's if it has no record)."""
+    """The fields a result of ``experiment`` depends on (all of the profile's if it has no record),
+    less its count fields (``RECIPE_EXTENDS``: they say how many entries, not how each is made)."""
     from ..config import FIELD_NAMES
-    return tuple(RECIPE_FIELDS.get(experiment) or sorted(FIELD_NAMES))
+    counts = RECIPE_EXTENDS.get(experiment, ())
+    return tuple(f for f in (RECIPE_FIELDS.get(experiment) or sorted(FIELD_NAMES)) if f not in counts)
 
 
 def make_recipe(experiment: str, profile, data=None, extra: dict | None = None, root=None) -> dict:
     """The recipe of a result of ``experiment`` computed now at ``profile`` on ``data`` (a Dataset or
-    its fingerprint dict): field values, data fingerprint, needs (their stored recipes' hashes)."""
+    its fingerprint dict): field values, data fingerprint, needs (their stored recipes' hashes); the
+    count fields under ``extends``, outside the hash."""
     fp = data.fingerprint() if hasattr(data, "fingerprint") else data
     needs = {}
     for need in RECIPE_NEEDS.get(experiment, ()):
@@ -180,6 +184,8 @@ def make_recipe(experiment: str, profile, data=None, extra: dict | None = None, 
     if extra:
         rec["extra"] = _jsonable(extra)
     rec["hash"] = _hash({k: v for k, v in rec.items() if k != "hash"})
+    if RECIPE_EXTENDS.get(experiment):
+        rec["extends"] = profile.values(RECIPE_EXTENDS[experiment])
     return rec
 
 
@@ -189,7 +195,8 @@ def recipe_diff(old: dict, new: dict) -> list:
     out = []
     of, nf = old.get("fields", {}), new.get("fields", {})
     of = {**{k: v for k, v in IMPLICIT_BEFORE.items() if k in nf}, **of}
-    for k in sorted(set(of) | set(nf)):
+    counts = set(old.get("extends") or {}) | set(new.get("extends") or {})
+    for k in sorted((set(of) | set(nf)) - counts):
         if of.get(k, "(absent)") != nf.get(k, "(absent)"):
             out.append(f"{k}={of.get(k, '(absent)')!r} (now {nf.get(k, '(absent)')!r})")
     od, nd = old.get("data"), new.get("data")
@@ -272,7 +279,7 @@ class ResultStore:
         if not self.recipe:
             return ["no recipe recorded"]
         now = {"fields": profile.values(recipe_fields(self.experiment, profile)), "data": None,
-               "needs": {}}
+               "needs": {}, "extends": profile.values(RECIPE_EXTENDS.get(self.experiment, ()))}
         out = recipe_diff({**self.recipe, "needs": {}, "extra": None}, {**now, "extra": None})
         for need, h in self.recipe.get("needs", {}).items():
             other = load_store(need, self.profile_name, self.root)
@@ -363,7 +370,8 @@ def run_items(experiment: str, profile, items: dict, params: dict | None = None,
             f"{store.path} was made with another recipe: {'; '.join(diff) or 'see the file'}. Nothing computed. "
             f"Fix: `python -m tdlib run {experiment} --profile {profile.name} --replace-stale` (keeps the old file "
             f"under {store.path.parent / '.stale'}), or set TDLIB_RESULTS to another folder", stale_file=store.path)
-    if store.entries and store.recipe.get("hash") != rec["hash"]:      # same recipe, newer form (new fields)
+    if store.entries and (store.recipe.get("hash") != rec["hash"]           # same recipe, newer form (new fields)
+                          or store.recipe.get("extends") != rec.get("extends")):     # or more entries asked for
         with file_lock(store.path):
             disk = read_json(store.path)
             disk["recipe"] = rec

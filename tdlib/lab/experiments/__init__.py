@@ -21,7 +21,7 @@ from typing import Callable
 
 from ...config import FIELD_NAMES, get_profile
 from ...errors import ConfigError
-from ..results import RECIPE_FIELDS, RECIPE_NEEDS, ResultStore, auto_at, best_stored, load_store
+from ..results import RECIPE_EXTENDS, RECIPE_FIELDS, RECIPE_NEEDS, ResultStore, auto_at, best_stored, load_store
 
 RECORDS: dict = {}              # id -> Experiment
 
@@ -67,11 +67,13 @@ class Experiment:
 
 
 def register(name: str, *, page: str, title: str, fields, needs=(), pool: str = "main", runs=(),
-             priority=None, expected=None, skip: str = "", then=(), rough_seconds=None):
+             priority=None, expected=None, skip: str = "", then=(), rough_seconds=None, extends=()):
     """Decorator: ``fn(profile, data_path=None) -> ResultStore`` computes experiment ``name``; the
-    keywords fill the record (:class:`Experiment`)."""
+    keywords fill the record (:class:`Experiment`). ``extends``: fields among ``fields`` that only say how
+    many entries to compute (entry i is the same for any count above i): raising one adds entries to the
+    stored result instead of making it stale."""
     fields = tuple(dict.fromkeys(fields))
-    bad = sorted(set(fields) - FIELD_NAMES)
+    bad = sorted(set(fields) - FIELD_NAMES) + sorted(set(extends) - set(fields))
     if bad:
         raise ConfigError(f"record {name}: unknown profile fields {bad}")
 
@@ -80,6 +82,7 @@ def register(name: str, *, page: str, title: str, fields, needs=(), pool: str = 
                                    priority=priority, expected=expected, skip=skip, then=tuple(then),
                                    rough_seconds=rough_seconds)
         RECIPE_FIELDS[name], RECIPE_NEEDS[name] = fields, tuple(needs)
+        RECIPE_EXTENDS[name] = tuple(extends)
         return fn
     return deco
 

@@ -38,7 +38,7 @@ def _skip(p) -> str:
           title="E5's groups with networks that fit their labels: does the AS gap depend on the recipe? "
                 "(issue 21's diagnosis)",
           fields=POOL + DISCOVERY + SEC3_TRAIN + ("task_seed", "asfit_n"),
-          runs=("main",), skip=_skip)
+          runs=("main",), skip=_skip, extends=("asfit_n",))
 def asfit(p, data_path=None):
     if not p.asfit_n:                            # not run at this profile (_skip): an empty result
         return run_items("asfit", p, {}, desc="asfit")

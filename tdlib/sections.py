@@ -1,0 +1,114 @@
+"""The profile's fields grouped by concern, and the small typed configs the method takes.
+
+A :class:`~tdlib.config.Profile` is one flat record of every number (87 fields); most of the method
+needs only a few of them. Here the fields are partitioned into ``SECTIONS`` (data, train, sec3, tasks,
+discovery, the per-section experiment knobs, ssl), which give every field a dotted name
+(``--set discovery.meta_steps=40`` is ``--set meta_steps=40``, checked against its section), and the
+method's entry points get typed configs of just what they read:
+
+- :class:`TrainConfig`: the networks of Eq. 1 (Sec. 3.2) for :func:`tdlib.agreement.agreement_score`
+  and :func:`tdlib.agreement.train_pair`;
+- :class:`DiscoveryConfig`: Algorithm 1 (Sec. 4, Eq. 3-5, App. I.1) for
+  :func:`tdlib.discovery.train_encoder`: the discovery section, the architecture and the hyperplanes'
+  seed.
+
+``section(profile, "train")`` (or ``TrainConfig.from_profile(profile)``) makes one; the method accepts a
+Profile, a profile name or its config (:func:`resolve`), so a user who never heard of profiles can
+write ``agreement_score(ds, y, TrainConfig(arch="cnn", width=16, epochs=20))``. The lab (records,
+results, queue) keeps passing whole profiles, whose recorded field reads stay exact.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from .config import FIELD_NAMES, Profile, get_profile
+from .errors import ConfigError
+
+# every field of Profile in exactly one section (tests/test_sections.py checks the partition)
+SECTIONS: dict = {
+    "data": ("dataset", "n_train", "n_test", "split_seed"),
+    "train": ("arch", "width", "epochs", "batch_size", "lr", "optimizer", "lr_schedule", "amp", "fit_stop",
+              "train_impl"),
+    "sec3": ("sec3_n_train", "sec3_width", "sec3_epochs", "sec3_fit_stop", "sec3_lr_schedule", "train_sizes",
+             "archs", "n_ablation", "noise_tasks", "noise_seeds"),
+    "tasks": ("n_human", "n_random", "task_seed"),
+    "discovery": ("emb_dim", "n_tasks", "n_classes", "inner_steps", "inner_lr", "inner_batch", "disc_width",
+                  "meta_lr", "meta_lr_schedule", "meta_steps", "uniformity_weight", "uniformity_weight_end",
+                  "uniformity_t", "temperature", "proxy_weight", "early_stop_agreement", "early_stop_patience",
+                  "early_stop_min_steps", "inner_fresh_images", "inner_fixed_init", "inner_checkpoint",
+                  "encoder_head", "hyperplane_order", "tasks_per_step"),
+    "sec4": ("sandbox_meta_steps", "sandbox_every", "e5_n_baseline", "e5_n_unseen", "sweep_weights",
+             "sweep_dims", "sweep_meta_steps", "sweep_n_tasks", "longer_meta_steps", "asfit_n",
+             "naive_threshold", "naive_max_draws", "kway_classes", "kway_meta_steps", "kway_n_tasks"),
+    "sec5": ("green_pixel", "green_arch", "green_n_train", "green_epochs", "study_group_size", "study_n_train",
+             "domain_archs", "domain_n_images", "prop1_arch", "prop1_models", "grid_k", "grid_n_discovered",
+             "study_disc_archs", "study_disc_meta_steps", "tin_image_size", "tin_n_train", "tin_n_test",
+             "sis_n_images", "sis_patch", "sis_remove"),
+    "sec6": ("adv_targets", "adv_by", "adv_multiclass_by", "adv_seeds"),
+    "ssl": ("ssl_weights", "ssl_arch", "ssl_width", "ssl_epochs", "ssl_batch", "ssl_lr", "ssl_temperature",
+            "ssl_proj_dim", "ssl_hidden", "ssl_meta_steps", "ssl_n_as", "appj_dims", "appj_head_steps"),
+}
+SECTION_OF = {f: s for s, names in SECTIONS.items() for f in names}
+
+
+def field_of(key: str) -> str:
+    """``"section.field"`` or ``"field"`` -> the field's name; a :class:`ConfigError` naming the section
+    when a dotted name puts a field in the wrong one, or when there is no such field."""
+    section, dot, name = key.rpartition(".")
+    if name not in FIELD_NAMES:
+        raise ConfigError(f"no profile field {name!r}. Fix: one of the sections' fields: "
+                          + "; ".join(f"{s}: {', '.join(n)}" for s, n in SECTIONS.items()))
+    if dot and section != SECTION_OF[name]:
+        raise ConfigError(f"{key!r}: {name} is in section {SECTION_OF[name]!r}, not {section!r}. "
+                          f"Fix: {SECTION_OF[name]}.{name}")
+    return name
+
+
+def _from_profile(cls, profile):
+    p = get_profile(profile)
+    return cls(**{f.name: getattr(p, f.name) for f in dataclasses.fields(cls)})
+
+
+def _values(self, names) -> dict:
+    """As :meth:`Profile.values`."""
+    return {n: (list(getattr(self, n)) if isinstance(getattr(self, n), tuple) else getattr(self, n)) for n in names}
+
+
+def _typed(cls_name: str, names: tuple, doc: str):
+    """A frozen dataclass with the Profile's fields ``names`` (types and the paper profile's defaults)."""
+    spec = {f.name: f for f in dataclasses.fields(Profile)}
+    cls = dataclasses.make_dataclass(cls_name, [(n, spec[n].type, dataclasses.field(default=spec[n].default))
+                                                for n in names], frozen=True)
+    cls.__module__ = __name__
+    cls.__doc__ = doc
+    cls.from_profile = classmethod(_from_profile)
+    cls.values = _values
+    cls.as_dict = lambda self: dataclasses.asdict(self)
+    cls.name = property(lambda self: type(self).__name__)      # where a profile's name is shown (progress)
+    cls.replace = lambda self, **kw: dataclasses.replace(self, **kw)
+    return cls
+
+
+TrainConfig = _typed("TrainConfig", SECTIONS["train"],
+                     "How the networks of Eq. 1 are trained (Sec. 3.2): architecture, width, epochs, batch, "
+                     "Adam's lr and schedule, bf16 autocast, the fit stop, the training implementation.")
+DiscoveryConfig = _typed("DiscoveryConfig", ("arch", "task_seed") + SECTIONS["discovery"],
+                         "Algorithm 1 (Sec. 4, Eq. 3-5, App. I.1): encoder and inner networks (``arch``, "
+                         "``disc_width``), embedding size, hyperplanes (``n_tasks``, seeded by ``task_seed``), "
+                         "inner loop, meta-optimizer, uniformity term and early stop.")
+CONFIGS = {"train": TrainConfig, "discovery": DiscoveryConfig}
+
+
+def section(profile, name: str):
+    """The typed config ``name`` ("train" or "discovery") of ``profile`` (a Profile or its name)."""
+    if name not in CONFIGS:
+        raise ConfigError(f"no typed config {name!r}; the method takes {sorted(CONFIGS)}")
+    return CONFIGS[name].from_profile(profile)
+
+
+def resolve(cfg):
+    """What a method entry point reads its settings from: a typed config as it is, else the profile
+    (a :class:`~tdlib.config.Profile` or a profile name, :func:`~tdlib.config.get_profile`)."""
+    if isinstance(cfg, tuple(CONFIGS.values())):
+        return cfg
+    return get_profile(cfg)
