@@ -32,6 +32,10 @@ def fake_exp():
     results.RECIPE_FIELDS.pop("tx"), results.RECIPE_NEEDS.pop("tx")
 
 
+def _interrupt():
+    raise KeyboardInterrupt
+
+
 def _boom():
     raise AssertionError("computed although the run should have been refused first")
 
@@ -66,6 +70,9 @@ def test_raising_a_count_field_adds_entries_and_keeps_the_stored_ones(tmp_path, 
     try:
         q = p.replace(asfit_n=2)
         assert results.load_store(fake_exp, "smoke", tmp_path).stale(q) == []
+        with pytest.raises(KeyboardInterrupt):          # stopped before the new entry is stored
+            results.run_items(fake_exp, q, {"a0": _boom, "a1": _interrupt, "a9": lambda: 9}, root=tmp_path, data=FP)
+        assert results.load_store(fake_exp, "smoke", tmp_path).data["complete"] is False
         store = results.run_items(fake_exp, q, {"a0": _boom, "a1": lambda: 1}, root=tmp_path, data=FP)
         assert store.entries == {"a0": 0, "a1": 1}
         assert results.load_store(fake_exp, "smoke", tmp_path).recipe["extends"] == {"asfit_n": 2}

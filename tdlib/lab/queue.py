@@ -385,7 +385,7 @@ def job_status(job: Job) -> dict:
     d = _store(job.exp, job.profile)
     n = len(d["entries"]) if d else 0
     total = expected_entries(job.exp, job.profile)
-    complete = bool(d and d.get("complete"))
+    complete = bool(d and d.get("complete")) and not _counts_raised(job, d)
     secs = None
     if d and n:
         es = d.get("entry_seconds")
@@ -403,6 +403,16 @@ def job_status(job: Job) -> dict:
     return {"job": job.name, "done": n, "total": total, "pending": not complete,
             "minutes": 0.0 if complete else minutes, "measured": measured,
             "waits_for": [r.name for r in job.waits_for if not r.done()] + _needs_pending(job)}
+
+
+def _counts_raised(job: Job, d: dict) -> bool:
+    """The profile asks for more entries than the stored result was made for (a record's count fields,
+    ``extends``): its new entries are pending although the file says complete."""
+    from .results import RECIPE_EXTENDS
+    counts = RECIPE_EXTENDS.get(job.exp, ())
+    rec = d.get("recipe") or {}
+    made = {**rec.get("fields", {}), **(rec.get("extends") or {})}
+    return any(made.get(k) != v for k, v in job.profile.values(counts).items())
 
 
 def _store_stale(job: Job) -> list:

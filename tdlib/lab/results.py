@@ -388,6 +388,8 @@ def run_items(experiment: str, profile, items: dict, params: dict | None = None,
     with file_lock(store.path):          # refuses a read-only folder before any compute
         pass
     missing = [k for k in items if k not in store]
+    if missing and store.data.get("complete"):    # more entries asked for (a count raised): partial until
+        store.mark_complete(False)                   # they exist, on the file too
     skipped, stopped = [], False
     bar = tqdm(missing, desc=desc or f"{experiment} [{profile.name}]", disable=not missing)
     for key in bar:
