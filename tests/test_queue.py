@@ -263,3 +263,19 @@ def test_three_submitit_workers_share_one_results_folder_each_entry_once(tmp_pat
     assert len(set(pids)) >= 2                                # by more than one worker
     stored = json.loads((tmp_path / "results" / "smoke" / "tq.json").read_text())
     assert len(stored["entries"]) == 12 and stored["complete"] is True
+
+
+def test_a_run_not_yet_timed_is_estimated_from_the_main_run_on_this_machine(tmp_path):
+    """A discovery run with no checkpoint of its own (or a stale one) is estimated at the main run's
+    measured seconds per meta-step, not at the GPU guess ``S_PER_META_STEP``."""
+    import torch
+
+    from tdlib.lab import queue as Q
+    p = get_profile("smoke")
+    main = tmp_path / "discovery"
+    main.mkdir()
+    torch.save({"step": 3, "history": [{"seconds": 30.0}] * 3}, main / "encoder.pt")
+    run = Q.LongRun("discovery/sweep", "discovery", p, main / "sweep_l0_d4", 40)
+    st = Q.job_status(Q.Job("run", "e18", p, run))
+    assert st["done"] == 0 and st["minutes"] == 20.0, st          # 40 steps x 30 s
+    assert Q._main_step_seconds(Q.LongRun("discovery", "discovery", p, main, 40)) is None   # the main run itself

@@ -359,14 +359,25 @@ def as_task_seconds(p: Profile, arch: str | None = None, n_train: int | None = N
     return 2 * p.epochs * s_epoch
 
 
+def _main_step_seconds(run) -> float | None:
+    """Measured seconds per meta-step of the profile's main discovery run (the folder above this one's),
+    for a run that has measured none at its current settings: this machine's measure, not a GPU guess."""
+    main = run.out_dir.parent
+    if main == run.out_dir or not (main / "encoder.pt").is_file():
+        return None
+    return LongRun("main", "discovery", run.profile, main, run.total).progress()[1]
+
+
 def job_status(job: Job) -> dict:
     """What is stored and what is pending for one job, with an estimate of GPU-minutes left."""
     if job.kind == "run":
         done, s_step = job.run.progress()
         stale = job.run.stale()
-        if stale:
+        if stale:                        # starts over, at other settings than its old steps were timed
             done, s_step = 0, None
         left = max(0, job.run.total - done)
+        if s_step is None and job.run.kind == "discovery":
+            s_step = _main_step_seconds(job.run)
         per = s_step or (S_PER_META_STEP if job.run.kind == "discovery" else
                          as_task_seconds(job.profile, job.profile.ssl_arch) / (2 * job.profile.epochs) * 3)
         return {"job": job.name, "done": done, "total": job.run.total, "pending": left > 0,
