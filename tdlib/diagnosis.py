@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch.func import functional_call
 
-from .config import get_profile
+from .sections import resolve
 from .models import build_model
 from .tasks import mean_pairwise_similarity, similarity
 from .unroll import FunctionalNet, proxy_agreement
@@ -35,7 +35,7 @@ def term_gradients(encoder, ds, profile, n_planes: int | None = None, seed: int 
     Returns ``{"proxy": [...], "uniformity": [...], "cosine": [...], "ratio": mean λ-free ratio
     |∇L_unif| / |∇proxyAS|, "balance_weight": the λ at which the two norms are equal}``."""
     from .discovery import inner_batch_indices, inner_seeds, meta_step_loss, task_heads
-    p = get_profile(profile)
+    p = resolve(profile)
     planes = task_heads(p)
     n = len(planes) if n_planes is None else min(n_planes, len(planes))
     gen = torch.Generator().manual_seed(seed)
@@ -68,7 +68,7 @@ def label_learnability(ds, labels, profile, n_rep: int = 4, seed: int = 0) -> di
     unrolls on fresh batches; ``agreement01``: the two networks' 0-1 agreement on each step's batch
     (mean over the unrolls; ``agreement01_min``: the lowest), what the authors' early stop reads."""
     from .discovery import inner_batch_indices, inner_seeds, task_probs
-    p = get_profile(profile)
+    p = resolve(profile)
     y = torch.as_tensor(np.asarray(labels), dtype=torch.long)
     gen = torch.Generator().manual_seed(seed)
     tr = torch.as_tensor(np.asarray(ds.train_idx))

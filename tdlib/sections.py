@@ -9,8 +9,10 @@ method's entry points get typed configs of just what they read:
 - :class:`TrainConfig`: the networks of Eq. 1 (Sec. 3.2) for :func:`tdlib.agreement.agreement_score`
   and :func:`tdlib.agreement.train_pair`;
 - :class:`DiscoveryConfig`: Algorithm 1 (Sec. 4, Eq. 3-5, App. I.1) for
-  :func:`tdlib.discovery.train_encoder`: the discovery section, the architecture and the hyperplanes'
-  seed.
+  :func:`tdlib.discovery.train_encoder`, :func:`tdlib.discovery.discover` and the diagnosis
+  (:mod:`tdlib.diagnosis`): the discovery section, the architecture and the hyperplanes' seed;
+- :class:`SSLConfig`: SimCLR (Sec. 5.1) for :func:`tdlib.ssl.train_ssl` and
+  :func:`tdlib.ssl.frozen_features`.
 
 ``section(profile, "train")`` (or ``TrainConfig.from_profile(profile)``) makes one; the method accepts a
 Profile, a profile name or its config (:func:`resolve`), so a user who never heard of profiles can
@@ -96,11 +98,15 @@ DiscoveryConfig = _typed("DiscoveryConfig", ("arch", "task_seed") + SECTIONS["di
                          "Algorithm 1 (Sec. 4, Eq. 3-5, App. I.1): encoder and inner networks (``arch``, "
                          "``disc_width``), embedding size, hyperplanes (``n_tasks``, seeded by ``task_seed``), "
                          "inner loop, meta-optimizer, uniformity term and early stop.")
-CONFIGS = {"train": TrainConfig, "discovery": DiscoveryConfig}
+SSLConfig = _typed("SSLConfig", ("task_seed", "ssl_weights", "ssl_arch", "ssl_width", "ssl_epochs", "ssl_batch",
+                                  "ssl_lr", "ssl_temperature", "ssl_proj_dim", "ssl_hidden"),
+                   "SimCLR pre-training and its frozen features (Sec. 5.1, E12): backbone, epochs, batch, lr, "
+                   "NT-Xent temperature, projection head; ``task_seed`` seeds its initialization.")
+CONFIGS = {"train": TrainConfig, "discovery": DiscoveryConfig, "ssl": SSLConfig}
 
 
 def section(profile, name: str):
-    """The typed config ``name`` ("train" or "discovery") of ``profile`` (a Profile or its name)."""
+    """The typed config ``name`` ("train", "discovery" or "ssl") of ``profile`` (a Profile or its name)."""
     if name not in CONFIGS:
         raise ConfigError(f"no typed config {name!r}; the method takes {sorted(CONFIGS)}")
     return CONFIGS[name].from_profile(profile)

@@ -33,7 +33,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .config import get_profile
+from .sections import resolve
 from .models import build_model
 from .checkpoint import atomic_torch_save
 
@@ -166,7 +166,7 @@ def train_ssl(ds, profile="smoke", *, out_dir, epochs: int | None = None, resume
     resumes from it. ``stop_after``: run at most this many epochs
     in this call. Returns ``{"model", "epoch", "history"}``."""
     from tqdm.auto import tqdm
-    p = get_profile(profile)
+    p = resolve(profile)
     device = torch.device(device) if device is not None else torch.device("cpu")
     epochs = p.ssl_epochs if epochs is None else epochs
     path = Path(out_dir) / "encoder.pt"
@@ -273,7 +273,7 @@ def frozen_features(ds, profile="smoke", weights=None, *, progress: bool = False
     ``profile.ssl_weights``) if given, else from the SimCLR model in ``out_dir`` (a keyword passed on to
     :func:`train_ssl`; trained or resumed first). Standardized per feature with X_tr's mean and std (``standardize``). ``untrained``: the
     same backbone at its SimCLR initialization instead (a control: what does SimCLR training add?)."""
-    p = get_profile(profile)
+    p = resolve(profile)
     weights = weights if weights is not None else (p.ssl_weights or None)
     if untrained:
         torch.manual_seed(p.task_seed)                     # as train_ssl's initialization

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from tdlib import discovery
+from tdlib import discovery, ssl
+from tdlib.diagnosis import label_learnability
 from tdlib.agreement import agreement_score
 from tdlib.config import FIELD_NAMES, get_profile
 from tdlib.data import load_dataset
@@ -48,8 +49,9 @@ def test_dotted_set_on_the_command_line(tmp_path):
 
 
 def test_the_method_runs_from_its_typed_config_alone(tmp_path):
-    """agreement_score from a TrainConfig and train_encoder from a DiscoveryConfig (which hold no other
-    field: a read of one would raise AttributeError) give what the whole profile gives."""
+    """agreement_score from a TrainConfig, train_encoder and label_learnability from a DiscoveryConfig,
+    train_ssl from an SSLConfig (which hold no other field: a read of one would raise AttributeError) give
+    what the whole profile gives."""
     torch.set_num_threads(1)
     p = get_profile("smoke", meta_steps=2, epochs=2)
     ds = load_dataset(p.dataset, p.n_train, p.n_test)
@@ -62,6 +64,13 @@ def test_the_method_runs_from_its_typed_config_alone(tmp_path):
         st = discovery.train_encoder(ds, cfg, out_dir=tmp_path / name, progress=False, device="cpu")
         hist[name] = [h["proxy_as"] for h in st["history"]]
     assert hist["profile"] == hist["config"] and len(hist["config"]) == 2
+    r = {}
+    for name, cfg in (("profile", p), ("config", section(p, "ssl"))):
+        r[name] = [h["loss"] for h in ssl.train_ssl(ds, cfg, out_dir=tmp_path / f"ssl_{name}", epochs=1,
+                                                    progress=False)["history"]]
+    assert r["profile"] == r["config"]
+    a, b = (label_learnability(ds, y, c, n_rep=1)["proxy_as"] for c in (p, section(p, "discovery")))
+    assert a == b
     # a user's own config, no profile anywhere
     c = TrainConfig(arch="mlp", width=8, epochs=1, batch_size=100)
     assert 0.0 <= agreement_score(ds, y, c, progress=False)["agreement"] <= 1.0
