@@ -64,7 +64,10 @@ SANDBOX_RUNS = _distinct((("authors t=2, λ=5", {"uniformity_t": 2.0, "uniformit
 # final cue recovery at seeds 1 and 2 beside seed 0's ``sandbox:NAME``
 SANDBOX_LAMBDA = (("λ=1", {"uniformity_weight": 1.0}),
                   ("λ 1→5", {"uniformity_weight": 1.0, "uniformity_weight_end": 5.0}),
-                  ("λ 5→1", {"uniformity_weight": 5.0, "uniformity_weight_end": 1.0}))
+                  ("λ 5→1", {"uniformity_weight": 5.0, "uniformity_weight_end": 1.0}),
+                  # not λ: the two inner networks start from fresh random inits every meta-step instead of
+                  # the authors' two fixed ones (does the fixed pair make the recovery a coin?)
+                  ("fresh inner inits", {"inner_fixed_init": False}))
 SANDBOX_SEEDS = (1, 2)
 
 
@@ -96,6 +99,29 @@ def sandbox_run(overrides: dict, meta_steps: int, every: int, seed: int = 0) -> 
             "proxy_first": float(np.mean([h["proxy_as"] for h in hist[:k]])),
             "proxy_last": float(np.mean([h["proxy_as"] for h in hist[-k:]])),
             "inner_steps": [h["inner_steps"] for h in hist]}
+
+
+def easy_cue_mixtures(ds) -> dict:
+    """Tasks halfway between the two easy planted cues of the built-in data: ``warm`` moves the
+    background's red and blue apart, ``light`` moves them together, so the background's red alone (its
+    3x3 corner, split at the median) is warm + light and its blue light - warm: each ~0.75 similar to
+    both cues, what a hyperplane at 45 degrees between them would label."""
+    corner = ds.x[:, :, :3, :3].float().mean(dim=(2, 3)).numpy()           # (N,3): background colour
+    return {f"background {c} ({how})": (corner[:, k] > np.median(corner[:, k])).astype(np.int64)
+            for c, k, how in (("red", 0, "warm + light"), ("blue", 2, "light - warm"))}
+
+
+def sandbox_learnability(n_rep: int = 4) -> dict:
+    """Does the objective itself prefer the planted cues to their mixtures? Algorithm 1's inner loop
+    (:func:`tdlib.diagnosis.label_learnability`, the smoke settings, the built-in data) on each planted
+    cue and on the two 45-degree mixtures of the easy ones: ``{name: {proxy_as, test_accuracy,
+    similarity to warm and light}}``."""
+    from ...tasks import similarity
+    q = get_profile("smoke")
+    ds = load_dataset("synthetic", q.n_train, q.n_test, q.split_seed)
+    tasks = {**{c: ds.attrs[c] for c in SANDBOX_CUES}, **easy_cue_mixtures(ds)}
+    return {name: {"task": name, "warm": similarity(y, ds.attrs["warm"]), "light": similarity(y, ds.attrs["light"]),
+                   **label_learnability(ds, y, q, n_rep=n_rep)} for name, y in tasks.items()}
 
 
 PROXY_REPS = 4          # unrolls per task in the tasks' proxy-AS (the same seeds for every group: paired)
@@ -151,6 +177,7 @@ def diag(p, data_path=None):
         for n in names:
             items[f"learnability_full:{n}"] = (lambda n=n: {"task": n, "early_stop": False,
                                                             **label_learnability(ds, task_by_name(ds, n), full)})
+    items["sandbox_learnability"] = sandbox_learnability
     for name, over in SANDBOX_RUNS + SANDBOX_LAMBDA:
         items[f"sandbox:{name}"] = (lambda over=over: sandbox_run(over, p.sandbox_meta_steps, p.sandbox_every))
     for name, over in SANDBOX_RUNS + SANDBOX_LAMBDA:
