@@ -128,7 +128,7 @@ def sandbox_learnability_facts(store) -> dict:
     if not e:
         return out
     cues = [e[c]["proxy_as"] for c in ("warm", "light") if c in e]
-    mix = [v["proxy_as"] for k, v in e.items() if k.startswith("background ")]
+    mix = [v["proxy_as"] for c in ("red", "blue") for k, v in e.items() if k.startswith(f"background {c}")]
     out["sbl_cues"] = " and ".join(f"{x:.3f}" for x in cues)
     out["sbl_mixtures"] = " and ".join(f"{x:.3f}" for x in mix)
     out["sbl_order"] = ("below both planted cues. The objective itself prefers the cues to their mixtures, so "
