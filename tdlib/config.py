@@ -190,6 +190,10 @@ class Profile:
         with untracked():
             return dataclasses.asdict(self)
 
+    def by_section(self) -> dict:
+        """``{section: {field: value}}``: the profile as nested settings (:data:`SECTIONS`)."""
+        return {s: self.values(names) for s, names in SECTIONS.items()}
+
     def values(self, names) -> dict:
         """``{field: value}`` for the fields ``names`` (tuples as lists, as JSON stores them)."""
         with untracked():
@@ -242,6 +246,47 @@ IMPLICIT_BEFORE: dict = {"fit_stop": 0.0,
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 FIELD_NAMES = frozenset(f.name for f in fields(Profile)) - {"name"}
+
+
+# every field of Profile in exactly one section (tests/test_sections.py checks the partition);
+# tdlib.sections makes the method's typed configs from them
+SECTIONS: dict = {
+    "data": ("dataset", "n_train", "n_test", "split_seed"),
+    "train": ("arch", "width", "epochs", "batch_size", "lr", "optimizer", "lr_schedule", "amp", "fit_stop",
+              "train_impl"),
+    "sec3": ("sec3_n_train", "sec3_width", "sec3_epochs", "sec3_fit_stop", "sec3_lr_schedule", "train_sizes",
+             "archs", "n_ablation", "noise_tasks", "noise_seeds"),
+    "tasks": ("n_human", "n_random", "task_seed"),
+    "discovery": ("emb_dim", "n_tasks", "n_classes", "inner_steps", "inner_lr", "inner_batch", "disc_width",
+                  "meta_lr", "meta_lr_schedule", "meta_steps", "uniformity_weight", "uniformity_weight_end",
+                  "uniformity_t", "temperature", "proxy_weight", "early_stop_agreement", "early_stop_patience",
+                  "early_stop_min_steps", "inner_fresh_images", "inner_fixed_init", "inner_checkpoint",
+                  "encoder_head", "hyperplane_order", "tasks_per_step"),
+    "sec4": ("sandbox_meta_steps", "sandbox_every", "e5_n_baseline", "e5_n_unseen", "sweep_weights",
+             "sweep_dims", "sweep_meta_steps", "sweep_n_tasks", "longer_meta_steps", "asfit_n",
+             "naive_threshold", "naive_max_draws", "kway_classes", "kway_meta_steps", "kway_n_tasks"),
+    "sec5": ("green_pixel", "green_arch", "green_n_train", "green_epochs", "study_group_size", "study_n_train",
+             "domain_archs", "domain_n_images", "prop1_arch", "prop1_models", "grid_k", "grid_n_discovered",
+             "study_disc_archs", "study_disc_meta_steps", "tin_image_size", "tin_n_train", "tin_n_test",
+             "sis_n_images", "sis_patch", "sis_remove"),
+    "sec6": ("adv_targets", "adv_by", "adv_multiclass_by", "adv_seeds"),
+    "ssl": ("ssl_weights", "ssl_arch", "ssl_width", "ssl_epochs", "ssl_batch", "ssl_lr", "ssl_temperature",
+            "ssl_proj_dim", "ssl_hidden", "ssl_meta_steps", "ssl_n_as", "appj_dims", "appj_head_steps"),
+}
+SECTION_OF = {f: s for s, names in SECTIONS.items() for f in names}
+
+
+def field_of(key: str) -> str:
+    """``"section.field"`` or ``"field"`` -> the field's name; a :class:`ConfigError` naming the section
+    when a dotted name puts a field in the wrong one, or when there is no such field."""
+    section, dot, name = key.rpartition(".")
+    if name not in FIELD_NAMES:
+        raise ConfigError(f"no profile field {name!r}. Fix: one of the sections' fields: "
+                          + "; ".join(f"{s}: {', '.join(n)}" for s, n in SECTIONS.items()))
+    if dot and section != SECTION_OF[name]:
+        raise ConfigError(f"{key!r}: {name} is in section {SECTION_OF[name]!r}, not {section!r}. "
+                          f"Fix: {SECTION_OF[name]}.{name}")
+    return name
 
 
 # ---- which fields a computation reads (experiment records are checked against this) ----------------
@@ -402,7 +447,8 @@ PROFILES: dict[str, Profile] = {
 
 
 def get_profile(profile: "str | Profile" = "smoke", **overrides) -> Profile:
-    """Look up a profile by name and apply overrides (``None`` values are ignored)."""
+    """Look up a profile by name and apply overrides (``None`` values are ignored): fields
+    (``epochs=5``), or a section's fields as a dict (``train={"epochs": 5}``, :data:`SECTIONS`)."""
     if isinstance(profile, Profile):
         base = profile
     else:
@@ -412,5 +458,13 @@ def get_profile(profile: "str | Profile" = "smoke", **overrides) -> Profile:
                 "(smoke: CI seconds, cpu: CIFAR-10 subset on 2 cores, gpu: one GPU with cost savers, "
                 "paper: one GPU, the paper's protocol)")
         base = PROFILES[profile]
-    overrides = {k: v for k, v in overrides.items() if v is not None}
+    flat = {}
+    for k, v in overrides.items():       # a section's dict (nested overrides) or a field, dotted or not
+        if k in SECTIONS and isinstance(v, dict):
+            flat.update({field_of(f"{k}.{f}"): x for f, x in v.items()})
+        elif k in SECTIONS:
+            raise ConfigError(f"{k}= takes a dict of its fields ({', '.join(SECTIONS[k])}), got {v!r}")
+        else:
+            flat[field_of(k) if "." in k else k] = v
+    overrides = {k: v for k, v in flat.items() if v is not None}
     return base.replace(**overrides) if overrides else base

@@ -39,6 +39,16 @@ def test_dotted_names_are_checked_against_their_section():
         field_of("discovery.meta_step")
 
 
+def test_profiles_take_nested_overrides_by_section():
+    p = get_profile("cpu", train={"epochs": 3}, discovery={"meta_steps": 7}, **{"tasks.task_seed": 2})
+    assert (p.epochs, p.meta_steps, p.task_seed) == (3, 7, 2)
+    assert p.by_section()["discovery"]["meta_steps"] == 7 and set(p.by_section()) == set(SECTIONS)
+    with pytest.raises(ConfigError, match="Fix: discovery.meta_steps"):
+        get_profile("cpu", train={"meta_steps": 7})
+    with pytest.raises(ConfigError, match="takes a dict"):
+        get_profile("cpu", train=5)
+
+
 def test_dotted_set_on_the_command_line(tmp_path):
     env = {**os.environ, "TDLIB_RESULTS": str(tmp_path), "OMP_NUM_THREADS": "1"}
     run = lambda *a: subprocess.run([sys.executable, "-m", "tdlib", "queue", "--profile", "smoke", "--list", *a],
