@@ -91,7 +91,48 @@ class DiscoveryDiverged(Diverged, RuntimeError):
 # ----------------------------------------------------------------------------------------------
 # pieces
 # ----------------------------------------------------------------------------------------------
-ENCODER_HEADS = ("linear_bn_scale", "bn_plain")
+ENCODER_HEADS = ("linear_bn_scale", "bn_plain", "whiten")
+
+
+class BatchWhiten(nn.Module):
+    """Batch whitening of the embedding (ours, issue 21; not in the paper): ``z = L^{-1} (x - mean)``
+    with ``cov + eps tr(cov)/d I = L L^T`` (Cholesky) over the batch in training, over running statistics in
+    eval mode (updated like BatchNorm's: ``momentum``, or a cumulative average with ``momentum=None``).
+
+    Every unit vector u then gives projections <u, z> of unit variance, and orthogonal hyperplanes give
+    **uncorrelated** projections: two of the fixed orthogonal tasks cannot read the same cue, whatever
+    the encoder does (the job the uniformity term does softly, Eq. 5), and a binary cue may sit on an
+    axis as two clusters (which the uniformity term penalizes)."""
+
+    def __init__(self, dim: int, eps: float = 1e-3, momentum: float | None = 0.1):
+        super().__init__()
+        self.dim, self.eps, self.momentum = dim, eps, momentum
+        self.register_buffer("running_mean", torch.zeros(dim))
+        self.register_buffer("running_cov", torch.eye(dim))
+        self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
+
+    def reset_running_stats(self) -> None:
+        self.running_mean.zero_()
+        self.running_cov.copy_(torch.eye(self.dim))
+        self.num_batches_tracked.zero_()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            mean = x.mean(0)
+            xc = x - mean
+            cov = xc.T @ xc / max(len(x) - 1, 1)
+            with torch.no_grad():
+                self.num_batches_tracked.add_(1)
+                m = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
+                self.running_mean.mul_(1 - m).add_(m * mean.detach())
+                self.running_cov.mul_(1 - m).add_(m * cov.detach())
+        else:
+            mean, cov = self.running_mean, self.running_cov
+            xc = x - mean
+        eye = torch.eye(self.dim, dtype=x.dtype, device=x.device)
+        scale = cov.diagonal().mean().detach()                  # eps relative to the embedding's scale
+        chol = torch.linalg.cholesky(cov + self.eps * scale * eye)                  # (d,d) lower
+        return torch.linalg.solve_triangular(chol, xc.T, upper=False).T               # (B,d)
 
 
 def build_encoder(arch: str, emb_dim: int, width: int, head: str = "linear_bn_scale") -> nn.Module:
@@ -105,6 +146,8 @@ def build_encoder(arch: str, emb_dim: int, width: int, head: str = "linear_bn_sc
         raise ConfigError(f"encoder_head must be one of {ENCODER_HEADS}, got {head!r}. "
                           "Fix: --set encoder_head=linear_bn_scale")
     backbone = build_model(arch, num_classes=emb_dim, width=width)
+    if head == "whiten":
+        return nn.Sequential(backbone, BatchWhiten(emb_dim))
     if head == "bn_plain":
         return nn.Sequential(backbone, nn.BatchNorm1d(emb_dim, affine=False))
     backbone.fc = nn.Linear(backbone.fc.in_features, emb_dim, bias=False)
@@ -524,7 +567,7 @@ def embed(encoder: nn.Module, ds, batch_size: int = 1024, recalibrate: bool = Tr
     device = next(enc.parameters()).device
     if recalibrate:
         for m in enc.modules():
-            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            if isinstance(m, (nn.modules.batchnorm._BatchNorm, BatchWhiten)):
                 m.reset_running_stats()
                 m.momentum = None
         enc.train()

@@ -23,32 +23,40 @@ from __future__ import annotations
 
 import dataclasses
 
-from .config import FIELD_NAMES, SECTION_OF, SECTIONS, Profile, field_of, get_profile  # noqa: F401 (re-exported)
+from .config import (FIELD_NAMES, SECTION_OF, SECTIONS, Profile, field_of, get_profile,  # noqa: F401 (re-exported)
+                     json_values)
 from .errors import ConfigError
 
 
-def _from_profile(cls, profile):
-    p = get_profile(profile)
-    return cls(**{f.name: getattr(p, f.name) for f in dataclasses.fields(cls)})
+class _Section:
+    """What every typed config offers beside its fields (a frozen dataclass of some Profile fields)."""
 
+    @classmethod
+    def from_profile(cls, profile):
+        p = get_profile(profile)
+        return cls(**{f.name: getattr(p, f.name) for f in dataclasses.fields(cls)})
 
-def _values(self, names) -> dict:
-    """As :meth:`Profile.values`."""
-    return {n: (list(getattr(self, n)) if isinstance(getattr(self, n), tuple) else getattr(self, n)) for n in names}
+    def values(self, names) -> dict:
+        """As :meth:`Profile.values`."""
+        return json_values(self, names)
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @property
+    def name(self) -> str:                     # where a profile's name is shown (progress bars)
+        return type(self).__name__
+
+    def replace(self, **kw):
+        return dataclasses.replace(self, **kw)
 
 
 def _typed(cls_name: str, names: tuple, doc: str):
     """A frozen dataclass with the Profile's fields ``names`` (types and the paper profile's defaults)."""
     spec = {f.name: f for f in dataclasses.fields(Profile)}
     cls = dataclasses.make_dataclass(cls_name, [(n, spec[n].type, dataclasses.field(default=spec[n].default))
-                                                for n in names], frozen=True)
-    cls.__module__ = __name__
-    cls.__doc__ = doc
-    cls.from_profile = classmethod(_from_profile)
-    cls.values = _values
-    cls.as_dict = lambda self: dataclasses.asdict(self)
-    cls.name = property(lambda self: type(self).__name__)      # where a profile's name is shown (progress)
-    cls.replace = lambda self, **kw: dataclasses.replace(self, **kw)
+                                                for n in names], bases=(_Section,), frozen=True,
+                                     namespace={"__doc__": doc, "__module__": __name__})
     return cls
 
 

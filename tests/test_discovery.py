@@ -190,6 +190,32 @@ def test_orthogonal_hyperplanes_give_dissimilar_tasks():
         discovery.orthogonal_hyperplanes(4, 5)
 
 
+def test_whitened_embedding_gives_uncorrelated_tasks_on_orthogonal_hyperplanes():
+    """encoder_head="whiten": two orthogonal hyperplanes cannot read the same feature. The planted
+    features are redundant (two copies of one binary cue plus noise): with a per-dimension BatchNorm,
+    the hyperplanes' tasks are near copies; whitened, they are unrelated. Eval mode uses the running
+    statistics, which :func:`discovery.embed` re-estimates."""
+    g = torch.Generator().manual_seed(0)
+    cue = torch.randint(0, 2, (4000, 1), generator=g).float() * 2 - 1
+    x = torch.cat([cue, cue, 0.3 * torch.randn(4000, 2, generator=g)], 1) + 0.2 * torch.randn(4000, 4, generator=g)
+    planes = discovery.orthogonal_hyperplanes(4, 4, seed=1)
+    bn, wh = nn.BatchNorm1d(4, affine=False), discovery.BatchWhiten(4, momentum=None)
+    z_bn, z_wh = bn.train()(x), wh.train()(x)
+    torch.testing.assert_close(torch.cov(z_wh.T), torch.eye(4), atol=0.02, rtol=0)   # eps: 1e-3 of the scale
+    corr = lambda z: torch.corrcoef((z @ planes.T).T).abs().fill_diagonal_(0).max()   # noqa: E731
+    assert corr(z_bn) > 0.5 and corr(z_wh) < 0.02
+    torch.testing.assert_close(wh.eval()(x), z_wh, atol=1e-4, rtol=0)    # running stats = the one batch's
+    wh.reset_running_stats()
+    assert torch.equal(wh.running_cov, torch.eye(4))
+    enc = discovery.build_encoder("mlp", 4, 8, "whiten")
+    ds = load_dataset("synthetic", 300, 100)
+    emb = discovery.embed(enc, ds)[np.asarray(ds.train_idx)]
+    torch.testing.assert_close(torch.cov(emb.T), torch.eye(4), atol=0.05, rtol=0)
+    with pytest.raises(ConfigError, match="encoder_head"):
+        discovery.build_encoder("mlp", 4, 8, "whitened")
+
+
+
 # ----------------------------------------------------------------------------------------------
 # discovery runs on the synthetic data
 # ----------------------------------------------------------------------------------------------
@@ -274,10 +300,13 @@ def test_meta_training_raises_the_as_and_finds_the_planted_cues(tmp_path):
     """Sec. 4: meta-training makes the tasks of the same hyperplanes more learnable. On the built-in
     data, 10 meta-steps move the tasks from mixtures of cues (alignment ~0.66, AS ~0.89) onto the
     planted cues (~0.99) and raise their AS (~1.0), and the proxy-AS of the last meta-steps is above
-    that of the first. (With no meta-training, e.g. meta_lr ~ 0, every assertion fails.)"""
+    that of the first. (With no meta-training, e.g. meta_lr ~ 0, every assertion fails.) The authors'
+    head and label temperature with no uniformity term: nothing keeps the tasks apart, so all may take
+    the easiest cue (the smoke default's whitened embedding would not let them)."""
     from tdlib.agreement import agreement_score
     p = get_profile("smoke", n_train=300, n_test=200, inner_batch=64, inner_steps=5, emb_dim=4, n_tasks=4,
-                    disc_width=4, meta_lr=1e-2, uniformity_weight=0.0, meta_steps=10)
+                    disc_width=4, meta_lr=1e-2, uniformity_weight=0.0, meta_steps=10,
+                    encoder_head="linear_bn_scale", temperature=5.0)
     ds = load_dataset("synthetic", p.n_train, p.n_test)
     planes = discovery.orthogonal_hyperplanes(p.emb_dim, p.n_tasks, p.task_seed)
     before, _ = discovery.sample_tasks(discovery._new_state(p, "cpu")["encoder"], ds, planes)

@@ -12,7 +12,7 @@ from tdlib.data import load_dataset
 from tdlib.diagnosis import cue_recovery, label_learnability, term_gradients
 from tdlib.lab.experiments.diag import SANDBOX_CUES
 
-STEPS = 50          # the bar: smoke defaults, only meta_steps (<= 200), emb_dim = 4 and n_tasks = 4 set
+STEPS = 150         # the bar: smoke defaults, only meta_steps (<= 200), emb_dim = 4 and n_tasks = 4 set
 
 
 def _discover(seed, tmp_path, **over):
@@ -26,15 +26,12 @@ def _discover(seed, tmp_path, **over):
 @pytest.mark.bars
 def test_smoke_discovery_recovers_distinct_planted_cues(tmp_path):
     """Issue 21's bar, at the smoke defaults for task seeds 0, 1, 2: at least 2 distinct planted cues
-    each matched at Eq. 2 similarity >= 0.9 by some task, mean pairwise similarity <= 0.7, and the
-    proxy-AS of the last 20% of meta-steps above the first 20%. Measured: every seed keeps the tasks
-    dissimilar and raises the proxy-AS; the two background cues are recovered at seeds 0 and 1, while at
-    seed 2 the tasks settle near 45-degree mixtures of the same two cues (~0.8 each), although such a
-    mixture is less learnable than either cue (test below): the optimization stops short, so the test
-    asserts 2 of 3 seeds, and the bar (3 of 3) is not met. No single λ (t = 0.5) meets it
-    (session 6, one 50-step run each): seed 2 recovers both cues only at λ = 1
-    (light 0.98, warm 0.92; λ = 2: light only, warm 0.78; λ = 5 at 100 meta-steps: none), while seed 0
-    at λ = 1 and 1.5 puts warm on two hyperplanes (a degenerate set). Prints the figures."""
+    each matched at Eq. 2 similarity >= 0.9 by some task, mean pairwise similarity <= 0.7, no cue on two
+    tasks, and the proxy-AS of the last 20% of meta-steps above the first 20%. The smoke default is ours
+    (the embedding whitened, label temperature 2, no uniformity term; config.py says why). Measured
+    (session 11, 150 meta-steps): seed 0 light 0.97 / warm 0.98, seed 1 warm 0.97 / light 0.92, seed 2
+    light 0.98 / warm 0.91; the earlier default (Eq. 5, t = 0.5, λ = 5) met it at 2 of 3 seeds, and
+    every other variant of diag's sandbox at most 2 of 3. ~6 min a seed on one core. Prints the figures."""
     torch.set_num_threads(1)
     found = {}
     for seed in (0, 1, 2):
@@ -48,7 +45,7 @@ def test_smoke_discovery_recovers_distinct_planted_cues(tmp_path):
         assert last > first, (seed, first, last)
         assert not duplicated_cues(rec["best"]), (seed, rec)      # no cue held by two tasks (a degenerate set)
         found[seed] = rec["matched"]
-    assert sum(len(m) >= 2 for m in found.values()) >= 2, found
+    assert all(len(m) >= 2 for m in found.values()), found
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

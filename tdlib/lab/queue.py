@@ -396,7 +396,7 @@ def job_status(job: Job) -> dict:
     d = _store(job.exp, job.profile)
     n = len(d["entries"]) if d else 0
     total = expected_entries(job.exp, job.profile)
-    complete = bool(d and d.get("complete")) and not _counts_raised(job, d)
+    complete = bool(d) and _complete(job)
     secs = None
     if d and n:
         es = d.get("entry_seconds")
@@ -416,14 +416,11 @@ def job_status(job: Job) -> dict:
             "waits_for": [r.name for r in job.waits_for if not r.done()] + _needs_pending(job)}
 
 
-def _counts_raised(job: Job, d: dict) -> bool:
-    """The profile asks for more entries than the stored result was made for (a record's count fields,
-    ``extends``): its new entries are pending although the file says complete."""
-    from .results import RECIPE_EXTENDS
-    counts = RECIPE_EXTENDS.get(job.exp, ())
-    rec = d.get("recipe") or {}
-    made = {**rec.get("fields", {}), **(rec.get("extends") or {})}
-    return any(made.get(k) != v for k, v in job.profile.values(counts).items())
+def _complete(job: Job) -> bool:
+    """Every entry the job's profile asks for is stored (:meth:`ResultStore.complete`)."""
+    from .results import load_store
+    store = load_store(job.exp, job.profile.name)
+    return store is not None and store.complete(job.profile)
 
 
 def _store_stale(job: Job) -> list:

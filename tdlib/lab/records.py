@@ -19,9 +19,9 @@ def status(record, profile: str, root=None) -> dict:
     if store is None:
         return {"state": "missing", "entries": 0, "stale": [], "recipe": None}
     stale = store.stale()
-    state = "stale" if stale else ("current" if store.data.get("complete") else "partial")
+    state = "stale" if stale else ("current" if store.complete() else "partial")
     return {"state": state, "entries": len(store.entries), "stale": stale,
-            "recipe": store.recipe.get("hash"), "complete": bool(store.data.get("complete"))}
+            "recipe": store.recipe.get("hash"), "complete": store.complete()}
 
 
 SHARED = ("dataset", "n_train", "sec3_n_train", "n_test", "split_seed", "arch", "width", "epochs",

@@ -288,6 +288,22 @@ class ResultStore:
                 out.append(f"{need} was recomputed since (recipe {h} -> {cur})")
         return out
 
+    def counts_raised(self, profile=None) -> bool:
+        """``profile`` (default: the profile of the same name) asks for more entries than this result was
+        made for (the record's count fields, ``extends``): its new entries are pending although the file
+        may still say complete."""
+        from ..config import PROFILES
+        profile = profile if profile is not None else PROFILES.get(self.profile_name)
+        counts = RECIPE_EXTENDS.get(self.experiment, ())
+        if profile is None or not counts:
+            return False
+        made = {**self.recipe.get("fields", {}), **(self.recipe.get("extends") or {})}
+        return any(made.get(k) != v for k, v in profile.values(counts).items())
+
+    def complete(self, profile=None) -> bool:
+        """Every entry the profile asks for is stored: the file's flag, and no count raised since."""
+        return bool(self.data.get("complete")) and not self.counts_raised(profile)
+
     def caption(self, profile=None) -> str:
         """One provenance line: profile, device, date, commit, compute time, recipe; PARTIAL / STALE."""
         pv = self.data.get("provenance", {})
