@@ -138,7 +138,7 @@ def test_report_json_lines(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TDLIB_RESULTS", str(tmp_path))
     assert main(["report", "--profile", "cpu", "--json"]) == 0
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
-    ours = {"gpucheck", "diag", "longer", "asnoise", "asfit"}      # the project's checks and diagnosis
+    ours = {"gpucheck", "diag", "longer", "asnoise", "asfit", "whiten"}   # the project's checks and diagnosis
     assert len({r["experiment"] for r in lines} - ours) == 22   # E1-E22, one function each
     assert all(KEYS <= set(r) for r in lines)
     assert all(r["verdict"] in C.VERDICTS and r["profile"] == "cpu" for r in lines)

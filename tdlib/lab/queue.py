@@ -167,6 +167,12 @@ def _longer_runs(p: Profile) -> list:
     return [LongRun(f"discovery/{out.name}", "discovery", q, out, q.meta_steps)]
 
 
+def _whiten_runs(p: Profile) -> list:
+    from .experiments.whiten import whiten_point
+    return [LongRun(f"discovery/{out.name}", "discovery", q, out, q.meta_steps)
+            for q, out in (whiten_point(p, g) for g in ("discovered", "unif_only"))]
+
+
 def _appj_runs(p: Profile) -> list:
     runs = _point_runs(p, [(p.uniformity_weight, d) for d in p.appj_dims])
     if not p.ssl_weights:
@@ -188,6 +194,7 @@ RUN_KINDS = {
     "sweep": lambda p: _point_runs(p, [(lam, d) for d in p.sweep_dims for lam in p.sweep_weights]),
     "appj": _appj_runs,                                                  # App. J's d points, SimCLR, regulated
     "longer": _longer_runs,                                              # the main run, longer (issue 21)
+    "whiten": _whiten_runs,                                              # the main run whitened, its baseline
     # Sec. 6's tau': the main discovery run only where the profile names discovered tasks (gpu)
     "adv_by": lambda p: _main_run(p) if any(str(n).startswith("discovered") for n in p.adv_by) else [],
 }

@@ -353,6 +353,43 @@ def longer_facts(longer, e5, diag=None) -> dict:
     return out
 
 
+def _diff(d) -> str:
+    return (f"{d['mean']:+.3f} (95% interval {d['low']:+.3f} to {d['high']:+.3f}, n = {d['n']})"
+            if d["low"] == d["low"] else f"{d['mean']:+.3f} (n = {d['n']})")
+
+
+def whiten_table(whiten):
+    """Issue 21: E5 with the whitened objective against its two baselines with the same head (one pool,
+    one AS recipe): mean AS, mean pairwise similarity, and the discovered tasks minus each baseline
+    (paired by hyperplane). ``None`` while nothing is stored."""
+    if whiten is None or not any(k.startswith("discovered:") for k in whiten.entries):
+        return None
+    from ..experiments.whiten import comparisons
+    c = comparisons(whiten)
+    names = {"discovered": "discovered (whitened, T = 2, λ = 0)", "untrained": "untrained whitened encoder",
+             "unif_only": "uniformity only (whitened, λ = 1)"}
+    rows = {label: {"tasks": c["n"], "mean AS": c["mean_as"].get(g), "mean pairwise similarity":
+                    c["mean_similarity"].get(g), "discovered minus": _diff(c["minus"][g]) if g in c["minus"] else ""}
+            for g, label in names.items()}
+    return html_table(rows, index_name="tasks", store=whiten,
+                      caption="E5's run with the whitened objective and its baselines with the same head, on the "
+                              "same hyperplanes (one pool, E5's AS recipe)")
+
+
+def whiten_facts(whiten) -> dict:
+    """The numbers the page quotes about the whitened run (glue), or 'not stored yet'."""
+    keys = ("whiten_minus_untrained", "whiten_minus_unif_only", "whiten_similarity", "whiten_mean_as")
+    if whiten is None or not any(k.startswith("discovered:") for k in whiten.entries):
+        return {k: "not stored yet" for k in keys}
+    from ..experiments.whiten import comparisons
+    c = comparisons(whiten)
+    sim = c["mean_similarity"].get("discovered")
+    return {"whiten_minus_untrained": _diff(c["minus"]["untrained"]),
+            "whiten_minus_unif_only": _diff(c["minus"]["unif_only"]),
+            "whiten_similarity": "not stored yet" if sim is None else f"{sim:.3f}",
+            "whiten_mean_as": f"{c['mean_as']['discovered']:.3f}"}
+
+
 def asfit_table(asfit, e5=None):
     """Issue 21: E5's groups on the same hyperplanes, AS with networks that fit their labels (Sec. 3's
     recipe) beside E5's recipe: mean AS, lowest evaluated train accuracy, and discovered minus each
