@@ -93,7 +93,9 @@ class Profile:
     inner_fixed_init: bool = True        # numbers.md: the two inner networks start from the same two fixed
     #                                      initializations at every meta-step; False = new seeds each step
     encoder_head: str = "linear_bn_scale"   # numbers.md: Linear (no bias) + BatchNorm, learnable scale, bias
-    #                                      frozen at 0; "bn_plain" = BatchNorm without affine (our earlier head)
+    #                                      frozen at 0; "bn_plain" = BatchNorm without affine (our earlier head);
+    #                                      "whiten" = the embedding whitened over the batch (ours, issue 21:
+    #                                      orthogonal hyperplanes read uncorrelated projections)
     hyperplane_order: str = "cycle"      # numbers.md: each hyperplane once per n_tasks meta-steps, shuffled;
     #                                      "random" = drawn with replacement
     tasks_per_step: int = 1              # ours: hyperplanes per meta-step (their losses averaged); authors: 1
