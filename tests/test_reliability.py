@@ -463,7 +463,7 @@ def test_an_experiment_refuses_a_run_made_with_other_settings(tiny, tmp_path, mo
     p, ds = tiny
     other = p.replace(uniformity_weight=1.0)
     discovery.discover(ds, other, out_dir=runs.discovery_dir(p.name), progress=False)
-    with pytest.raises(RecipeMismatch, match=r"other settings .*uniformity_weight: 1.0 -> 5.0.*Fix: .*--fresh"):
+    with pytest.raises(RecipeMismatch, match=rf"other settings .*uniformity_weight: 1.0 -> {p.uniformity_weight}.*Fix: .*--fresh"):
         runs.require_tasks(ds, p)
     tasks = runs.require_tasks(ds, other)["tasks"]         # the run's own settings: read as is
     monkeypatch.setattr(discovery, "discover", lambda *a, **k: pytest.fail("retrained a finished run"))

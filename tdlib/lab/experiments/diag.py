@@ -14,10 +14,12 @@ Experiment ``diag``, one record with three groups of entries:
   ``learnability_full:TASK``: the same with the early stop off (all ``inner_steps`` run), where the
   early stop can cut the unroll, with the 0-1 agreement at every inner step (what the early stop
   reads: above 0.6 from the first steps even on random labels means it cannot tell tasks apart).
-- ``sandbox:NAME``: discovery on the built-in data with planted cues (the smoke settings, seed 0,
-  ``sandbox_meta_steps`` meta-steps) at several uniformity weights / temperatures: the best-matching
-  cue of each task and the distinct cues matched (>= 0.9) every ``sandbox_every`` meta-steps, beside
-  the untrained encoder's (step 0); also λ = 1 and linear λ schedules (``uniformity_weight_end``).
+- ``sandbox:NAME``: discovery on the built-in data with planted cues (the smoke settings with
+  :data:`SANDBOX_BASE`, seed 0, ``sandbox_meta_steps`` meta-steps) at several uniformity weights /
+  temperatures: the best-matching cue of each task and the distinct cues matched (>= 0.9) every
+  ``sandbox_every`` meta-steps, beside the untrained encoder's (step 0); also λ = 1, linear λ schedules
+  (``uniformity_weight_end``), fresh inner initializations, and the whitened embedding at label
+  temperature 2 without the uniformity term (the smoke default since session 11), at 1x and 3x the steps.
   ``sandbox_seed:NAME:SEED``: the same runs at task seeds 1 and 2 (final recovery only): how much of
   a variant's result is the seed's.
 """
