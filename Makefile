@@ -36,7 +36,7 @@ test: install jslib ## every test but the bars (make test-bars): pytest, noteboo
 pytest:             ## every test but the reproduction bars (minutes of compute each: make test-bars)
 	$(PYTHON) -m pytest -q -p no:cacheprovider --durations=12 -m "not bars"
 
-test-bars:          ## the issues' reproduction bars (e.g. the 3-seed discovery sandbox, ~7 min on 1 core); CI runs them
+test-bars:          ## the issues' reproduction bars (e.g. the 3-seed discovery sandbox, ~20 min on 1 core); CI runs them
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PYTHON) -m pytest -q -p no:cacheprovider --durations=5 -m bars
 
 notebooks:          ## every page at the smoke profile with papermill (NB_RESULTS=DIR: results go there)
