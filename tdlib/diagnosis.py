@@ -119,6 +119,12 @@ def cue_recovery(tasks, cues: dict, threshold: float = 0.9) -> dict:
             "mean_similarity": mean_pairwise_similarity(tasks) if len(tasks) > 1 else float("nan")}
 
 
+def meets_sandbox_bar(final: dict) -> bool:
+    """Issue 21's bar on one run's cue recovery (:func:`cue_recovery`): >= 2 distinct cues matched at
+    >= 0.9, mean pairwise similarity <= 0.7, no cue held by two tasks (:func:`duplicated_cues`)."""
+    return len(final["matched"]) >= 2 and final["mean_similarity"] <= 0.7 and not duplicated_cues(final["best"])
+
+
 def duplicated_cues(best, level: float = 0.9) -> list:
     """Cues that two tasks both match so closely that the two tasks are >= ``level`` similar to each
     other (Eq. 2 similarities obey sim(a, b) >= s_a + s_b - 1): a degenerate set, one cue twice."""

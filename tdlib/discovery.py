@@ -600,6 +600,14 @@ def sample_tasks(encoder: nn.Module, ds, planes: torch.Tensor, balance: str = "m
     return tasks, scores
 
 
+def untrained_tasks(ds, profile) -> np.ndarray:
+    """Tasks (K,N) of the profile's ``n_tasks`` hyperplanes on the encoder at its initialization (meta-step
+    0): the control that separates what meta-training adds from what the architecture gives."""
+    p = resolve(profile)
+    planes = orthogonal_hyperplanes(p.emb_dim, p.n_tasks, p.task_seed)
+    return sample_tasks(_new_state(p, "cpu")["encoder"], ds, planes)[0]
+
+
 def discover(ds, profile="smoke", *, out_dir, steps=None, resume: bool = True, fresh: bool = False,
              n_sample=None, balance: str = "median", progress: bool = True, stop_after=None, features=None,
              **kw) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from . import (CLOSE, CORR, MARGIN, SEPARATION, Check, at_least, ci_above, claims, close, correlates, fmt, gt, mean,
                row, train_premise)
-from ...diagnosis import duplicated_cues
+from ...diagnosis import duplicated_cues, meets_sandbox_bar
 from ..experiments.diag import smoke_default_run
 from .sec3 import _as, _by_kind, _train
 
@@ -312,7 +312,7 @@ def diag(st):
                              f"similarity {f['mean_similarity']:.3f}"
                              + (f", tasks duplicated on {', '.join(dup)}" if dup else "")
                              + f" (untrained encoder: {', '.join(e['trajectory'][0]['matched']) or 'none'})",
-                             len(f["matched"]) >= 2 and f["mean_similarity"] <= 0.7 and not dup)
+                             meets_sandbox_bar(f))
     # the claim is judged on the profile's own settings, at every task seed stored (issue 21's bar: 3 of 3);
     # the other objectives are the ablation, shown beside
     default = smoke_default_run(ent)
@@ -323,7 +323,7 @@ def diag(st):
             dup = duplicated_cues(f["best"])
             own.append(Check(f"seed {seed}: cues matched >= 0.9: {', '.join(f['matched']) or 'none'}, mean pairwise "
                              f"similarity {f['mean_similarity']:.3f}" + (f", tasks duplicated on {', '.join(dup)}" if dup else ""),
-                             len(f["matched"]) >= 2 and f["mean_similarity"] <= 0.7 and not dup))
+                             meets_sandbox_bar(f)))
     others = "; ".join(f"{c.text} [{'meets' if c.ok else 'misses'} the bar]" for n, c in checks.items()
                        if n != default)
     rows.append(row(st, "diag", "On images with planted cues, discovery puts distinct cues on distinct hyperplanes, "

@@ -19,7 +19,7 @@ import numpy as np
 
 from ...agreement import agreement_score
 from ...data import dataset_for
-from ...discovery import _new_state, orthogonal_hyperplanes, sample_tasks
+from ...discovery import untrained_tasks
 from ...uncertainty import paired_difference
 from ..results import run_items
 from ..runs import discover_tasks, require_tasks
@@ -51,8 +51,7 @@ def asfit(p, data_path=None):
             if g == "discovered":
                 cache[g] = require_tasks(ds, p)["tasks"]
             elif g == "untrained":
-                planes = orthogonal_hyperplanes(p.emb_dim, p.n_tasks, p.task_seed)
-                cache[g] = sample_tasks(_new_state(p, "cpu")["encoder"], ds, planes)[0]
+                cache[g] = untrained_tasks(ds, p)
             else:
                 q, out = unif_only_point(p)
                 cache[g] = discover_tasks(ds, q, out)[0]
@@ -65,13 +64,18 @@ def asfit(p, data_path=None):
     return run_items("asfit", p, items, data=ds, desc="asfit: E5's groups, fitting networks")
 
 
+def paired_index(entries: dict, groups=GROUPS) -> list:
+    """The hyperplanes i for which every group's ``GROUP:i`` entry is stored (a partial run stays paired)."""
+    return sorted({int(k.split(":")[1]) for k in entries if k.split(":")[0] in groups
+                   and all(f"{g}:{k.split(':')[1]}" in entries for g in groups)})
+
+
 def comparisons(store, e5=None) -> dict:
     """Paired differences by hyperplane: ``discovered`` minus each other group, with the fitting networks
     (``fit``) and, for the same hyperplanes, with E5's recipe (``e5``). Also each group's mean AS and
     lowest evaluated train accuracy."""
     ent = store.entries
-    idx = sorted({int(k.split(":")[1]) for k in ent if k.split(":")[0] in GROUPS
-                  and all(f"{g}:{k.split(':')[1]}" in ent for g in GROUPS)})
+    idx = paired_index(ent)
     out = {"n": len(idx), "groups": {}, "fit": {}, "e5": {}}
     for g in GROUPS:
         rows = [ent[f"{g}:{i}"] for i in idx]

@@ -32,7 +32,8 @@ import numpy as np
 from ...config import PROFILES, get_profile
 from ...data import dataset_for, load_dataset
 from ...diagnosis import cue_recovery, label_learnability, term_gradients
-from ...discovery import _new_state, checkpoint_stale, orthogonal_hyperplanes, sample_tasks, train_encoder
+from ...discovery import (_new_state, checkpoint_stale, orthogonal_hyperplanes, sample_tasks, train_encoder,
+                          untrained_tasks)
 from ..runs import discovery_dir, load_task_file, require_tasks
 from ..results import run_items
 from ...tasks import IMAGE_STATS, default_task_names, task_by_name
@@ -104,7 +105,7 @@ def sandbox_run(overrides: dict, meta_steps: int, every: int, seed: int = 0) -> 
     ds = load_dataset("synthetic", q.n_train, q.n_test, q.split_seed)
     cues = {c: ds.attrs[c] for c in SANDBOX_CUES}
     planes = orthogonal_hyperplanes(q.emb_dim, q.n_tasks, q.task_seed)
-    traj = [{"step": 0, **cue_recovery(sample_tasks(_new_state(q, "cpu")["encoder"], ds, planes)[0], cues)}]
+    traj = [{"step": 0, **cue_recovery(untrained_tasks(ds, q), cues)}]
     with tempfile.TemporaryDirectory() as d:
         while traj[-1]["step"] < meta_steps:
             st = train_encoder(ds, q, out_dir=d, progress=False, stop_after=every, device="cpu")
@@ -147,9 +148,7 @@ def task_groups(ds, p) -> dict:
     """The tasks whose proxy-AS ``diag`` compares, by hyperplane: ``discovered`` (the main run),
     ``untrained`` (the same hyperplanes on the encoder at its initialization) and, where E5 saved it with
     today's settings, ``unif_only`` (uniformity-only training, E5's baseline)."""
-    planes = orthogonal_hyperplanes(p.emb_dim, p.n_tasks, p.task_seed)
-    groups = {"discovered": require_tasks(ds, p)["tasks"],
-              "untrained": sample_tasks(_new_state(p, "cpu")["encoder"], ds, planes)[0]}
+    groups = {"discovered": require_tasks(ds, p)["tasks"], "untrained": untrained_tasks(ds, p)}
     q = p.replace(proxy_weight=0.0)
     where = f"{p.name}/unif_only"
     try:

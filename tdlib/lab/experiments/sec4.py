@@ -9,7 +9,8 @@ import torch
 from ...agreement import agreement_score
 from ...data import dataset_for
 from ...config import get_profile
-from ...discovery import _new_state, checkpoint_stale, discover, orthogonal_hyperplanes, sample_tasks
+from ...discovery import (_new_state, checkpoint_stale, discover, sample_tasks,
+                          untrained_tasks)
 from ..runs import discover_tasks, discovery_dir, load_tasks, require_tasks, run_name
 from ...models import build_model
 from ...randnet import naive_discovery, random_network_task
@@ -73,8 +74,7 @@ def e5_discovery(p, data_path=None):
 
     def untrained():
         if "t" not in cache:
-            planes = orthogonal_hyperplanes(p.emb_dim, p.n_tasks, p.task_seed)
-            cache["t"] = sample_tasks(_new_state(p, "cpu")["encoder"], ds, planes)[0]
+            cache["t"] = untrained_tasks(ds, p)
         return cache["t"]
 
     def unseen():

@@ -22,16 +22,17 @@ from __future__ import annotations
 import numpy as np
 
 from ...data import dataset_for
-from ...discovery import _new_state, orthogonal_hyperplanes, sample_tasks
+from ...discovery import untrained_tasks
 from ...tasks import mean_pairwise_similarity
 from ...uncertainty import paired_difference
 from ..runs import discover_tasks, discovery_dir
 from ..results import run_items
 from . import DISCOVERY, POOL, TRAIN, register
+from .asfit import paired_index
 from .sec4 import _as_entry
 
 WHITENED = {"encoder_head": "whiten", "temperature": 2.0, "uniformity_weight": 0.0}
-GROUPS = ("discovered", "untrained", "unif_only")
+GROUPS = ("discovered", "untrained", "unif_only")     # E5's groups, as asfit's
 
 
 def whiten_point(p, group: str = "discovered"):
@@ -58,9 +59,7 @@ def whiten(p, data_path=None):
     def tasks(g):
         if g not in cache:
             if g == "untrained":
-                q, _ = whiten_point(p)
-                planes = orthogonal_hyperplanes(q.emb_dim, q.n_tasks, q.task_seed)
-                cache[g] = (sample_tasks(_new_state(q, "cpu")["encoder"], ds, planes)[0], None)
+                cache[g] = (untrained_tasks(ds, whiten_point(p)[0]), None)
             else:
                 cache[g] = discover_tasks(ds, *whiten_point(p, g))
         return cache[g][0]
@@ -85,8 +84,7 @@ def comparisons(store) -> dict:
     """``{"n", "index", "mean_as": {group}, "mean_similarity": {group}, "minus": {baseline: paired_difference}}``:
     the whitened run's tasks minus each baseline's, paired by hyperplane (complete triples only)."""
     ent = store.entries
-    idx = sorted({int(k.split(":")[1]) for k in ent if k.split(":")[0] in GROUPS
-                  and all(f"{g}:{k.split(':')[1]}" in ent for g in GROUPS)})
+    idx = paired_index(ent, GROUPS)
     v = {g: [ent[f"{g}:{i}"]["agreement"] for i in idx] for g in GROUPS}
     return {"n": len(idx), "index": idx, "mean_as": {g: float(np.mean(x)) if x else float("nan") for g, x in v.items()},
             "mean_similarity": (ent.get("run") or {}).get("mean_similarity", {}),

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...diagnosis import meets_sandbox_bar
 from .common import caption, html_table, kind_color, new_fig
 
 
@@ -144,13 +145,6 @@ def sandbox_learnability_facts(store) -> dict:
     return out
 
 
-def _meets(final) -> bool:
-    """Issue 21's bar on one run: >= 2 distinct cues matched at >= 0.9, mean pairwise similarity <= 0.7,
-    no cue held by two tasks."""
-    from ...diagnosis import duplicated_cues
-    return len(final["matched"]) >= 2 and final["mean_similarity"] <= 0.7 and not duplicated_cues(final["best"])
-
-
 def sandbox_seed_runs(store) -> dict:
     """{objective: {seed: final cue recovery}}: seed 0 from ``sandbox:NAME``, others from
     ``sandbox_seed:NAME:SEED``."""
@@ -172,7 +166,7 @@ def sandbox_seed_rows(store) -> dict:
             continue
         row = {f"seed {s}": (", ".join(f["matched"]) or "none") + f" ({f['mean_similarity']:.2f})"
                for s, f in by_seed.items()}
-        row["seeds meeting the bar"] = f"{sum(_meets(f) for f in by_seed.values())} of {len(by_seed)}"
+        row["seeds meeting the bar"] = f"{sum(meets_sandbox_bar(f) for f in by_seed.values())} of {len(by_seed)}"
         rows[_label(name, default)] = row
     return rows
 
@@ -198,7 +192,7 @@ def sandbox_default_facts(store) -> dict:
 
     def meets(name):
         by_seed = runs.get(name) or {}
-        return f"{sum(_meets(f) for f in by_seed.values())} of {len(by_seed)}" if by_seed else "not stored yet"
+        return f"{sum(meets_sandbox_bar(f) for f in by_seed.values())} of {len(by_seed)}" if by_seed else "not stored yet"
     if default:
         out["sb_default"] = default
         out["sb_default_seeds"] = meets(default)
@@ -347,9 +341,7 @@ def longer_facts(longer, e5, diag=None) -> dict:
            "longer_proxy_first": f"{run['proxy_first']:.3f}" if "proxy_first" in run else "not stored yet",
            "longer_proxy_last": f"{run['proxy_last']:.3f}" if "proxy_last" in run else "not stored yet"}
     for g in ("untrained", "unif_only", "discovered"):
-        d = c["as"][g]["longer_minus"]
-        out[f"longer_minus_{g}"] = (f"{d['mean']:+.3f} (95% interval {d['low']:+.3f} to {d['high']:+.3f}, "
-                                    f"n = {d['n']})" if d["low"] == d["low"] else f"{d['mean']:+.3f} (n = {d['n']})")
+        out[f"longer_minus_{g}"] = _diff(c["as"][g]["longer_minus"])
     return out
 
 
