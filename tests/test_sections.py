@@ -49,6 +49,20 @@ def test_profiles_take_nested_overrides_by_section():
         get_profile("cpu", train=5)
 
 
+def test_built_in_profiles_are_written_by_section():
+    """The built-in profiles are nested overrides of the paper's settings: a field written in the wrong
+    section is refused when the profile is made, and only fields that differ from the paper are set."""
+    from tdlib.config import Profile, _built_in
+    assert _built_in("x", discovery=dict(meta_steps=3), train=dict(epochs=2)) == Profile(name="x", meta_steps=3,
+                                                                                         epochs=2)
+    with pytest.raises(ConfigError, match="Fix: discovery.meta_steps"):
+        _built_in("x", train=dict(meta_steps=3))
+    with pytest.raises(ConfigError, match="no section 'training'"):
+        _built_in("x", training=dict(epochs=3))
+    src = (ROOT / "tdlib" / "config.py").read_text()
+    assert src.count("_built_in(") >= 4 and '"smoke": _built_in(' in src and '"cpu": _built_in(' in src
+
+
 def test_dotted_set_on_the_command_line(tmp_path):
     env = {**os.environ, "TDLIB_RESULTS": str(tmp_path), "OMP_NUM_THREADS": "1"}
     run = lambda *a: subprocess.run([sys.executable, "-m", "tdlib", "queue", "--profile", "smoke", "--list", *a],
