@@ -21,7 +21,7 @@ import contextlib
 import dataclasses
 import numbers
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 
 from .errors import ConfigError
 

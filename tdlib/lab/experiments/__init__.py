@@ -3,8 +3,9 @@
 A record (:class:`Experiment`) names the experiment (``id``, its book ``page`` and ``title``), the
 profile ``fields`` its result depends on, the experiments whose stored results it reads (``needs``),
 its data pool (``pool``: ``"main"`` = ``n_train`` images, ``"sec3"`` = ``sec3_n_train``), its
-``compute(profile, data_path=None) -> ResultStore`` and its ``analysis`` functions (the numbers the
-book and ``python -m tdlib report`` take from a store). Section modules add records with
+``compute(profile, data_path=None) -> ResultStore``, the long runs it reads and what the queue needs
+to schedule it (the numbers the book and ``python -m tdlib report`` take from a store are computed by
+``tdlib.lab.viz`` and ``tdlib.lab.claims`` from the stored entries). Section modules add records with
 :func:`register`; submodules are found automatically, so a new section adds a file and nothing else.
 
 The ``fields`` and ``needs`` make a result's *recipe* (``tdlib.lab.results``): changing a field an
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from ...config import FIELD_NAMES, get_profile
@@ -47,7 +48,6 @@ class Experiment:
     needs: tuple = ()              # experiments whose stored results it reads
     pool: str = "main"             # "main" (n_train images) or "sec3" (sec3_n_train)
     compute: Callable = None
-    analysis: dict = field(default_factory=dict)   # name -> fn(store) -> value, used by the book / report
     # what the queue needs to know (tdlib.lab.queue knows no experiment id):
     runs: tuple = ()               # the long runs it reads, by kind (tdlib.lab.queue.RUN_KINDS): "main" (the
     #                                profile's discovery run), "archs", "kway", "sweep", "appj", "adv_by"
@@ -83,14 +83,6 @@ def register(name: str, *, page: str, title: str, fields, needs=(), pool: str = 
                                    rough_seconds=rough_seconds)
         RECIPE_FIELDS[name], RECIPE_NEEDS[name] = fields, tuple(needs)
         RECIPE_EXTENDS[name] = tuple(extends)
-        return fn
-    return deco
-
-
-def analysis(name: str, key: str | None = None):
-    """Decorator: attach ``fn(store) -> value`` to the record of experiment ``name``."""
-    def deco(fn):
-        RECORDS[name].analysis[key or fn.__name__] = fn
         return fn
     return deco
 
