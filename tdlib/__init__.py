@@ -3,4 +3,3 @@ __version__ = "0.1.0"
 
 from . import randnet as _randnet  # noqa: F401,E402  (registers the ``randnet:`` task kind)
 from . import greenpixel as _greenpixel  # noqa: F401,E402  (registers the ``greenpixel:`` task kind)
-from .lab import runs as _runs  # noqa: F401,E402  (registers the ``discovered:`` task kind)

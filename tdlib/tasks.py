@@ -194,6 +194,9 @@ register_task_kind("classes", lambda ds, arg: np.asarray(ds.classes, dtype=np.in
 def task_by_name(ds, name: str) -> np.ndarray:
     """Resolve ``kind:arg`` (e.g. ``human:3``, ``random:0``, ``cue:warm``) to labels over ``ds``."""
     kind, sep, arg = name.partition(":")
+    if sep and kind == "discovered" and kind not in _KINDS:    # the lab's stored runs name these tasks
+        raise ValueError(f"task {name!r}: discovered tasks are read from stored discovery runs. Fix: "
+                         "`import tdlib.lab` first (it registers the kind), or run `python -m tdlib ...`")
     if not sep or kind not in _KINDS:
         raise ValueError(f"bad task name {name!r}; use one of "
                          f"{', '.join(k + ':<arg>' for k in sorted(_KINDS))} (e.g. human:3, random:0)")

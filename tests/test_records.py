@@ -223,11 +223,12 @@ LAYERS = [                               # the method: knows nothing of where re
     {"discovery", "splits", "ssl"},
     {"diagnosis"},
     # the lab: the results store, where runs live, experiment records, figures, claims, the queue, the CLI
-    {"lab", "results"},
+    {"results"},
     {"runs", "taskviz"},
     {"experiments", "records"},
     {"viz"},
-    {"claims", "report", "queue", "notebooks", "sphinx_offline", "cli", "commands", "__init__", "__main__"},
+    {"claims", "report", "queue", "notebooks", "sphinx_offline", "cli", "commands", "__init__", "__main__",
+     "lab"},                             # tdlib.lab's __init__ registers the discovered: kind (lab.runs)
 ]
 
 
@@ -260,6 +261,20 @@ def test_imports_run_one_way():
                     if t and t != "__version__" and _layer(t) > me:
                         bad.append(f"tdlib.{mod} imports tdlib.{t}")
     assert bad == []
+
+
+def test_the_method_loads_without_the_lab():
+    """Importing tdlib and every method module loads no module of tdlib.lab (the package's own
+    __init__ included): the method knows nothing of the lab, at run time too."""
+    import subprocess
+    import sys
+    method = sorted(f.stem for f in (ROOT / "tdlib").glob("*.py") if f.stem not in ("__init__", "__main__"))
+    code = ("import sys, importlib; import tdlib\n"
+            f"for m in {method!r}: importlib.import_module('tdlib.' + m)\n"
+            "print(sorted(m for m in sys.modules if m.startswith('tdlib.lab')))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]", out.stdout
 
 
 def test_no_stored_comparison_mixes_recipes():

@@ -10,3 +10,5 @@ The profiles' results store (:mod:`tdlib.lab.results`, ``results/<profile>/``), 
 The method (``tdlib.data``, ``tdlib.tasks``, ``tdlib.train``, ``tdlib.agreement``, ``tdlib.discovery``,
 ``tdlib.splits``, ...) sits one level up and knows nothing of the lab: imports go from here to there only.
 """
+
+from . import runs as _runs  # noqa: F401,E402  (registers the ``discovered:`` task kind: the lab's stored runs)
