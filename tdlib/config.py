@@ -422,9 +422,15 @@ PROFILES: dict[str, Profile] = {
             # 20 steps the proxy-AS meta-gradient is 2.4x larger and the two terms balance at λ = 3.9 (diag
             # gradients), hence λ = 4 (width 16 would triple the proxy-AS gradient but costs ~4x a meta-step;
             # an inner lr of 0.2-0.3 made the unroll chaotic, |grad| up to 250), every meta-step averaged over
-            # 4 hyperplanes, Adam 1e-2 decayed to 0
-            disc_width=8, uniformity_weight=4.0, uniformity_t=0.5, meta_lr=1e-2, meta_lr_schedule="linear",
-            tasks_per_step=4, early_stop_agreement=2.0),
+            # 4 hyperplanes, Adam 1e-2 decayed to 0. That objective (BatchNorm head, T = 5, λ = 4; record
+            # `bnhead`) beat its untrained encoder by less than 0.03 AS and uniformity-only training by less
+            # than 0.02, and its logged proxy-AS fell over the run. Ours since session 12, as smoke's: the
+            # embedding whitened over the batch, labels at T = 2, no uniformity term (Sec. 4 "Discovery where
+            # the answer is known"; at cpu it beats both baselines of its own head by > 0.03, E5). Screened
+            # and not better (40 meta-steps, first 3 tasks' AS): BatchNorm at T = 2; whitened at a constant
+            # meta-lr 3e-2
+            disc_width=8, encoder_head="whiten", temperature=2.0, uniformity_weight=0.0, uniformity_t=0.5,
+            meta_lr=1e-2, meta_lr_schedule="linear", tasks_per_step=4, early_stop_agreement=2.0),
         sec4=dict(e5_n_baseline=4, e5_n_unseen=4, naive_max_draws=300,
                   sweep_weights=(0.0, 1.0, 5.0), sweep_dims=(4, 8, 16), sweep_meta_steps=40,   # E18: 3 x 3
                   sweep_n_tasks=4,

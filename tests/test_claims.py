@@ -138,7 +138,7 @@ def test_report_json_lines(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TDLIB_RESULTS", str(tmp_path))
     assert main(["report", "--profile", "cpu", "--json"]) == 0
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
-    ours = {"gpucheck", "diag", "longer", "asnoise", "asfit", "whiten"}   # the project's checks and diagnosis
+    ours = {"gpucheck", "diag", "longer", "asnoise", "asfit", "bnhead"}   # the project's checks and diagnosis
     assert len({r["experiment"] for r in lines} - ours) == 22   # E1-E22, one function each
     assert all(KEYS <= set(r) for r in lines)
     assert all(r["verdict"] in C.VERDICTS and r["profile"] == "cpu" for r in lines)
@@ -218,16 +218,21 @@ def test_similar_tasks_from_a_run_without_uniformity_name_the_reason(tmp_path):
     names E18's points at the same d with λ > 0 (the measured reason, not a silent contradiction)."""
     ent = {"discovery": {"mean_similarity": 0.78, "n_tasks": 8, "step": 10,
                          "history": [{"proxy_as": -0.7 + 0.01 * i} for i in range(10)]}}
-    _store(tmp_path, "e5", ent, params={"uniformity_weight": 0.0, "emb_dim": 8})
+    bn = {"uniformity_weight": 0.0, "emb_dim": 8, "encoder_head": "linear_bn_scale"}    # the authors' head
+    _store(tmp_path, "e5", ent, params=bn)
     _store(tmp_path, "e18", {"lambda=0/d=8": {"lambda": 0.0, "d": 8, "mean_as": 0.98, "mean_similarity": 0.76},
                              "lambda=1/d=8": {"lambda": 1.0, "d": 8, "mean_as": 0.92, "mean_similarity": 0.51}})
     row = [r for r in _rows(tmp_path, "e5") if "dissimilar" in r["claim"]][0]
     assert row["verdict"] == "contradicts"
     assert "uniformity weight λ = 0" in row["why"] and "λ=1: similarity 0.510, AS 0.920" in row["why"]
-    _store(tmp_path, "e5", {**ent, "discovery": {**ent["discovery"], "mean_similarity": 0.52}},
-           params={"uniformity_weight": 0.0, "emb_dim": 8})
+    _store(tmp_path, "e5", {**ent, "discovery": {**ent["discovery"], "mean_similarity": 0.52}}, params=bn)
     row = [r for r in _rows(tmp_path, "e5") if "dissimilar" in r["claim"]][0]
     assert row["verdict"] == "agrees at this scale"              # the effect, but not under the paper's condition
+    # the whitened embedding (ours) keeps the tasks apart at λ = 0: the premise holds and says it is by construction
+    _store(tmp_path, "e5", {**ent, "discovery": {**ent["discovery"], "mean_similarity": 0.52}},
+           params={**bn, "encoder_head": "whiten"})
+    row = [r for r in _rows(tmp_path, "e5") if "dissimilar" in r["claim"]][0]
+    assert any("by construction" in p and "[FAILS]" not in p for p in row["premises"]), row["premises"]
 
 
 def test_green_pixel_contradiction_names_the_neighbours(tmp_path):

@@ -167,10 +167,10 @@ def _longer_runs(p: Profile) -> list:
     return [LongRun(f"discovery/{out.name}", "discovery", q, out, q.meta_steps)]
 
 
-def _whiten_runs(p: Profile) -> list:
-    from .experiments.whiten import whiten_point
+def _bnhead_runs(p: Profile) -> list:
+    from .experiments.bnhead import bnhead_point
     return [LongRun(f"discovery/{out.name}", "discovery", q, out, q.meta_steps)
-            for q, out in (whiten_point(p, g) for g in ("discovered", "unif_only"))]
+            for q, out in (bnhead_point(p, g) for g in ("discovered", "unif_only"))]
 
 
 def _appj_runs(p: Profile) -> list:
@@ -194,7 +194,7 @@ RUN_KINDS = {
     "sweep": lambda p: _point_runs(p, [(lam, d) for d in p.sweep_dims for lam in p.sweep_weights]),
     "appj": _appj_runs,                                                  # App. J's d points, SimCLR, regulated
     "longer": _longer_runs,                                              # the main run, longer (issue 21)
-    "whiten": _whiten_runs,                                              # the main run whitened, its baseline
+    "bnhead": _bnhead_runs,                                              # the main run, earlier objective
     # Sec. 6's tau': the main discovery run only where the profile names discovered tasks (gpu)
     "adv_by": lambda p: _main_run(p) if any(str(n).startswith("discovered") for n in p.adv_by) else [],
 }

@@ -350,49 +350,73 @@ def _diff(d) -> str:
             if d["low"] == d["low"] else f"{d['mean']:+.3f} (n = {d['n']})")
 
 
-def whiten_table(whiten):
-    """Issue 21: E5 with the whitened objective against its two baselines with the same head (one pool,
-    one AS recipe): mean AS, mean pairwise similarity, and the discovered tasks minus each baseline
-    (paired by hyperplane). ``None`` while nothing is stored."""
-    if whiten is None or not any(k.startswith("discovered:") for k in whiten.entries):
+def _stored(store) -> bool:
+    return store is not None and any(k.startswith("discovered:") for k in store.entries)
+
+
+def bnhead_table(bnhead, e5):
+    """Issue 21: E5's groups (the default objective: whitened, T = 2, λ = 0) beside the same groups with
+    the earlier cpu objective (BatchNorm head, T = 5, λ = 4), on the same hyperplanes, one pool and one AS
+    recipe: mean AS, mean pairwise similarity, each objective's discovered tasks minus its own baselines
+    and E5's discovered tasks minus the earlier objective's groups (paired by hyperplane). ``None`` while
+    either is not stored."""
+    if not _stored(bnhead) or not _stored(e5):
         return None
-    from ..experiments.whiten import comparisons
-    c = comparisons(whiten)
-    names = {"discovered": "discovered (whitened, T = 2, λ = 0)", "untrained": "untrained whitened encoder",
-             "unif_only": "uniformity only (whitened, λ = 1)"}
-    rows = {label: {"tasks": c["n"], "mean AS": c["mean_as"].get(g), "mean pairwise similarity":
-                    c["mean_similarity"].get(g), "discovered minus": _diff(c["minus"][g]) if g in c["minus"] else ""}
-            for g, label in names.items()}
-    return html_table(rows, index_name="tasks", store=whiten,
-                      caption="E5's run with the whitened objective and its baselines with the same head, on the "
-                              "same hyperplanes (one pool, E5's AS recipe)")
+    from ..experiments.bnhead import BN_HEAD, comparisons
+    c = comparisons(bnhead, e5)
+    if not c.get("e5", {}).get("n"):
+        return None
+    ce = e5.entries.get("comparisons") or {}
+    e5_sim = {"discovered": (e5.entries.get("discovery") or {}).get("mean_similarity"),
+              "untrained": (e5.entries.get("untrained") or {}).get("mean_similarity"),
+              "unif_only": (e5.entries.get("unif_only") or {}).get("mean_similarity")}
+    bn = f"BatchNorm head, T = {BN_HEAD['temperature']:g}, λ = {BN_HEAD['uniformity_weight']:g}"
+    names = {"discovered": "discovered", "untrained": "untrained encoder", "unif_only": "uniformity only"}
+    rows = {}
+    for g, label in names.items():
+        own = (ce.get(g) or {}).get("discovered_minus")
+        rows[f"E5 (default): {label}"] = {"tasks": c["e5"]["n"], "mean AS": c["e5"]["mean_as"][g],
+                                          "mean pairwise similarity": e5_sim[g],
+                                          "its discovered minus": _diff(own) if own else "",
+                                          "E5's discovered minus": ""}
+    for g, label in names.items():
+        rows[f"earlier ({bn}): {label}"] = {
+            "tasks": c["n"], "mean AS": c["mean_as"][g], "mean pairwise similarity": c["mean_similarity"].get(g),
+            "its discovered minus": _diff(c["minus"][g]) if g in c["minus"] else "",
+            "E5's discovered minus": _diff(c["e5"]["minus"][g])}
+    return html_table(rows, index_name="objective: tasks", store=bnhead,
+                      caption="E5's groups beside the earlier cpu objective's, on the same hyperplanes (one pool, "
+                              "E5's AS recipe; differences paired by hyperplane)")
 
 
-def whiten_facts(whiten, e5=None) -> dict:
-    """The numbers the page quotes about the whitened run (glue), beside E5's (the BatchNorm head), or
-    'not stored yet'."""
-    keys = ("whiten_minus_untrained", "whiten_minus_unif_only", "whiten_similarity", "whiten_groups", "whiten_e5_groups",
-            "whiten_why")
-    if whiten is None or not any(k.startswith("discovered:") for k in whiten.entries):
-        return {k: "not stored yet" for k in keys}
-    from ..experiments.whiten import comparisons
-    c = comparisons(whiten)
-    sim = c["mean_similarity"].get("discovered")
+def bnhead_facts(bnhead, e5) -> dict:
+    """The numbers the page quotes about the earlier objective beside E5's (glue), or 'not stored yet'."""
+    keys = ("bnhead_groups", "bnhead_minus_untrained", "bnhead_minus_unif_only", "bnhead_proxy",
+            "e5_minus_bnhead_discovered", "e5_minus_bnhead_untrained", "e5_groups", "bnhead_why")
+    out = {k: "not stored yet" for k in keys}
+    if not _stored(bnhead):
+        return out
+    from ..experiments.bnhead import comparisons
+    c = comparisons(bnhead, e5 if _stored(e5) else None)
     m = c["mean_as"]
-    out = {"whiten_minus_untrained": _diff(c["minus"]["untrained"]),
-           "whiten_minus_unif_only": _diff(c["minus"]["unif_only"]),
-           "whiten_similarity": "not stored yet" if sim is None else f"{sim:.3f}",
-           "whiten_groups": f"{m['discovered']:.3f}, {m['untrained']:.3f} and {m['unif_only']:.3f}",
-           "whiten_e5_groups": "not stored yet", "whiten_why": "not stored yet"}
-    if e5 is not None:
-        e = [[e5.entries.get(f"{g}:{i}", {}).get("agreement") for i in c["index"]] for g in ("discovered", "untrained")]
-        if all(x is not None for x in e[0] + e[1]):
-            d, u = float(np.mean(e[0])), float(np.mean(e[1]))
-            out["whiten_e5_groups"] = f"{d:.3f} and {u:.3f}"
-            out["whiten_why"] = ("the gap is wider because the whitened baselines score lower, not because the "
-                                 "discovered tasks score higher" if m["discovered"] <= d and m["untrained"] < u else
-                                 "the whitened discovered tasks score higher than E5's" if m["discovered"] > d else
-                                 "the whitened baselines do not score lower than E5's")
+    run = bnhead.entries.get("run") or {}
+    out.update(bnhead_groups=f"{m['discovered']:.3f}, {m['untrained']:.3f} and {m['unif_only']:.3f}",
+               bnhead_minus_untrained=_diff(c["minus"]["untrained"]),
+               bnhead_minus_unif_only=_diff(c["minus"]["unif_only"]))
+    if "proxy_first" in run:
+        out["bnhead_proxy"] = f"{run['proxy_first']:.3f} -> {run['proxy_last']:.3f}"
+    if c.get("e5", {}).get("n"):
+        e = c["e5"]["mean_as"]
+        out.update(e5_minus_bnhead_discovered=_diff(c["e5"]["minus"]["discovered"]),
+                   e5_minus_bnhead_untrained=_diff(c["e5"]["minus"]["untrained"]),
+                   e5_groups=f"{e['discovered']:.3f}, {e['untrained']:.3f} and {e['unif_only']:.3f}")
+        higher = e["discovered"] > m["discovered"]
+        lower_base = e["untrained"] < m["untrained"] and e["unif_only"] < m["unif_only"]
+        out["bnhead_why"] = ("E5's discovered tasks score higher than the earlier objective's"
+                             + (", and its baselines lower" if lower_base else "") if higher else
+                             "E5's gaps to its baselines are wider because its baselines score lower, not because "
+                             "its discovered tasks score higher" if lower_base else
+                             "E5's discovered tasks do not score higher than the earlier objective's")
     return out
 
 
