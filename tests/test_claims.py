@@ -205,10 +205,11 @@ def test_e5_reads_its_own_baselines(tmp_path):
         ent[f"unseen:{i}"] = {"kind": "unseen", "agreement": 0.6, "train_acc": 1.0}
         ent[f"human:{i}"] = {"kind": "human", "agreement": 0.88, "train_acc": 1.0}
         ent[f"random:{i}"] = {"kind": "random", "agreement": 0.5, "train_acc": 1.0}
-    _store(tmp_path, "e5", ent, params={"uniformity_weight": 5.0})
+    _store(tmp_path, "e5", ent, params={"uniformity_weight": 5.0, "encoder_head": "linear_bn_scale"})
     _store(tmp_path, "e1", _e1(0.2, 0.1))          # would contradict if E5 read E1's baselines
     rows = _rows(tmp_path, "e5")
-    assert [r["verdict"] for r in rows] == ["agrees", "agrees", "agrees", "agrees", "contradicts"]   # + baselines (issue 21)
+    # + baselines (issue 21); issue 21's bar needs the uniformity-only tasks too, not stored here
+    assert [r["verdict"] for r in rows] == ["agrees", "agrees", "agrees", "agrees", "contradicts", "incomplete"]
     assert "human (e5)" in rows[0]["measured"] and "E1" not in rows[0]["measured"]
     assert "0.600 below the trained hyperplanes' 0.900" in rows[4]["why"]
 
@@ -385,3 +386,22 @@ def test_auto_resolves_once_per_page(tmp_path, monkeypatch):
     assert ex.get("e1", "auto").data["profile"] == "cpu"          # the command line's per-experiment auto
     head = C.page_header("sec3", profile=profile)
     assert "<code>gpu</code>" in getattr(head, "data", head)
+
+
+def test_issue_21_bar_row_judges_both_baselines_and_the_similarity(tmp_path):
+    """E5's row for issue 21's bar: agrees when the discovered tasks beat both same-hyperplane baselines by
+    more than 0.03 on the whole interval at similarity <= 0.6; fails on a close baseline or similar tasks."""
+    def rows(unif, sim):
+        ent = {"discovery": {"mean_similarity": sim, "n_tasks": 8, "step": 10,
+                             "history": [{"proxy_as": -0.7 + 0.01 * i} for i in range(10)]}}
+        for i in range(8):
+            ent[f"discovered:{i}"] = {"kind": "discovered", "agreement": 0.95 + 0.002 * i, "train_acc": 1.0}
+            ent[f"untrained:{i}"] = {"kind": "untrained", "agreement": 0.85 + 0.001 * i, "train_acc": 1.0}
+            ent[f"unif_only:{i}"] = {"kind": "unif_only", "agreement": unif + 0.001 * i, "train_acc": 1.0}
+        _store(tmp_path, "e5", ent)
+        return [r for r in _rows(tmp_path, "e5") if "issue 21's bar" in r["claim"]][0]
+    assert rows(0.86, 0.55)["verdict"] == "agrees"
+    r = rows(0.94, 0.55)                       # one baseline met, the other not: not agrees
+    assert r["verdict"] == "mixed" and "uniformity-only" in r["why"]
+    r = rows(0.86, 0.65)
+    assert r["verdict"] == "mixed" and "similarity 0.650 (at most 0.6)" in r["why"]
