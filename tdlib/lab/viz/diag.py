@@ -394,6 +394,10 @@ def bnhead_facts(bnhead, e5) -> dict:
     keys = ("bnhead_groups", "bnhead_minus_untrained", "bnhead_minus_unif_only", "bnhead_proxy",
             "e5_minus_bnhead_discovered", "e5_minus_bnhead_untrained", "e5_groups", "bnhead_why")
     out = {k: "not stored yet" for k in keys}
+    comp = (e5.entries.get("comparisons") or {}) if _stored(e5) else {}
+    if all((comp.get(g) or {}).get("mean_as") is not None for g in ("discovered", "untrained", "unif_only")):
+        out["e5_groups"] = ", ".join(f"{comp[g]['mean_as']:.3f}" for g in ("discovered", "untrained")) + \
+            f" and {comp['unif_only']['mean_as']:.3f}"
     if not _stored(bnhead):
         return out
     from ..experiments.bnhead import comparisons
@@ -408,8 +412,7 @@ def bnhead_facts(bnhead, e5) -> dict:
     if c.get("e5", {}).get("n"):
         e = c["e5"]["mean_as"]
         out.update(e5_minus_bnhead_discovered=_diff(c["e5"]["minus"]["discovered"]),
-                   e5_minus_bnhead_untrained=_diff(c["e5"]["minus"]["untrained"]),
-                   e5_groups=f"{e['discovered']:.3f}, {e['untrained']:.3f} and {e['unif_only']:.3f}")
+                   e5_minus_bnhead_untrained=_diff(c["e5"]["minus"]["untrained"]))
         higher = e["discovered"] > m["discovered"]
         lower_base = e["untrained"] < m["untrained"] and e["unif_only"] < m["unif_only"]
         out["bnhead_why"] = ("E5's discovered tasks score higher than the earlier objective's"
