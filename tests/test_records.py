@@ -320,3 +320,13 @@ def test_every_record_declares_what_its_compute_reads(name, tmp_path, monkeypatc
         rec.compute(tracked(get_profile("smoke")))
     assert reads, "tracking saw no reads: the check would pass vacuously"
     assert sorted(reads - set(rec.fields)) == [], f"{name} reads fields its record does not declare"
+
+
+def test_a_result_made_from_discovered_tasks_depends_on_the_discovery_run():
+    """Sec. 6's tau' (adv_by) names discovered tasks at cpu: E13's recipe then holds the main run's
+    settings, so a new discovery objective makes it stale; at smoke (cues and random networks) it does not."""
+    from tdlib.lab.results import recipe_fields
+    experiments.records()
+    assert "encoder_head" in recipe_fields("e13", get_profile("cpu"))
+    assert "encoder_head" not in recipe_fields("e13", get_profile("smoke"))
+    assert "encoder_head" not in recipe_fields("e13", get_profile("cpu", adv_by=("cue:warm",)))

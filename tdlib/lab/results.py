@@ -43,6 +43,8 @@ STORED_PROFILES = ("paper", "gpu", "cpu")          # best first: what the book s
 RECIPE_FIELDS: dict = {}     # experiment -> the Profile fields its result depends on (filled by tdlib.lab.experiments)
 RECIPE_NEEDS: dict = {}      # experiment -> the experiments whose stored results it reads
 RECIPE_EXTENDS: dict = {}    # experiment -> count fields: raising one adds entries, the rest stays current
+RECIPE_FIELDS_AT: dict = {}  # experiment -> fn(profile) -> fields it depends on at that profile only (a long
+#                              run it reads there, e.g. Sec. 6's tau' = discovered tasks at cpu and gpu)
 
 
 def results_root() -> Path:
@@ -168,7 +170,9 @@ def recipe_fields(experiment: str, profile) -> tuple:
     less its count fields (``RECIPE_EXTENDS``: they say how many entries, not how each is made)."""
     from ..config import FIELD_NAMES
     counts = RECIPE_EXTENDS.get(experiment, ())
-    return tuple(f for f in (RECIPE_FIELDS.get(experiment) or sorted(FIELD_NAMES)) if f not in counts)
+    at = RECIPE_FIELDS_AT[experiment](profile) if experiment in RECIPE_FIELDS_AT else ()
+    return tuple(f for f in dict.fromkeys(tuple(RECIPE_FIELDS.get(experiment) or sorted(FIELD_NAMES)) + tuple(at))
+                 if f not in counts)
 
 
 def make_recipe(experiment: str, profile, data=None, extra: dict | None = None, root=None) -> dict:

@@ -22,7 +22,8 @@ from typing import Callable
 
 from ...config import FIELD_NAMES, get_profile
 from ...errors import ConfigError
-from ..results import RECIPE_EXTENDS, RECIPE_FIELDS, RECIPE_NEEDS, ResultStore, auto_at, best_stored, load_store
+from ..results import (RECIPE_EXTENDS, RECIPE_FIELDS, RECIPE_FIELDS_AT, RECIPE_NEEDS, ResultStore, auto_at, best_stored,
+                       load_store)
 
 RECORDS: dict = {}              # id -> Experiment
 
@@ -83,8 +84,16 @@ def register(name: str, *, page: str, title: str, fields, needs=(), pool: str = 
                                    rough_seconds=rough_seconds)
         RECIPE_FIELDS[name], RECIPE_NEEDS[name] = fields, tuple(needs)
         RECIPE_EXTENDS[name] = tuple(extends)
+        if "adv_by" in runs:
+            RECIPE_FIELDS_AT[name] = _adv_by_fields
         return fn
     return deco
+
+
+def _adv_by_fields(p) -> tuple:
+    """Sec. 6's tau' reads the main discovery run where the profile names discovered tasks (cpu, gpu): a
+    result made from them depends on that run's settings too, so it goes stale when the run changes."""
+    return DISCOVERY + ("task_seed",) if any(str(n).startswith("discovered") for n in p.adv_by) else ()
 
 
 def _load_all() -> None:
