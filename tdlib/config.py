@@ -352,12 +352,23 @@ def _built_in(name: str, **sections) -> Profile:
     """A built-in profile as nested overrides of the paper's settings, ``section=dict(field=value, ...)``
     for the sections of :data:`SECTIONS` (a field written in the wrong section is refused, as
     ``--set section.field=value`` is)."""
+    bad = sorted(set(sections) - set(SECTIONS))
+    if bad:
+        raise ConfigError(f"profile {name!r}: no section {bad[0]!r}; one of {sorted(SECTIONS)}")
+    return Profile(name=name, **_flat_overrides(sections))
+
+
+def _flat_overrides(overrides: dict) -> dict:
+    """``{field: value}`` from overrides given as fields (dotted or not) or as a section's dict of fields."""
     flat = {}
-    for section, values in sections.items():
-        if section not in SECTIONS:
-            raise ConfigError(f"profile {name!r}: no section {section!r}; one of {sorted(SECTIONS)}")
-        flat.update({field_of(f"{section}.{f}"): v for f, v in values.items()})
-    return Profile(name=name, **flat)
+    for k, v in overrides.items():       # a section's dict (nested overrides) or a field, dotted or not
+        if k in SECTIONS and isinstance(v, dict):
+            flat.update({field_of(f"{k}.{f}"): x for f, x in v.items()})
+        elif k in SECTIONS:
+            raise ConfigError(f"{k}= takes a dict of its fields ({', '.join(SECTIONS[k])}), got {v!r}")
+        else:
+            flat[field_of(k) if "." in k else k] = v
+    return flat
 
 
 PROFILES: dict[str, Profile] = {
@@ -502,13 +513,5 @@ def get_profile(profile: "str | Profile" = "smoke", **overrides) -> Profile:
                 "(smoke: CI seconds, cpu: CIFAR-10 subset on 2 cores, gpu: one GPU with cost savers, "
                 "paper: one GPU, the paper's protocol)")
         base = PROFILES[profile]
-    flat = {}
-    for k, v in overrides.items():       # a section's dict (nested overrides) or a field, dotted or not
-        if k in SECTIONS and isinstance(v, dict):
-            flat.update({field_of(f"{k}.{f}"): x for f, x in v.items()})
-        elif k in SECTIONS:
-            raise ConfigError(f"{k}= takes a dict of its fields ({', '.join(SECTIONS[k])}), got {v!r}")
-        else:
-            flat[field_of(k) if "." in k else k] = v
-    overrides = {k: v for k, v in flat.items() if v is not None}
+    overrides = {k: v for k, v in _flat_overrides(overrides).items() if v is not None}
     return base.replace(**overrides) if overrides else base

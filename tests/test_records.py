@@ -330,3 +330,10 @@ def test_a_result_made_from_discovered_tasks_depends_on_the_discovery_run():
     assert "encoder_head" in recipe_fields("e13", get_profile("cpu"))
     assert "encoder_head" not in recipe_fields("e13", get_profile("smoke"))
     assert "encoder_head" not in recipe_fields("e13", get_profile("cpu", adv_by=("cue:warm",)))
+
+
+def test_paired_index_skips_summary_entries_named_after_a_group():
+    """E5 stores a summary entry ``unif_only`` beside ``unif_only:i``: it is not a hyperplane."""
+    from tdlib.lab.experiments.asfit import paired_index
+    ent = {"unif_only": {}, "discovered:0": {}, "untrained:0": {}, "unif_only:0": {}, "discovered:1": {}}
+    assert paired_index(ent, ("discovered", "untrained", "unif_only")) == [0]

@@ -93,9 +93,8 @@ def _issue_bar_row(st, ent, prem, note):
     the untrained encoder's and uniformity-only training's on the same hyperplanes (paired; judged on the
     whole interval, stricter than the bar's "mean >= 0.03, interval excluding 0"), at a mean pairwise
     similarity of at most 0.6."""
-    idx = sorted((k.split(":")[1] for k in ent if k.startswith("discovered:") and "agreement" in ent[k]
-                  and all("agreement" in ent.get(f"{g}:{k.split(':')[1]}", {}) for g in ("untrained", "unif_only"))),
-                 key=int)
+    from ..experiments.asfit import paired_index
+    idx = paired_index(ent, ("discovered", "untrained", "unif_only"))
     mine = [ent[f"discovered:{i}"]["agreement"] for i in idx]
     parts = [gt(f"discovered tasks' AS ({len(idx)})", mine or None, f"{BASELINE_NAMES[g]}",
                 [ent[f"{g}:{i}"]["agreement"] for i in idx] or None, 0.03, paired=True) for g in ("untrained", "unif_only")]
@@ -397,8 +396,7 @@ def bnhead(st):
     if not ok(store) or not ok(e5):
         parts = [Check("the earlier objective's run or E5 not stored", None)]
     else:
-        c = comparisons(store, e5)
-        both = [i for i in c["index"] if "agreement" in e5.entries.get(f"discovered:{i}", {})]
+        both = comparisons(store, e5)["e5"]["index"]
         mine = [e5.entries[f"discovered:{i}"]["agreement"] for i in both]
         parts = [gt(f"E5's discovered tasks' AS ({len(both)})", mine, f"earlier objective's {g} (BatchNorm head, "
                     "same hyperplanes)", [store.entries[f"{g}:{i}"]["agreement"] for i in both], 0.03, paired=True)

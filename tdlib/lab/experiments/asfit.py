@@ -65,9 +65,10 @@ def asfit(p, data_path=None):
 
 
 def paired_index(entries: dict, groups=GROUPS) -> list:
-    """The hyperplanes i for which every group's ``GROUP:i`` entry is stored (a partial run stays paired)."""
-    return sorted({int(k.split(":")[1]) for k in entries if k.split(":")[0] in groups
-                   and all(f"{g}:{k.split(':')[1]}" in entries for g in groups)})
+    """The hyperplanes i for which every group's ``GROUP:i`` entry is stored (a partial run stays paired);
+    summary entries named after a group (E5's ``unif_only``) are not hyperplanes."""
+    idx = {k.partition(":")[2] for k in entries if k.partition(":")[0] in groups}
+    return sorted(int(i) for i in idx if i.isdigit() and all(f"{g}:{i}" in entries for g in groups))
 
 
 def comparisons(store, e5=None) -> dict:

@@ -87,7 +87,7 @@ def bnhead(p, data_path=None):
 
 def comparisons(store, e5=None) -> dict:
     """``{"n", "index", "mean_as": {group}, "mean_similarity": {group}, "minus": {baseline: diff},
-    "e5": {"n", "mean_as": {group}, "minus": {group: diff}}}``: this objective's discovered tasks minus
+    "e5": {"n", "index", "mean_as": {group}, "minus": {group: diff}}}``: this objective's discovered tasks minus
     each of its baselines, and (with ``e5``) E5's discovered tasks minus each of this objective's groups,
     all paired by hyperplane (complete sets only)."""
     ent = store.entries
@@ -98,10 +98,9 @@ def comparisons(store, e5=None) -> dict:
            "mean_similarity": (ent.get("run") or {}).get("mean_similarity", {}),
            "minus": {g: paired_difference(v["discovered"], v[g]) for g in GROUPS[1:]} if idx else {}}
     if e5 is not None:
-        both = [i for i in idx if "agreement" in e5.entries.get(f"discovered:{i}", {})
-                and all("agreement" in e5.entries.get(f"{g}:{i}", {}) for g in GROUPS)]
+        both = sorted(set(idx) & set(paired_index(e5.entries, GROUPS)))
         mine = [e5.entries[f"discovered:{i}"]["agreement"] for i in both]
-        out["e5"] = {"n": len(both),
+        out["e5"] = {"n": len(both), "index": both,
                      "mean_as": {g: float(np.mean([e5.entries[f"{g}:{i}"]["agreement"] for i in both]))
                                  if both else float("nan") for g in GROUPS},
                      "minus": {g: paired_difference(mine, [ent[f"{g}:{i}"]["agreement"] for i in both])

@@ -367,16 +367,13 @@ def bnhead_table(bnhead, e5):
     if not c.get("e5", {}).get("n"):
         return None
     ce = e5.entries.get("comparisons") or {}
-    e5_sim = {"discovered": (e5.entries.get("discovery") or {}).get("mean_similarity"),
-              "untrained": (e5.entries.get("untrained") or {}).get("mean_similarity"),
-              "unif_only": (e5.entries.get("unif_only") or {}).get("mean_similarity")}
     bn = f"BatchNorm head, T = {BN_HEAD['temperature']:g}, λ = {BN_HEAD['uniformity_weight']:g}"
     names = {"discovered": "discovered", "untrained": "untrained encoder", "unif_only": "uniformity only"}
     rows = {}
     for g, label in names.items():
         own = (ce.get(g) or {}).get("discovered_minus")
         rows[f"E5 (default): {label}"] = {"tasks": c["e5"]["n"], "mean AS": c["e5"]["mean_as"][g],
-                                          "mean pairwise similarity": e5_sim[g],
+                                          "mean pairwise similarity": (ce.get(g) or {}).get("mean_similarity"),
                                           "its discovered minus": _diff(own) if own else "",
                                           "E5's discovered minus": ""}
     for g, label in names.items():
@@ -413,13 +410,16 @@ def bnhead_facts(bnhead, e5) -> dict:
         e = c["e5"]["mean_as"]
         out.update(e5_minus_bnhead_discovered=_diff(c["e5"]["minus"]["discovered"]),
                    e5_minus_bnhead_untrained=_diff(c["e5"]["minus"]["untrained"]))
-        higher = e["discovered"] > m["discovered"]
         lower_base = e["untrained"] < m["untrained"] and e["unif_only"] < m["unif_only"]
-        out["bnhead_why"] = ("E5's discovered tasks score higher than the earlier objective's"
-                             + (", and its baselines lower" if lower_base else "") if higher else
-                             "E5's gaps to its baselines are wider because its baselines score lower, not because "
-                             "its discovered tasks score higher" if lower_base else
-                             "E5's discovered tasks do not score higher than the earlier objective's")
+        if e["discovered"] > m["discovered"]:
+            why = "E5's discovered tasks score higher than the earlier objective's"
+            why += ", and its baselines lower" if lower_base else ""
+        elif lower_base:
+            why = ("E5's gaps to its baselines are wider because its baselines score lower, not because its "
+                   "discovered tasks score higher")
+        else:
+            why = "E5's discovered tasks do not score higher than the earlier objective's"
+        out["bnhead_why"] = why
     return out
 
 
