@@ -360,10 +360,29 @@ _IMPLICIT = {"n_classes": 2, "uniformity_t": 2.0, "proxy_weight": 1.0, "meta_lr_
              "uniformity_weight_end": -1.0}
 
 
-def settings_diff(ck: dict, p) -> list:
-    """The settings (:data:`RESUME_KEYS`) in which checkpoint ``ck`` differs from profile ``p``."""
+def scheduled(settings: dict) -> bool:
+    """Whether a run's trajectory depends on its length: the meta-lr or λ moves with ``step / total``."""
+    s = {**_IMPLICIT, **settings}
+    return s["meta_lr_schedule"] != "constant" or s["uniformity_weight_end"] >= 0
+
+
+def run_total(ck: dict) -> int | None:
+    """The meta-steps a checkpoint's schedule ran toward (``total``; before it was saved: its profile's
+    ``meta_steps``; None: not known)."""
+    total = ck.get("total")
+    return ck["profile"].get("meta_steps") if total is None else total
+
+
+def settings_diff(ck: dict, p, total: int | None = None) -> list:
+    """The settings (:data:`RESUME_KEYS`) in which checkpoint ``ck`` differs from profile ``p``; with a
+    schedule (:func:`scheduled`) also ``meta_steps`` when the run's total differs from ``total`` (default
+    ``p.meta_steps``): a linear decay toward 4 steps resumed toward 40 is not the 40-step run."""
     made = {**_IMPLICIT, **ck["profile"]}                  # settings added later, as they were before
-    return [k for k in RESUME_KEYS if made.get(k) != p.as_dict().get(k)]
+    diff = [k for k in RESUME_KEYS if made.get(k) != p.as_dict().get(k)]
+    total = p.meta_steps if total is None else total
+    if scheduled(made) and run_total(ck) not in (None, total):
+        diff.append("meta_steps")
+    return diff
 
 
 def checkpoint_stale(p, out_dir) -> list:
@@ -377,10 +396,11 @@ def checkpoint_stale(p, out_dir) -> list:
         with np.load(tasks) as z:
             if "settings" not in z.files:
                 return ["settings not recorded (tasks.npz made before they were; no encoder.pt to read)"]
-            ck = {"profile": json.loads(str(z["settings"]))}
+            made = json.loads(str(z["settings"]))
+            ck = {"profile": made, "total": made.get("meta_steps", int(z["step"]))}   # before: its step
     else:
         ck = read_checkpoint(path)
-    made = {**_IMPLICIT, **ck["profile"]}
+    made = {**_IMPLICIT, **ck["profile"], "meta_steps": run_total(ck)}
     return [f"{k}: {made.get(k)!r} -> {p.as_dict().get(k)!r}" for k in settings_diff(ck, p)]
 
 
@@ -389,13 +409,13 @@ def _save(state, p, path: Path) -> None:
     whole state, the RNG state, step, history, the settings that made it and the data it was made on."""
     save_checkpoint({"encoder": state["encoder"].state_dict(), "opt": state["opt"].state_dict(),
                      "gen": state["gen"].get_state(), "step": state["step"], "history": state["history"],
-                     "profile": p.as_dict(), "train_seconds": state.get("train_seconds", 0.0),
+                     "profile": p.as_dict(), "total": state.get("total"), "train_seconds": state.get("train_seconds", 0.0),
                      "inputs": state.get("inputs"), "data": state.get("data")},
                     path, folder=state.get("folder"), step=state["step"])
 
 
 
-def _load(p, path: Path, device, inputs: dict | None = None, data: dict | None = None):
+def _load(p, path: Path, device, inputs: dict | None = None, data: dict | None = None, total: int | None = None):
     state = _new_state(p, device, None if inputs is None else inputs["shape"][1])
     state["inputs"] = inputs
     ck = read_checkpoint(path)                              # device-agnostic (the RNG state stays on CPU)
@@ -409,7 +429,12 @@ def _load(p, path: Path, device, inputs: dict | None = None, data: dict | None =
             old["sum"], inputs["sum"], rel_tol=1e-4, abs_tol=1e-2))):
         raise ConfigError(f"checkpoint {path} was made from other encoder inputs ({old}, now {inputs}). "
                           "Fix: delete it, or run with --fresh.")
-    diff = settings_diff(ck, p)
+    diff = settings_diff(ck, p, total)
+    if diff == ["meta_steps"]:
+        raise ConfigError(f"checkpoint {path} was made by a run of {run_total(ck)} meta-steps whose meta-lr or λ "
+                          f"follows a schedule over its length; continuing it toward {total} would not be the "
+                          f"{total}-step run. Fix: --steps {run_total(ck)} (its own length), or `discover --fresh` "
+                          "(a new run of the new length), or `--replace-stale` in the queue.")
     if diff:
         raise ConfigError(f"checkpoint {path} was made with other settings (differ in {diff}). "
                           "Fix: `python -m tdlib run <experiment> --replace-stale` (keeps it under "
@@ -456,11 +481,11 @@ def train_encoder(ds, profile="smoke", *, out_dir, steps: int | None = None, res
     check_writable(out, "the discovery run's folder")                                     # before any compute, not at the first save
     data = ds.fingerprint() if hasattr(ds, "fingerprint") else None
     if resume and ck_path.is_file():
-        state = _load(p, ck_path, device, inputs, data)
+        state = _load(p, ck_path, device, inputs, data, steps)
     else:
         state = _new_state(p, device, None if features is None else features.shape[1])
         state["inputs"] = inputs
-    state["data"] = data
+    state["data"], state["total"] = data, steps
     state["folder"] = folder_id(out)                        # a save refuses a folder moved or replaced meanwhile
     planes = task_heads(p).to(device)                        # (n_tasks,d), or (n_tasks,K,d) K-way
     x_all = ds.x.to(device)
@@ -632,7 +657,8 @@ def discover(ds, profile="smoke", *, out_dir, steps=None, resume: bool = True, f
     os.close(fd)
     np.savez_compressed(tmp, tasks=tasks.astype(np.uint8), scores=scores.astype(np.float16),
                         signature=json.dumps(sig), profile=p.name, step=state["step"], balance=balance,
-                        settings=json.dumps({k: p.as_dict().get(k) for k in RESUME_KEYS}))
+                        settings=json.dumps({**{k: p.as_dict().get(k) for k in RESUME_KEYS},
+                                             "meta_steps": state.get("total")}))
     os.chmod(tmp, 0o644)
     os.replace(tmp, path)
     if p.n_classes == 2:

@@ -59,17 +59,38 @@ def test_check_settings_raises_config_error():
 
 
 def test_second_discover_without_resume_leaves_the_trained_encoder_untouched(results, capsys):
-    assert cli.main(["discover", "--profile", "smoke", *TINY, "--steps", "2"]) == 0
+    # a constant meta-lr: a run may then be continued past its first length (see the test below)
+    tiny = [*TINY, "--set", "meta_lr_schedule=constant"]
+    assert cli.main(["discover", "--profile", "smoke", *tiny, "--steps", "2"]) == 0
     files = {f: f.read_bytes() for f in (results / "encoder.pt", results / "tasks.npz")}
     capsys.readouterr()
-    rc = cli.main(["discover", "--profile", "smoke", *TINY, "--steps", "3"])
+    rc = cli.main(["discover", "--profile", "smoke", *tiny, "--steps", "3"])
     err = capsys.readouterr().err
     assert rc == 2 and "--fresh" in err and "--resume" in err, err
     assert all(f.read_bytes() == b for f, b in files.items())
-    assert cli.main(["discover", "--profile", "smoke", *TINY, "--steps", "3", "--resume"]) == 0
-    assert cli.main(["discover", "--profile", "smoke", *TINY, "--steps", "1", "--fresh"]) == 0
+    assert cli.main(["discover", "--profile", "smoke", *tiny, "--steps", "3", "--resume"]) == 0
+    assert cli.main(["discover", "--profile", "smoke", *tiny, "--steps", "1", "--fresh"]) == 0
     with np.load(results / "tasks.npz") as z:
         assert int(z["step"]) == 1
+
+
+def test_a_scheduled_run_is_not_continued_toward_another_length(results, capsys):
+    """A linear meta-lr decays over the run's length: a 2-step run resumed toward 3 steps would not be the
+    3-step run (the ViT run of E8/E9 went from 4 to 40 meta-steps in session 13). The resume is refused with
+    the fix named, the queue sees the checkpoint as stale, and its own length still resumes."""
+    assert get_profile("smoke").meta_lr_schedule == "linear"
+    assert cli.main(["discover", "--profile", "smoke", *TINY, "--steps", "2", "--chunk", "1"]) == 0
+    capsys.readouterr()
+    assert cli.main(["discover", "--profile", "smoke", *TINY, "--steps", "3", "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "--steps 2" in err and "--fresh" in err, err
+    p = get_profile("smoke", n_train=200, n_test=50, inner_batch=32, inner_steps=3, disc_width=4, emb_dim=4,
+                    n_tasks=4)
+    assert discovery.checkpoint_stale(p.replace(meta_steps=3), results) == ["meta_steps: 2 -> 3"]
+    assert discovery.checkpoint_stale(p.replace(meta_steps=2), results) == []
+    assert cli.main(["discover", "--profile", "smoke", *TINY, "--steps", "2", "--resume"]) == 0
+    with np.load(results / "tasks.npz") as z:
+        assert int(z["step"]) == 2
 
 
 class _Payload:
