@@ -143,12 +143,16 @@ def check_not_collapsed(logits_tr, labels_tr, p=None) -> None:
 def pair_agreements(pair: dict, test_sets: dict) -> dict:
     """AS (Eq. 1) of a trained pair on each test set. ``test_sets``: name -> ``x`` (N,3,32,32), or
     name -> ``(x, y)`` to also get the mean accuracy w.r.t. labels ``y``.
-    Returns name -> ``{"agreement", "n"[, "acc"]}`` (AS over the first two networks)."""
+    Returns name -> ``{"agreement", "n", "majority"[, "acc"]}`` (AS over the first two networks;
+    ``majority``: per network, the share of its most frequent prediction: near 1 for both, the networks
+    predict one class there and their agreement is 0 or 1 whatever the task)."""
     out = {}
     for name, item in test_sets.items():
         x, y = item if isinstance(item, tuple) else (item, None)
         preds = [predict(m, x, amp=pair.get("amp", True)) for m in pair["models"]]
-        r = {"agreement": agreement(preds[0], preds[1]), "n": int(len(x))}
+        r = {"agreement": agreement(preds[0], preds[1]), "n": int(len(x)),
+             "majority": [float(np.bincount(np.asarray(pr).astype(np.int64)).max() / max(len(pr), 1))
+                          for pr in preds[:2]]}
         if y is not None:
             r["acc"] = float(np.mean([np.mean(pr == np.asarray(y)) for pr in preds]))
         out[name] = r

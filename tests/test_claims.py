@@ -405,3 +405,29 @@ def test_issue_21_bar_row_judges_both_baselines_and_the_similarity(tmp_path):
     assert r["verdict"] == "mixed" and "uniformity-only" in r["why"]
     r = rows(0.86, 0.65)
     assert r["verdict"] == "mixed" and "similarity 0.650 (at most 0.6)" in r["why"]
+
+
+def test_e10_names_test_sets_where_both_networks_predict_one_class(tmp_path):
+    """E10 (Sec. 5.3): where both networks of a task predict one class on a test set (the cpu CNNs on noise)
+    their agreement is 0 or 1 whatever the task. The values are kept, a premise names the set and the count,
+    and the range is also given without them; with varied predictions the premise holds."""
+    def rows(noise_majority):
+        ent = {"domains": {"present": {"noise": 1}, "missing": {}}}
+        for g, base in (("human", 0.9), ("random", 0.7), ("discovered", 0.95)):
+            for i in range(2):
+                flat = noise_majority[i] >= 0.99
+                ent[f"cnn/{g}:{i}"] = {"task": f"{g}:{i}", "group": g, "arch": "cnn",
+                                       "agreement": {"cifar10 (X_te)": base, "noise": float(i) if flat else base - 0.01},
+                                       "majority": {"cifar10 (X_te)": [0.5, 0.5], "noise": [noise_majority[i]] * 2}}
+        _store(tmp_path, "e10", ent)
+        return _rows(tmp_path, "e10")
+    flat = rows([1.0, 1.0])
+    prem = [p for p in flat[1]["premises"] if "predict one class" in p]
+    assert prem and "noise: both networks of 6 of 6 tasks" in prem[0] and prem[0].endswith("[FAILS]")
+    assert flat[1]["verdict"] == "contradicts" and "range over 2 test sets 0.450" in flat[1]["measured"]
+    assert "without the values" not in flat[1]["measured"]          # every noise value is flat: no range
+    half = rows([1.0, 0.6])
+    assert "without the values where both networks predict one class" in half[1]["measured"]
+    varied = rows([0.6, 0.6])
+    assert any("predictions vary on every test set" in p and "[FAILS]" not in p for p in varied[1]["premises"])
+    assert varied[1]["verdict"] == "agrees"

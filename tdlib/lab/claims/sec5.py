@@ -6,6 +6,7 @@ from . import CLOSE, CORR, MARGIN, SEPARATION, Check, claims, close, fmt, gt, me
 
 PAGE = "sec5_study"
 HIGH = 0.9      # "a high AS / test accuracy" where the paper's value was lost (ours)
+CONSTANT = 0.99  # E10: a network whose most frequent prediction covers this share of a test set predicts one class
 
 
 def colour_test(images0, images1, n_perm: int = 2000, seed: int = 0) -> tuple:
@@ -120,11 +121,24 @@ def e10(st):
     ent = st.entries("e10")
     pts = [e for k, e in ent.items() if k != "domains"]
     doms = list(dict.fromkeys(d for e in pts for d in e["agreement"]))
-    vals = lambda g, d: [e["agreement"].get(d) for e in pts if e["group"] == g and e["agreement"].get(d) is not None] or None
-    grp = lambda g, d: mean(vals(g, d) or [])
+    # where both networks of a task predict one class on a test set (the cpu CNNs on N(0, 1) noise), their
+    # agreement is 0 or 1 by which class each picked, whatever the task: kept as measured, said so (a
+    # premise), and the range is also given without those values
+    flat = lambda e, d: min((e.get("majority") or {}).get(d) or [0.0]) >= CONSTANT
+    vals = lambda g, d, live=False: [e["agreement"][d] for e in pts if e["group"] == g and e["agreement"].get(d)
+                                     is not None and not (live and flat(e, d))] or None
+    grp = lambda g, d, live=False: mean(vals(g, d, live) or [])
+    n_flat = {d: sum(flat(e, d) for e in pts) for d in doms}
+    recorded = any("majority" in e for e in pts)
+    varied = (Check("the networks' predictions vary on every test set (no task whose two networks predict one "
+                    f"class on >= {CONSTANT:g} of a set's images)", True) if recorded and not any(n_flat.values())
+              else Check("; ".join(f"{d}: both networks of {n_flat[d]} of {len(pts)} tasks predict one class on "
+                                   f">= {CONSTANT:g} of the images (their agreement is 0 or 1 whatever the task)"
+                                   for d in doms if n_flat[d]), False) if recorded
+              else Check("whether the networks predict one class on a test set: not recorded", None))
     high = "discovered" if any(e["group"].startswith("discovered") for e in pts) else "randnet"
     hg = [g for g in dict.fromkeys(e["group"] for e in pts) if g.startswith(high)]
-    hi = lambda d: mean([grp(g, d) for g in hg])
+    hi = lambda d, live=False: mean([grp(g, d, live) for g in hg if vals(g, d, live)] or [])
     hi_vals = lambda d: [v for g in hg for v in (vals(g, d) or [])] or None
     dm = ent.get("domains", {})
     from ...domains import TORCHVISION_DOMAINS
@@ -135,19 +149,22 @@ def e10(st):
                   not dm.get("missing")) if dm else Check("domains: not recorded", None),
             Check(f"high-AS group: {high} tasks" + (" (random-network tasks stand in for discovered ones)"
                                                     if high == "randnet" else ""), None),
-            st.complete("e10")]
+            varied, st.complete("e10")]
     sep = [gt(f"{d}: human", vals("human", d), "random", vals("random", d), SEPARATION) for d in doms]
     sep += [gt(f"{d}: {high}", hi_vals(d), "random", vals("random", d), SEPARATION) for d in doms]
     rng = lambda f: (max(f(d) for d in doms) - min(f(d) for d in doms)) if doms and all(
         f(d) is not None for d in doms) else None
     r_hi, r_hu = rng(hi), rng(lambda d: grp("human", d))
+    live = [d for d in doms if hi(d, True) is not None]
+    r_live = max(hi(d, True) for d in live) - min(hi(d, True) for d in live) if len(live) > 1 and any(n_flat.values()) else None
+    also = (f"; {fmt(r_live)} without the values where both networks predict one class" if r_live is not None else "")
     return [
         row(st, "e10", "The separation of human-labelled and discovered from random-labelled tasks persists on "
             "every test domain (Sec. 5.3, Fig. 5)", "Fig. 5: shown in a figure, no number in the text", sep or [Check("no domains", None)], prem),
         row(st, "e10", "The AS of discovered tasks stays almost the same across domains (ResNet-18, MLP; Sec. 5.3)",
             "Fig. 5: shown in a figure, no number in the text",
             [Check(f"{high} AS range over {len(doms)} test sets {fmt(r_hi)} "
-                   f"({'within' if r_hi <= CLOSE else 'above'} {CLOSE:g})", r_hi <= CLOSE) if r_hi is not None
+                   f"({'within' if r_hi <= CLOSE else 'above'} {CLOSE:g}{also})", r_hi <= CLOSE) if r_hi is not None
              else Check("not stored", None)], prem),
         row(st, "e10", "Human-labelled tasks' AS is more domain-dependent than that of discovered tasks (Sec. 5.3)",
             "Fig. 5: shown in a figure, no number in the text", [gt("human AS range over test sets", r_hu, f"{high} range", r_hi, 0.0)], prem),

@@ -157,7 +157,8 @@ def e10_domains(p, data_path=None, root=None):
             pair = train_pair(ds, task_by_name(ds, name), p, arch=arch, train_idx=tr)
             res = pair_agreements(pair, test_sets)
             return {"task": name, "group": group, "arch": arch, "n_train": len(tr),
-                    "agreement": {k: v["agreement"] for k, v in res.items()}, "seconds": pair["seconds"]}
+                    "agreement": {k: v["agreement"] for k, v in res.items()},
+                    "majority": {k: v["majority"] for k, v in res.items()}, "seconds": pair["seconds"]}
         return run
     items = {"domains": lambda: {"present": dom["present"], "missing": dom["missing"]}}
     items.update({f"{a}/{n}": item(a, n, g) for a in p.domain_archs for g, ns in groups.items() for n in ns})
