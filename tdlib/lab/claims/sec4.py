@@ -266,7 +266,15 @@ def e18(st):
     curve = "; ".join(f"λ={e['lambda']:g}, d={e['d']}: AS {fmt(e['mean_as'])}, similarity {fmt(e['mean_similarity'])}"
                       for e in sorted(ent.values(), key=lambda e: (e["d"], e["lambda"])))
     none = [Check("fewer than two λ values stored for any d", None)]
-    prem = [st.complete("e18")]
+    head = st.params("e18").get("encoder_head")
+    # the trade-off needs a head that leaves dissimilarity to λ; a whitened embedding gives it at every λ
+    prem = [Check(f"the encoder head leaves the tasks' dissimilarity to λ (head {head})", True)
+            if head and head != "whiten" else
+            Check("the sweep's embedding is whitened over the batch (ours, book Sec. 4 eq-whiten): orthonormal "
+                  "hyperplanes read uncorrelated projections, so the tasks are near similarity 0.5 at every λ and "
+                  "the uniformity term has little left to do (the paper's head, Linear + BatchNorm, leaves it to λ)",
+                  False) if head else Check("the sweep's encoder head: not recorded", None),
+            st.complete("e18")]
     steps = st.params("e18").get("sweep_meta_steps")
     curve += f" (each point a discovery run of {steps} meta-steps; the paper's runs: full length)" if steps else ""
     return [
