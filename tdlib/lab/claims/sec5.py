@@ -116,6 +116,19 @@ def e9(st):
     ]
 
 
+def _one_class_premise(n_flat: dict, n_tasks: int, recorded: bool) -> Check:
+    """E10's premise that every test set's agreement measures the task: ``n_flat`` = per test set, the
+    tasks whose two networks both predict one class on >= CONSTANT of its images."""
+    if not recorded:
+        return Check("whether the networks predict one class on a test set: not recorded", None)
+    if not any(n_flat.values()):
+        return Check("the networks' predictions vary on every test set (no task whose two networks predict one "
+                     f"class on >= {CONSTANT:g} of a set's images)", True)
+    return Check("; ".join(f"{d}: both networks of {n} of {n_tasks} tasks predict one class on >= {CONSTANT:g} of "
+                           "the images (their agreement is 0 or 1 whatever the task)" for d, n in n_flat.items() if n),
+                 False)
+
+
 @claims("e10", page=PAGE)
 def e10(st):
     ent = st.entries("e10")
@@ -129,13 +142,7 @@ def e10(st):
                                      is not None and not (live and flat(e, d))] or None
     grp = lambda g, d, live=False: mean(vals(g, d, live) or [])
     n_flat = {d: sum(flat(e, d) for e in pts) for d in doms}
-    recorded = any("majority" in e for e in pts)
-    varied = (Check("the networks' predictions vary on every test set (no task whose two networks predict one "
-                    f"class on >= {CONSTANT:g} of a set's images)", True) if recorded and not any(n_flat.values())
-              else Check("; ".join(f"{d}: both networks of {n_flat[d]} of {len(pts)} tasks predict one class on "
-                                   f">= {CONSTANT:g} of the images (their agreement is 0 or 1 whatever the task)"
-                                   for d in doms if n_flat[d]), False) if recorded
-              else Check("whether the networks predict one class on a test set: not recorded", None))
+    varied = _one_class_premise(n_flat, len(pts), recorded=any("majority" in e for e in pts))
     high = "discovered" if any(e["group"].startswith("discovered") for e in pts) else "randnet"
     hg = [g for g in dict.fromkeys(e["group"] for e in pts) if g.startswith(high)]
     hi = lambda d, live=False: mean([grp(g, d, live) for g in hg if vals(g, d, live)] or [])
