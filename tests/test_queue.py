@@ -279,3 +279,23 @@ def test_a_run_not_yet_timed_is_estimated_from_the_main_run_on_this_machine(tmp_
     st = Q.job_status(Q.Job("run", "e18", p, run))
     assert st["done"] == 0 and st["minutes"] == 20.0, st          # 40 steps x 30 s
     assert Q._main_step_seconds(Q.LongRun("discovery", "discovery", p, main, 40)) is None   # the main run itself
+
+
+def test_a_chunk_fills_the_time_left_after_a_slow_first_step(tmp_path, monkeypatch):
+    """The first step's time includes the start, so an estimate from it undercounts the steps that fit:
+    the worker measures again after each chunk and finishes a run that fits its time (it once stopped a
+    100-step run at 98 with 36 minutes left)."""
+    from types import SimpleNamespace
+    from tdlib.lab import queue as Q
+    state = {"step": 0}
+
+    def progress():
+        s = state["step"]
+        return s, (None if s == 0 else 30.0 if s == 1 else 1.0)   # 30 s for the first step, then 1 s
+
+    def train(run, ds, n, data_path=None):
+        state["step"] = min(run.total, state["step"] + n)
+    run = SimpleNamespace(name="fake", total=100, requires=None, out_dir=tmp_path, progress=progress)
+    monkeypatch.setattr(Q, "_train", train)
+    res = Q.advance(run, ds=None, seconds=200)
+    assert res["status"] == "complete" and res["step"] == 100, res

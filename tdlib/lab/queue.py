@@ -256,11 +256,13 @@ def advance(run: LongRun, ds, seconds: float, data_path=None, log=_log) -> dict:
         t0 = time.perf_counter()
         _train(run, ds, n, data_path)
         step, s_step = run.progress()
-        left = seconds - (time.perf_counter() - t0)
-        if step < run.total and s_step and left > 3 * s_step:
+        # fill the time left, measuring again after each chunk: the first step's time includes the start
+        # (a worker once stopped 2 steps short of 100 with 36 min left, its estimate from that first step)
+        while step < run.total and s_step and seconds - (time.perf_counter() - t0) > 3 * s_step:
+            left = seconds - (time.perf_counter() - t0)
             n = max(1, min(run.total - step, int(left * 0.9 / s_step)))
             _train(run, ds, n, data_path)
-            step, _ = run.progress()
+            step, s_step = run.progress()
         status = "complete" if step >= run.total else "chunk"
         log(f"  {run.name}: step {done} -> {step} of {run.total} ({time.perf_counter() - t0:.0f} s)")
         return {"job": run.name, "status": status, "step": step, "from": done,
