@@ -248,21 +248,17 @@ def advance(run: LongRun, ds, seconds: float, data_path=None, log=_log) -> dict:
         if not mine:
             return {"job": run.name, "status": "busy (another worker holds it)", "step": done}
         done, s_step = run.progress()                       # re-read under the lock
-        n = run.total - done
-        if s_step:
-            n = max(1, min(n, int(seconds * 0.9 / s_step)))
-        else:
-            n = 1                                           # measure first, then fill the time left
-        t0 = time.perf_counter()
-        _train(run, ds, n, data_path)
-        step, s_step = run.progress()
-        # fill the time left, measuring again after each chunk: the first step's time includes the start
-        # (a worker once stopped 2 steps short of 100 with 36 min left, its estimate from that first step)
-        while step < run.total and s_step and seconds - (time.perf_counter() - t0) > 3 * s_step:
-            left = seconds - (time.perf_counter() - t0)
-            n = max(1, min(run.total - step, int(left * 0.9 / s_step)))
+        t0, left, step = time.perf_counter(), seconds, done
+        # chunks that fill the time left, the step time measured again after each (the first step's
+        # includes the start: a worker once stopped 2 steps short of 100 with 36 min left, its estimate
+        # from that first step); not yet measured: 1 step first
+        while True:
+            n = max(1, min(run.total - step, int(left * 0.9 / s_step))) if s_step else 1
             _train(run, ds, n, data_path)
             step, s_step = run.progress()
+            left = seconds - (time.perf_counter() - t0)
+            if step >= run.total or not s_step or left <= 3 * s_step:
+                break
         status = "complete" if step >= run.total else "chunk"
         log(f"  {run.name}: step {done} -> {step} of {run.total} ({time.perf_counter() - t0:.0f} s)")
         return {"job": run.name, "status": status, "step": step, "from": done,
