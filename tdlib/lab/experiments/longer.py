@@ -12,6 +12,8 @@ stretched over the longer run), in its own folder ``<profile>/longer``. Entries:
   it pairs with E5's ``discovered:i`` / ``untrained:i`` / ``unif_only:i`` by hyperplane;
 - ``tasks_proxy:i``: the proxy-AS of that task under the profile's inner loop over ``diag``'s unrolls
   (:data:`tdlib.lab.experiments.diag.PROXY_REPS`, the same seeds), paired with diag's ``tasks_proxy:*:i``.
+  Computing it reads no stored diag result (the unrolls are the code's constants), so the record
+  needs E5 only; :func:`comparisons` pairs with diag when one is given.
 
 :func:`comparisons` computes the paired differences (bootstrap interval, exact sign-flip p) against
 E5's groups; the book's Sec. 4 shows them as a table.
@@ -42,7 +44,7 @@ def _skip(p) -> str:
     return "" if p.longer_meta_steps else "longer_meta_steps is 0 at this profile (its main run is long already)"
 
 
-@register("longer", page="sec4_discovery", pool="main", needs=("e5", "diag"),
+@register("longer", page="sec4_discovery", pool="main", needs=("e5",),
           title="Discovery with more meta-steps: the AS gap to the baselines (issue 21's diagnosis)",
           fields=POOL + TRAIN + DISCOVERY + ("task_seed", "longer_meta_steps"),
           runs=("longer",), skip=_skip)
