@@ -68,3 +68,20 @@ def test_e5_holds_every_kind_on_its_own_pool_and_the_figure_uses_only_e5(results
     fig = sec4.plot_as_comparison(store)
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert sorted(lab.split(" ")[0] for lab in labels) == ["discovered", "human", "random", "unseen", "untrained"]
+
+
+def test_diag_compares_the_uniformity_only_baseline_e5_saved(results):
+    """The diagnosis's proxy-AS groups read E5's uniformity-only run at E5's own point: at a profile
+    with λ = 0 that run trains at λ = 1 (``unif_only_point``), and diag once looked for it at λ = 0,
+    found it 'stale' and dropped the group without a word (session 15, at cpu and smoke)."""
+    from tdlib.lab.experiments.diag import task_groups
+    from tdlib.lab.experiments.sec4 import unif_only_point
+    from tdlib.lab.runs import discover_tasks
+    p = get_profile("smoke", n_tasks=2, emb_dim=2, meta_steps=2)
+    assert p.uniformity_weight == 0
+    ds = dataset_for(p)
+    q, out = unif_only_point(p)
+    saved, _ = discover_tasks(ds, q, out)
+    groups = task_groups(ds, p)
+    assert set(groups) == {"discovered", "untrained", "unif_only"}
+    assert np.array_equal(groups["unif_only"], saved)

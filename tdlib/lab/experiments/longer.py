@@ -98,6 +98,8 @@ def comparisons(store, e5, diag=None) -> dict:
         pm = [ent[f"tasks_proxy:{i}"]["proxy_as"] for i in pidx]
         for g in ("discovered", "untrained", "unif_only"):
             other = [diag.entries.get(f"tasks_proxy:{g}:{i}", {}).get("proxy_as", float("nan")) for i in pidx]
-            out["proxy"][g] = {"mean": float(np.nanmean(other)) if other else float("nan"),
+            if not np.isfinite(other).any():     # diag has not stored this group's proxy-AS (yet)
+                continue
+            out["proxy"][g] = {"mean": float(np.nanmean(other)),
                                "longer_minus": paired_difference(pm, other)}
     return out
