@@ -85,3 +85,15 @@ def test_diag_compares_the_uniformity_only_baseline_e5_saved(results):
     groups = task_groups(ds, p)
     assert set(groups) == {"discovered", "untrained", "unif_only"}
     assert np.array_equal(groups["unif_only"], saved)
+
+
+def test_diag_measures_the_authors_objective_with_their_head_and_label_temperature():
+    """The gradient row named for the authors' objective is theirs whatever the profile runs (the cpu and
+    smoke profiles whiten the embedding and label at T = 2; until session 15 that row inherited both)."""
+    from tdlib.config import PROFILES
+    from tdlib.lab.experiments.diag import gradient_settings
+    for name in ("smoke", "cpu"):
+        q = gradient_settings(get_profile(name))["authors t=2, λ=5"]
+        assert (q.encoder_head, q.temperature, q.uniformity_t, q.uniformity_weight) == (
+            PROFILES["paper"].encoder_head, PROFILES["paper"].temperature, 2.0, 5.0)
+        assert q.early_stop_agreement == PROFILES["paper"].early_stop_agreement

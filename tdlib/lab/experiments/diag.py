@@ -98,7 +98,9 @@ AUTHORS_EARLY_STOP = {"early_stop_agreement": 0.6, "early_stop_patience": 3, "ea
 
 def gradient_settings(p) -> dict:
     """The meta-loss settings whose term gradients ``diag`` compares (name -> profile)."""
-    return {"authors t=2, λ=5": p.replace(uniformity_t=2.0, uniformity_weight=5.0, **AUTHORS_EARLY_STOP),
+    paper = PROFILES["paper"]                    # the authors' objective: their head and label temperature too
+    return {"authors t=2, λ=5": p.replace(uniformity_t=2.0, uniformity_weight=5.0, encoder_head=paper.encoder_head,
+                                          temperature=paper.temperature, **AUTHORS_EARLY_STOP),
             f"half-width inner nets ({max(1, p.disc_width // 2)})": p.replace(disc_width=max(1, p.disc_width // 2)),
             "profile": p}
 
@@ -184,7 +186,8 @@ def diag(p, data_path=None):
         def grads(q=q):
             out = term_gradients(_new_state(q, "cpu")["encoder"], ds, q, n_planes=4)
             return {**out, "uniformity_weight": q.uniformity_weight, "uniformity_t": q.uniformity_t,
-                    "disc_width": q.disc_width, "effective_ratio": q.uniformity_weight * out["ratio"]}
+                    "disc_width": q.disc_width, "encoder_head": q.encoder_head, "temperature": q.temperature,
+                    "effective_ratio": q.uniformity_weight * out["ratio"]}
         items[f"gradients:{name}"] = grads
     names = ([f"cue:{c}" for c in SANDBOX_CUES] if ds.name == "synthetic" else [])
     names += [f"stat:{k}" for k in IMAGE_STATS]

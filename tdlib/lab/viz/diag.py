@@ -13,13 +13,15 @@ def gradients_table(store):
     for k, e in store.entries.items():
         if k.startswith("gradients:"):
             rows[k.split(":", 1)[1]] = {
+                "head": e.get("encoder_head", "?"), "T": e.get("temperature", "?"),
                 "λ": e["uniformity_weight"], "t": e["uniformity_t"], "inner width": e["disc_width"],
                 "|∇ proxy-AS|": float(np.mean(e["proxy"])), "|∇ L_unif|": float(np.mean(e["uniformity"])),
                 "λ |∇L_unif| / |∇proxy|": e["effective_ratio"], "balance λ": e["balance_weight"],
                 "inner steps": float(np.mean(e["inner_steps"]))}
     return html_table(rows, index_name="setting", store=store,
                       caption="meta-gradient norms on the untrained encoder, 4 hyperplanes (>> 1: the uniformity "
-                              "term steers alone; 0: nothing keeps the tasks apart)")
+                              "term steers alone; 0: no uniformity term, and with the whitened head none is needed "
+                              "to keep the tasks apart)")
 
 
 def learnability_table(store):
