@@ -1,12 +1,18 @@
 """Diagnosis of discovery (issue 21; Sec. 4.3-4.4, Eq. 5, Algorithm 1): what drives the encoder, and
 discovery where the answer is known.
 
-Experiment ``diag``, one record with three groups of entries:
+Experiment ``diag``, one record with these entries:
 
+- ``tasks_proxy:GROUP:i``: the proxy-AS (Algorithm 1's inner loop, the profile's settings) of group
+  GROUP's task on hyperplane i, E5's groups (``discovered``, ``untrained``, ``unif_only``), over the same
+  :data:`PROXY_REPS` unrolls for every group (paired): does meta-training raise its own objective?
 - ``gradients:NAME``: the meta-gradient norms of the proxy-AS and uniformity terms on the untrained
-  encoder (:func:`tdlib.diagnosis.term_gradients`) under the authors' objective (t = 2, λ = 5), without
-  the uniformity term (λ = 0), with the inner networks at half width, and at the profile's settings;
+  encoder (:func:`tdlib.diagnosis.term_gradients`) under the authors' objective (their BatchNorm head,
+  T = 5, t = 2, λ = 5, their early stop), with the inner networks at half width, and at the profile's settings;
   ``effective_ratio`` = λ |∇L_unif| / |∇proxyAS| (>> 1: the uniformity term steers alone).
+- ``stat_match:GROUP``: each of the group's tasks (as ``tasks_proxy``) with its best-matching simple
+  image statistic (and planted cue, on the built-in data) by Eq. 2 similarity: does meta-training move
+  the hyperplanes towards what the inner loop learns most easily?
 - ``learnability:TASK``: the proxy-AS of fixed labellings under the profile's inner loop with the
   authors' early stop (0-1 agreement above 0.6 for 3 steps, at least 5;
   :func:`tdlib.diagnosis.label_learnability`): the built-in data's planted cues, simple image
@@ -182,6 +188,13 @@ def diag(p, data_path=None):
         for i, t in enumerate(tasks):
             items[f"tasks_proxy:{g}:{i}"] = (lambda g=g, i=i, t=t: {
                 "group": g, "index": i, **label_learnability(ds, t, p, n_rep=PROXY_REPS, seed=1000 + i)})
+    # where does meta-training move the hyperplanes? each group's tasks' best-matching simple image
+    # statistic (Eq. 2 similarity; a planted cue too on the built-in data), on the same hyperplanes
+    stats = {f"stat:{k}": task_by_name(ds, f"stat:{k}") for k in IMAGE_STATS}
+    if ds.name == "synthetic":
+        stats.update({f"cue:{c}": ds.attrs[c] for c in SANDBOX_CUES})
+    for g, tasks in groups.items():
+        items[f"stat_match:{g}"] = (lambda g=g, tasks=tasks: {"group": g, **cue_recovery(tasks, stats)})
     for name, q in gradient_settings(p).items():
         def grads(q=q):
             out = term_gradients(_new_state(q, "cpu")["encoder"], ds, q, n_planes=4)
