@@ -479,9 +479,10 @@ PROFILES: dict[str, Profile] = {
             # Ours instead (diag "whitened, T=2, λ=0"): the embedding whitened over the batch (orthogonal
             # hyperplanes read uncorrelated projections, so nothing collapses without λ) and label temperature
             # 2 (at the authors' T = 5 nearly every label is sure; at 2 an image near the hyperplane gets an
-            # unsure label, so the proxy-AS rewards two-cluster projections): both cues at 3 of 3 seeds in 150
-            # meta-steps (T = 1: 0 of 1 at seed 2; 50 meta-steps: 2 of 3), tests/test_sandbox.py; 4
-            # hyperplanes a meta-step, Adam 1e-2 decayed to 0
+            # unsure label, so the proxy-AS rewards two-cluster projections). Stored (diag at cpu, session 15):
+            # both cues at 3 of 6 task seeds in 200 meta-steps (seeds 0-2 do, tests/test_sandbox.py); at 50
+            # meta-steps 2 of 3, as Eq. 5 there, so at equal steps it is not better on this data (T = 1: 0 of 1
+            # at seed 2); 4 hyperplanes a meta-step, Adam 1e-2 decayed to 0
             disc_width=8, inner_lr=0.3, encoder_head="whiten", temperature=2.0, uniformity_weight=0.0,
             uniformity_t=0.5, meta_lr=1e-2, meta_lr_schedule="linear", tasks_per_step=4),
         sec4=dict(e5_n_baseline=1, e5_n_unseen=1,
