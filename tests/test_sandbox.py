@@ -114,3 +114,32 @@ def test_the_objective_prefers_the_easy_cues_to_their_mixtures():
     assert len(mixes) == 2 and all(0.65 < v["warm"] < 0.85 and 0.65 < v["light"] < 0.85 for v in mixes), mixes
     assert max(v["proxy_as"] for v in mixes) < easy - 0.05, r
     assert all(r[c]["proxy_as"] < easy for c in ("position", "round", "large", "left")), r
+
+
+def test_sandbox_facts_judge_the_bar_at_the_longest_run_and_compare_at_equal_steps():
+    """The page's sandbox glue: the bar is judged on the smoke objective's longest stored run at every task
+    seed stored (a miss is said), and the smoke objective is compared with the earlier default only at
+    one number of meta-steps (it once set a 150-step run beside 50-step ones)."""
+    from types import SimpleNamespace
+    from tdlib.lab.experiments.diag import SANDBOX_BAR, SANDBOX_LAMBDA
+    from tdlib.lab.viz.diag import sandbox_default_facts
+    good = {"matched": ["light", "warm"], "mean_similarity": 0.55,
+            "best": [{"cue": "light", "similarity": 0.95}, {"cue": "warm", "similarity": 0.95}]}
+    bad = {"matched": ["light"], "mean_similarity": 0.55,
+           "best": [{"cue": "light", "similarity": 0.95}, {"cue": "warm", "similarity": 0.85}]}
+    one_x = dict(SANDBOX_LAMBDA)["whitened, T=2, λ=0"]
+    (bar_name, bar_over), = SANDBOX_BAR
+    ent = {}
+
+    def put(name, over, steps, finals):
+        ent[f"sandbox:{name}"] = {"overrides": over, "final": {**finals[0], "step": steps}}
+        for s, f in enumerate(finals[1:], 1):
+            ent[f"sandbox_seed:{name}:{s}"] = {"overrides": over, "final": {**f, "step": steps}}
+    put("t=0.5, λ=5", {}, 50, [good, bad, bad])
+    put("whitened, T=2, λ=0", one_x, 50, [good, good, bad])
+    put(bar_name, bar_over, 200, [good, good, good, bad, good, bad])
+    f = sandbox_default_facts(SimpleNamespace(entries=ent))
+    assert (f["sb_default"], f["sb_default_steps"], f["sb_default_seeds"]) == (bar_name, "200", "4 of 6")
+    assert f["sb_robust"].startswith("2 of the 6 task seeds stored miss it")
+    assert f["sb_same_steps"].startswith("2 of 3 task seeds for the profile's objective against 1 of 3")
+    assert "50 meta-steps" in f["sb_same_steps"]
