@@ -327,7 +327,7 @@ def stat_match_facts(diag) -> dict:
     out["stat_match_cues"] = ", ".join(cues)
     if len(sims.get("untrained", [])) == len(sims["discovered"]):
         d = paired_difference(sims["discovered"], sims["untrained"])
-        out["stat_match_minus_untrained"] = f"{d['mean']:+.3f} (95% interval {d['low']:+.3f} to {d['high']:+.3f}, n = {d['n']})"
+        out["stat_match_minus_untrained"] = _diff(d)
     return out
 
 
