@@ -633,6 +633,25 @@ def untrained_tasks(ds, profile) -> np.ndarray:
     return sample_tasks(_new_state(p, "cpu")["encoder"], ds, planes)[0]
 
 
+def _saved_tasks(path: Path, sig: dict, step: int, balance: str, settings: dict, k: int):
+    """The tasks (K,N) already saved at ``path`` when they are this run's: same pool, meta-step, balance,
+    number of tasks and settings (a file saved before ``settings`` held ``meta_steps`` matches on the
+    others); else None. So reading a finished run does not rewrite its file (a re-sample differs from the
+    saved one in float rounding, and a store under git would show a change nobody made)."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path) as z:
+            saved = json.loads(str(z["settings"])) if "settings" in z.files else None
+            same = (saved is not None and json.loads(str(z["signature"])) == sig and int(z["step"]) == step
+                    and str(z["balance"]) == balance and z["tasks"].shape[0] == k
+                    and all(saved.get(key, settings[key]) == settings[key] for key in settings)
+                    and set(saved) <= set(settings))
+            return z["tasks"].astype(np.int64) if same else None
+    except (OSError, ValueError, KeyError):
+        return None
+
+
 def discover(ds, profile="smoke", *, out_dir, steps=None, resume: bool = True, fresh: bool = False,
              n_sample=None, balance: str = "median", progress: bool = True, stop_after=None, features=None,
              **kw) -> dict:
@@ -649,18 +668,22 @@ def discover(ds, profile="smoke", *, out_dir, steps=None, resume: bool = True, f
         planes = orthogonal_hyperplanes(p.emb_dim, max(k, p.n_tasks) if k <= p.emb_dim else k, p.task_seed)[:k]
     else:
         planes = task_heads(p, k)                            # (k,K,d)
-    tasks, scores = sample_tasks(state["encoder"], ds, planes, balance, inputs=features)
     from .tasks import mean_pairwise_kway_similarity, mean_pairwise_similarity
     sig = _dataset_signature(ds)
     path = out / "tasks.npz"
-    fd, tmp = tempfile.mkstemp(dir=out, prefix="tasks", suffix=".npz")
-    os.close(fd)
-    np.savez_compressed(tmp, tasks=tasks.astype(np.uint8), scores=scores.astype(np.float16),
-                        signature=json.dumps(sig), profile=p.name, step=state["step"], balance=balance,
-                        settings=json.dumps({**{k: p.as_dict().get(k) for k in RESUME_KEYS},
-                                             "meta_steps": state.get("total")}))
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    settings = {**{k: p.as_dict().get(k) for k in RESUME_KEYS}, "meta_steps": state.get("total")}
+    kept = _saved_tasks(path, sig, state["step"], balance, settings, k)
+    if kept is not None:              # a reader of a finished run: its saved tasks, the file untouched
+        tasks = kept
+    else:
+        tasks, scores = sample_tasks(state["encoder"], ds, planes, balance, inputs=features)
+        fd, tmp = tempfile.mkstemp(dir=out, prefix="tasks", suffix=".npz")
+        os.close(fd)
+        np.savez_compressed(tmp, tasks=tasks.astype(np.uint8), scores=scores.astype(np.float16),
+                            signature=json.dumps(sig), profile=p.name, step=state["step"], balance=balance,
+                            settings=json.dumps(settings))
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
     if p.n_classes == 2:
         sim, bal = mean_pairwise_similarity(tasks), [float(t.mean()) for t in tasks]
     else:                                                    # class fractions of each K-way task

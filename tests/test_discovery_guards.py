@@ -127,3 +127,25 @@ def test_uniformity_weight_schedule_moves_lambda_from_start_to_end():
     assert [uniformity_weight_at(p, s, 11) for s in (0, 5, 10)] == [5.0, 5.0, 5.0]
     q = p.replace(uniformity_weight=1.0, uniformity_weight_end=5.0)
     assert [uniformity_weight_at(q, s, 11) for s in (0, 5, 10)] == pytest.approx([1.0, 3.0, 5.0])
+
+
+def test_reading_a_finished_run_leaves_its_tasks_file_untouched(tmp_path):
+    """A reader of a finished run (E5's uniformity-only run read again by asfit) got its tasks re-sampled
+    and ``tasks.npz`` rewritten: the same tasks up to float rounding, but a changed file under git. Now a
+    second ``discover`` of a finished run returns the saved tasks and writes nothing; a different
+    request (another balance) still re-samples and saves."""
+    p = get_profile("smoke", n_train=200, n_test=50, inner_batch=32, inner_steps=3, disc_width=4,
+                    emb_dim=4, n_tasks=4, meta_steps=2)
+    ds = load_dataset("synthetic", p.n_train, p.n_test)
+    first = discovery.discover(ds, p, out_dir=tmp_path, progress=False)
+    path = tmp_path / "tasks.npz"
+    saved_bytes, saved_mtime = path.read_bytes(), path.stat().st_mtime_ns
+    with np.load(path) as z:
+        saved = z["tasks"].astype(np.int64)
+    again = discovery.discover(ds, p, out_dir=tmp_path, progress=False)
+    assert path.read_bytes() == saved_bytes and path.stat().st_mtime_ns == saved_mtime
+    assert again["step"] == first["step"] == 2 and again["mean_similarity"] == first["mean_similarity"]
+    other = discovery.discover(ds, p, out_dir=tmp_path, progress=False, balance="origin")
+    with np.load(path) as z:
+        assert str(z["balance"]) == "origin"
+    assert other["step"] == 2 and saved.shape == (4, len(ds))
