@@ -482,7 +482,10 @@ PROFILES: dict[str, Profile] = {
             # unsure label, so the proxy-AS rewards two-cluster projections). Stored (diag at cpu, session 15):
             # both cues at 3 of 6 task seeds in 200 meta-steps (seeds 0-2 do, tests/test_sandbox.py); at 50
             # meta-steps 2 of 3, as Eq. 5 there, so at equal steps it is not better on this data (T = 1: 0 of 1
-            # at seed 2); 4 hyperplanes a meta-step, Adam 1e-2 decayed to 0
+            # at seed 2); 4 hyperplanes a meta-step, Adam 1e-2 decayed to 0. Screened and not better at the
+            # failing seeds 3-5 (200 meta-steps, session 16, not stored): meta-lr 2e-2 1 of 3 (seed 4), 10
+            # inner steps 1 of 3 (seed 5); where a seed fails, a background cue is spread over two hyperplanes,
+            # neither at 0.9
             disc_width=8, inner_lr=0.3, encoder_head="whiten", temperature=2.0, uniformity_weight=0.0,
             uniformity_t=0.5, meta_lr=1e-2, meta_lr_schedule="linear", tasks_per_step=4),
         sec4=dict(e5_n_baseline=1, e5_n_unseen=1,
