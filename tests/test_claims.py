@@ -364,7 +364,7 @@ def test_page_prose_takes_its_verdicts_from_the_claims_table():
         assert used <= set(facts), (page.name, sorted(used - set(facts)))
         rows = C.page_rows(short, "cpu")
         for key in used:
-            exp, _, i = key.removeprefix("verdict_").partition("_")
+            exp, _, i = key.removeprefix("verdict_").removesuffix("_short").partition("_")
             row = [r for r in rows if r["experiment"] == exp][int(i or 0)]
             assert facts[key].startswith(f"**{row['verdict']}**"), (key, facts[key], row["verdict"])
 

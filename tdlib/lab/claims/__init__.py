@@ -518,17 +518,17 @@ def page_table(page: str, profile: str = "auto", root=None):
 def verdict_facts(page: str, profile: str = "auto", root=None) -> dict:
     """What the page's prose says about a result, from the verdicts (issues 18, 20: no hand-written
     direction): per claim row, ``verdict_<exp>`` (the experiment's first row; later rows
-    ``verdict_<exp>_<i>``) = the verdict in bold, the profile, and the why where it is not ``agrees``;
-    glued into the text (``{glue:md}`verdict_e9```) so the text cannot contradict the table."""
+    ``verdict_<exp>_<i>``) = the verdict in bold, the profile, and the why where it is not ``agrees``
+    (``..._short``: without the why, for a sentence that recalls a verdict derived above); glued into the text (``{glue:md}`verdict_e9```) so the text cannot contradict the table."""
     prof = page_profile_of(page, profile, root)
     out, seen = {}, {}
     for r in page_rows(page, prof, root):
         exp = r["experiment"]
         i = seen[exp] = seen.get(exp, -1) + 1
         why = r["why"].replace("`", "'")
-        out[f"verdict_{exp}" + (f"_{i}" if i else "")] = (
-            f"**{r['verdict']}** at `{prof}`" + (" (stale result)" if r["stale"] else "")
-            + (f": {why}" if why and r["verdict"] != "agrees" else ""))
+        key = f"verdict_{exp}" + (f"_{i}" if i else "")
+        out[key + "_short"] = f"**{r['verdict']}** at `{prof}`" + (" (stale result)" if r["stale"] else "")
+        out[key] = out[key + "_short"] + (f": {why}" if why and r["verdict"] != "agrees" else "")
     return out
 
 
