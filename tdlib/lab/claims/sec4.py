@@ -115,10 +115,8 @@ BASELINE_NAMES = {"untrained": "the same hyperplanes on the untrained encoder",
 def _baseline_rows(st, ent, prem, note):
     """Issue 21: discovered tasks against baselines that need no meta-learning, each at its own
     diversity (mean pairwise similarity), on the 95% interval of the AS difference over tasks."""
-    comp = ent.get("comparisons")
-    if comp is None:                     # a partial E5: the comparisons of what is stored so far
-        from ..experiments.sec4 import e5_comparisons
-        comp = e5_comparisons(ent) if any(k.startswith("discovered:") for k in ent) else None
+    from ..experiments.sec4 import current_comparisons
+    comp = current_comparisons(ent)      # from the per-task entries (a partial E5: what is stored so far)
     if comp is None:
         return []
     d = comp.get("discovered", {})

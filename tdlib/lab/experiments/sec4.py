@@ -175,6 +175,15 @@ def e5_baselines(ds, p, cache) -> dict:
     return items
 
 
+def current_comparisons(entries: dict):
+    """E5's comparisons (:func:`e5_comparisons`) computed from its stored per-task entries, so a reader
+    gets today's interval method (the stored ``comparisons`` entry is what the run computed then; None
+    when no discovered task is stored)."""
+    if any(k.startswith("discovered:") for k in entries):
+        return e5_comparisons(entries)
+    return entries.get("comparisons")
+
+
 def e5_comparisons(entries: dict) -> dict:
     """Discovered tasks against each baseline of E5: the difference of mean AS with a 95% interval over
     tasks (paired by hyperplane for the untrained and uniformity-only encoders, unpaired otherwise)

@@ -281,10 +281,8 @@ def plot_sandbox(store):
 def baselines_table(e5):
     """E5's discovered tasks against the baselines that need no meta-learning: mean AS, n, diversity,
     and the difference with its 95% interval over tasks."""
-    comp = e5.entries.get("comparisons")
-    if not comp:                         # a partial E5: what is stored so far
-        from ..experiments.sec4 import e5_comparisons
-        comp = e5_comparisons(e5.entries)
+    from ..experiments.sec4 import current_comparisons
+    comp = current_comparisons(e5.entries) or {}     # from the per-task entries (partial: what is stored)
     rows = {}
     for kind, c in comp.items():
         d = c.get("discovered_minus") or {}
@@ -348,8 +346,8 @@ def facts(diag=None, e5=None) -> dict:
                               f"Adam {prm.get('meta_lr')} ({prm.get('meta_lr_schedule', 'constant')}), "
                               f"inner networks of width {prm.get('disc_width')}")
     if e5 is not None and (e5.entries.get("comparisons") or any(k.startswith("discovered:") for k in e5.entries)):
-        from ..experiments.sec4 import e5_comparisons
-        comp = e5.entries.get("comparisons") or e5_comparisons(e5.entries)
+        from ..experiments.sec4 import current_comparisons
+        comp = current_comparisons(e5.entries)
         for kind in ("untrained", "unif_only"):
             if kind in comp:
                 d = comp[kind]["discovered_minus"]
@@ -434,7 +432,8 @@ def bnhead_table(bnhead, e5):
     c = comparisons(bnhead, e5)
     if not c.get("e5", {}).get("n"):
         return None
-    ce = e5.entries.get("comparisons") or {}
+    from ..experiments.sec4 import current_comparisons
+    ce = current_comparisons(e5.entries) or {}
     bn = f"BatchNorm head, T = {BN_HEAD['temperature']:g}, λ = {BN_HEAD['uniformity_weight']:g}"
     names = {"discovered": "discovered", "untrained": "untrained encoder", "unif_only": "uniformity only"}
     rows = {}
@@ -459,7 +458,8 @@ def bnhead_facts(bnhead, e5) -> dict:
     keys = ("bnhead_groups", "bnhead_minus_untrained", "bnhead_minus_unif_only", "bnhead_proxy",
             "e5_minus_bnhead_discovered", "e5_minus_bnhead_untrained", "e5_groups", "bnhead_why")
     out = {k: "not stored yet" for k in keys}
-    comp = (e5.entries.get("comparisons") or {}) if _stored(e5) else {}
+    from ..experiments.sec4 import current_comparisons
+    comp = (current_comparisons(e5.entries) or {}) if _stored(e5) else {}
     if all((comp.get(g) or {}).get("mean_as") is not None for g in ("discovered", "untrained", "unif_only")):
         out["e5_groups"] = ", ".join(f"{comp[g]['mean_as']:.3f}" for g in ("discovered", "untrained")) + \
             f" and {comp['unif_only']['mean_as']:.3f}"
