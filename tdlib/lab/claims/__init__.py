@@ -27,7 +27,7 @@ can miss (networks trained to zero error, a complete run):
 - **agrees**: every part holds and no recorded premise fails ("not recorded" does not count).
 
 Uncertainty (issue 18): a comparison of groups of tasks takes the per-task values, not their means,
-and carries ``ci`` (the 95% bootstrap interval of the difference, :mod:`tdlib.uncertainty`; paired
+and carries ``ci`` (the 95% Student-t interval of the difference, :mod:`tdlib.uncertainty`; paired
 where the design is) and ``n``. It holds only when the whole interval clears the margin, fails when
 the whole interval misses it, and is inconclusive otherwise. A comparison of single numbers has no
 interval (``ci`` None, ``n`` 1) and is judged on the point value.

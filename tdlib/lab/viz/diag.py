@@ -84,7 +84,7 @@ def tasks_proxy(store) -> dict:
 def tasks_proxy_table(store):
     """Does meta-training raise its own objective? Per group of tasks (the same hyperplanes), the mean
     proxy-AS over the same unrolls and the inner networks' held-out accuracy, and the paired difference
-    of the discovered tasks from each other group (bootstrap 95% interval over hyperplanes, sign-flip p)."""
+    of the discovered tasks from each other group (95% t interval over hyperplanes, sign-flip p)."""
     from ...uncertainty import paired_difference
     g = tasks_proxy(store)
     if "discovered" not in g:
@@ -312,7 +312,7 @@ def _tasks_proxy_facts(diag) -> dict:
 def stat_match_facts(diag) -> dict:
     """Glue: each group's mean best similarity to a simple image statistic (diag's ``stat_match``), which
     statistics the discovered tasks match, and the discovered minus the untrained encoder's, paired by
-    hyperplane (bootstrap 95% interval, n tasks)."""
+    hyperplane (95% t interval, n tasks)."""
     from ...uncertainty import paired_difference
     out = {k: "not stored yet" for k in ("stat_match", "stat_match_cues", "stat_match_minus_untrained")}
     ent = diag.entries if diag is not None else {}
@@ -360,7 +360,7 @@ def facts(diag=None, e5=None) -> dict:
 
 def longer_table(longer, e5, diag=None):
     """Issue 21: the same discovery run with more meta-steps against E5's groups (the same hyperplanes):
-    mean AS and proxy-AS of each group, and the longer run's paired difference from each (bootstrap 95%
+    mean AS and proxy-AS of each group, and the longer run's paired difference from each (t 95%
     interval over hyperplanes, sign-flip p). ``None`` while the longer run is not stored."""
     if longer is None or e5 is None or not any(k.startswith("discovered:") for k in longer.entries):
         return None
@@ -494,7 +494,7 @@ def bnhead_facts(bnhead, e5) -> dict:
 def asfit_table(asfit, e5=None):
     """Issue 21: E5's groups on the same hyperplanes, AS with networks that fit their labels (Sec. 3's
     recipe) beside E5's recipe: mean AS, lowest evaluated train accuracy, and discovered minus each
-    baseline (paired, bootstrap 95% interval). ``None`` while nothing is stored."""
+    baseline (paired, 95% t interval). ``None`` while nothing is stored."""
     if asfit is None or not any(k.startswith("discovered:") for k in asfit.entries):
         return None
     from ..experiments.asfit import comparisons
