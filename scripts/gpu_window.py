@@ -323,8 +323,36 @@ def unpack(args) -> int:
         if bad:
             raise ValueError(f"refusing archive members outside the checkout: {bad[:3]}")
         tar.extractall(root, filter="data")
-    print(json.dumps({"restored": names}, indent=1))
+    made = [str(p.relative_to(root)) for p in write_histories(root, [n for n in names if n.endswith("encoder.pt")])]
+    print(json.dumps({"restored": names, "history (commit these)": made}, indent=1))
     return 0
+
+
+def write_histories(root: Path, checkpoints) -> list:
+    """``history.json`` beside each discovery checkpoint brought back: its step, total, seconds and the
+    per-meta-step history (proxy-AS, uniformity, unroll length, seconds). The ``.pt`` stays out of git
+    (``results/gpu/**/*.pt``); this small file puts an unfinished run's progress in git."""
+    import torch
+    out = []
+    for rel in checkpoints:
+        try:
+            ck = torch.load(root / rel, map_location="cpu", weights_only=True)
+        except Exception as e:                               # noqa: BLE001 (reported, the others go on)
+            print(f"  {rel}: unreadable ({type(e).__name__}); no history written", flush=True)
+            continue
+        if "history" not in ck:
+            continue
+        h = ck["history"]
+        secs = [r.get("seconds", 0.0) for r in h]
+        summary = {"run": str(Path(rel).parent), "step": ck.get("step"), "total": ck.get("total"),
+                   "train_seconds": round(float(ck.get("train_seconds", 0.0)), 1),
+                   "seconds_per_step": {"mean": round(sum(secs) / max(len(secs), 1), 2),
+                                        "min": min(secs, default=None), "max": max(secs, default=None)},
+                   "profile": ck.get("profile"), "data": ck.get("data"), "history": h}
+        dst = (root / rel).parent / "history.json"
+        dst.write_text(json.dumps(summary, indent=1, default=str))
+        out.append(dst)
+    return out
 
 
 def main(args):

@@ -386,7 +386,9 @@ PROFILES: dict[str, Profile] = {
             # of the 64 MiB a call carries): ResNet-18 at width 16 has 0.70M parameters, 8.4 MB with Adam's
             # two moments (w32: 34 MB, w64: 134 MB do not fit); the inner networks share the width
             disc_width=16,
-            meta_steps=3_200),                   # numbers.md: the authors' "xas" config runs 3,200 meta-steps
+            meta_steps=3_200),                   # numbers.md: the authors' "xas" config runs 3,200 meta-steps;
+        #                                          measured (H200, 2026-12-04): 4.3 s each over the first 75
+        #                                          (5-50 inner steps), ~3.8 GPU-hours in all (DEVELOPING.md)
         sec4=dict(kway_meta_steps=3_200,
                   sweep_meta_steps=1_000),       # as the cpu profile: sweep points shorter
         sec5=dict(study_disc_meta_steps=3_200,

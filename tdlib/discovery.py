@@ -453,7 +453,8 @@ def _default_device():
 
 def train_encoder(ds, profile="smoke", *, out_dir, steps: int | None = None, resume: bool = True,
                   fresh: bool = False, checkpoint_every: int = 25, inner_checkpoint: bool | None = None,
-                  device=None, progress: bool = True, stop_after: int | None = None, features=None) -> dict:
+                  device=None, progress: bool = True, stop_after: int | None = None, features=None,
+                  time_limit: float | None = None) -> dict:
     """Meta-train the shared encoder up to ``steps`` meta-steps (default ``profile.meta_steps``).
     ``features`` (N, F): regulated discovery, the encoder is an MLP on these frozen features.
 
@@ -461,10 +462,17 @@ def train_encoder(ds, profile="smoke", *, out_dir, steps: int | None = None, res
     e.g. :func:`tdlib.lab.runs.discovery_dir`). With ``resume`` and a checkpoint there it continues from it; without ``resume`` a
     folder that holds a checkpoint is refused (ConfigError, nothing touched) unless ``fresh``.
     ``stop_after`` ends this call after that many meta-steps (a chunk), saving a checkpoint.
+    ``time_limit`` (seconds from this call's start, the loading included) ends it before a meta-step that
+    would not finish in time, each estimated at the slowest of the last 10 (at least one step runs), saving
+    a checkpoint: a window's budget holds although the unrolls lengthen (at gpu one meta-step took 1-12 s,
+    with 5-50 inner steps; a step-count chunk sized from the mean overran the first GPU window).
     Returns the state dict (``encoder``, ``opt``, ``gen``, ``step``, ``history``, ``train_seconds``)."""
     from tqdm.auto import tqdm
+    t_call = time.perf_counter()
     p = resolve(profile)
     check_settings(p, steps, stop_after)
+    if time_limit is not None and not time_limit > 0:
+        raise ConfigError(f"time_limit is seconds for this call, > 0 (None = no limit), got {time_limit}")
     device = torch.device(device) if device is not None else _default_device()
     steps = p.meta_steps if steps is None else steps
     inner_checkpoint = p.inner_checkpoint if inner_checkpoint is None else inner_checkpoint
@@ -496,7 +504,8 @@ def train_encoder(ds, profile="smoke", *, out_dir, steps: int | None = None, res
     bar = tqdm(total=steps, initial=state["step"], desc=f"discovery [{p.name}]", disable=not progress)
     with cuda_determinism(True):                             # cuDNN's fixed kernels: a resume is bit-exact
         last_good = _train_loop(p, state, planes, x_all, feats, train_idx, end, bar, ck_path, last_good,
-                                inner_checkpoint, device, checkpoint_every, total=steps)
+                                inner_checkpoint, device, checkpoint_every, total=steps,
+                                deadline=None if time_limit is None else t_call + time_limit)
     bar.close()
     if state["step"] != last_good or not ck_path.is_file():
         _save(state, p, ck_path)
@@ -522,8 +531,9 @@ def uniformity_weight_at(p, step: int, total: int) -> float:
 
 
 def _train_loop(p, state, planes, x_all, feats, train_idx, end, bar, ck_path, last_good,
-                inner_checkpoint, device, checkpoint_every, total=None) -> int:
-    """The meta-steps of :func:`train_encoder` up to ``end``; returns the last checkpointed step."""
+                inner_checkpoint, device, checkpoint_every, total=None, deadline=None) -> int:
+    """The meta-steps of :func:`train_encoder` up to ``end`` (or before the one that would pass
+    ``deadline``, a ``time.perf_counter()`` value); returns the last checkpointed step."""
     encoder, opt, gen = state["encoder"], state["opt"], state["gen"]
 
     def diverged(why):
@@ -532,8 +542,13 @@ def _train_loop(p, state, planes, x_all, feats, train_idx, end, bar, ck_path, la
             f"{why} at meta-step {state['step']}; stopped, no tasks saved. The last good checkpoint "
             f"(step {last_good}) is kept in {ck_path}. Fix: lower inner_lr / meta_lr (--set inner_lr=...), "
             f"then --fresh.")
+    first = state["step"]
     while state["step"] < end:
         t0 = time.perf_counter()
+        if deadline is not None and state["step"] > first:
+            slowest = max(h["seconds"] for h in state["history"][-10:])
+            if t0 + slowest > deadline:
+                break
         ks = hyperplane_indices(p, state["step"], gen)
         seeds = inner_seeds(p, gen)
         loss, results = 0.0, []

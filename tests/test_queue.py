@@ -293,9 +293,42 @@ def test_a_chunk_fills_the_time_left_after_a_slow_first_step(tmp_path, monkeypat
         s = state["step"]
         return s, (None if s == 0 else 30.0 if s == 1 else 1.0)   # 30 s for the first step, then 1 s
 
-    def train(run, ds, n, data_path=None):
+    def train(run, ds, n, data_path=None, seconds=None):
         state["step"] = min(run.total, state["step"] + n)
-    run = SimpleNamespace(name="fake", total=100, requires=None, out_dir=tmp_path, progress=progress)
+    # a run chunked by step counts (SimCLR's epochs; a discovery run is bounded by time, test below)
+    run = SimpleNamespace(name="fake", kind="ssl", total=100, requires=None, out_dir=tmp_path, progress=progress)
     monkeypatch.setattr(Q, "_train", train)
     res = Q.advance(run, ds=None, seconds=200)
     assert res["status"] == "complete" and res["step"] == 100, res
+
+
+def test_a_discovery_chunk_ends_within_the_time_left_although_its_steps_slow_down(tmp_path, monkeypatch):
+    """The first GPU window's failure: its meta-steps lengthened (1 s to 12 s, the unrolls 5 to 50 inner
+    steps), a chunk sized by step count from the mean overran the window and was killed, its steps lost.
+    Here each meta-step is slower than the one before; the chunk must still end inside its time, with a
+    checkpoint at the step it reached."""
+    import time
+
+    import torch
+
+    import tdlib.discovery as D
+    from tdlib.data import load_dataset
+    from tdlib.lab import queue as Q
+    real, calls = D.meta_step_loss, []
+
+    def slower(*a, **k):
+        calls.append(1)                               # 4 calls a meta-step (smoke: tasks_per_step=4)
+        time.sleep(0.125 * ((len(calls) - 1) // 4))   # meta-step k sleeps 0.5 (k - 1) s in all
+        return real(*a, **k)
+    monkeypatch.setattr(D, "meta_step_loss", slower)
+    ds = load_dataset("synthetic", n_train=200, n_test=50, seed=0)
+    run = Q.LongRun("discovery", "discovery", get_profile("smoke", meta_steps=500), tmp_path / "discovery", 500)
+    monkeypatch.setattr(Q, "SAVE_SECONDS", 1.0, raising=False)
+    t0 = time.perf_counter()
+    # a chunk sized by count from the measured mean (the old way) took 9 steps here, ~34 s
+    res = Q.advance(run, ds, seconds=20, log=lambda *a: None)
+    took = time.perf_counter() - t0
+    assert took < 20, (took, res)
+    ck = torch.load(run.checkpoint, map_location="cpu", weights_only=True)
+    assert 3 <= ck["step"] < 500 and ck["step"] == res["step"], (ck["step"], res)
+    assert res["status"] == "chunk"

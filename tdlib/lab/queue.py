@@ -40,7 +40,10 @@ MIN_START_SECONDS = 20                         # start nothing with less time le
 # rough seconds per network-epoch on 45K images (one H200, bf16, issue 11's measurement for ResNet-18;
 # the others scaled by the measured speedups), used only until a job has stored its own timings
 S_PER_EPOCH_45K = {"resnet18": 0.97, "vit": 0.95, "mlp": 0.25, "cnn": 0.2}
-S_PER_META_STEP = 0.5                          # rough, until a discovery run has measured its own
+# rough, until a discovery run has measured its own: the first GPU window (2026-12-04, H200, gpu profile,
+# ResNet-18 w16) measured 4.3 s a meta-step over its first 75 (1-12 s: 5-50 inner steps each)
+S_PER_META_STEP = 4.3
+SAVE_SECONDS = 10.0                            # a discovery chunk ends this long before the time left
 
 
 # ---------------------------------------------------------------------------------------------- long runs
@@ -253,8 +256,11 @@ def advance(run: LongRun, ds, seconds: float, data_path=None, log=_log) -> dict:
         # includes the start: a worker once stopped 2 steps short of 100 with 36 min left, its estimate
         # from that first step); not yet measured: 1 step first
         while True:
-            n = max(1, min(run.total - step, int(left * 0.9 / s_step))) if s_step else 1
-            _train(run, ds, n, data_path)
+            if run.kind == "discovery":     # bounded by time, not a step count: the unrolls lengthen
+                n, limit = run.total - step, max(1.0, left - SAVE_SECONDS)
+            else:
+                n, limit = (max(1, min(run.total - step, int(left * 0.9 / s_step))) if s_step else 1), None
+            _train(run, ds, n, data_path, seconds=limit)
             step, s_step = run.progress()
             left = seconds - (time.perf_counter() - t0)
             if step >= run.total or not s_step or left <= 3 * s_step:
@@ -265,7 +271,9 @@ def advance(run: LongRun, ds, seconds: float, data_path=None, log=_log) -> dict:
                 "seconds": round(time.perf_counter() - t0, 1)}
 
 
-def _train(run: LongRun, ds, n: int, data_path=None) -> None:
+def _train(run: LongRun, ds, n: int, data_path=None, seconds=None) -> None:
+    """At most ``n`` steps of ``run``; a discovery run also stops before a meta-step that would not end
+    within ``seconds`` (:func:`tdlib.discovery.train_encoder`'s ``time_limit``)."""
     from ..train import default_device
     if run.kind == "ssl":
         from ..ssl import train_ssl
@@ -279,7 +287,7 @@ def _train(run: LongRun, ds, n: int, data_path=None) -> None:
         from ..ssl import frozen_features
         features = frozen_features(ds, run.profile, out_dir=ssl_dir(run.profile.name))
     train_encoder(ds, run.profile, out_dir=run.out_dir, resume=True, stop_after=n, progress=False,
-                  features=features)
+                  features=features, time_limit=seconds)
 
 
 # ---------------------------------------------------------------------------------------------- the plan
