@@ -176,7 +176,7 @@ def test_bf16_channels_last_as_equals_fp32_within_noise(device):
 @pytest.mark.parametrize("impl", [i for i in TRAIN_IMPLS if i != "plain"])
 def test_fast_impls_on_cuda_match_plain(impl, device):
     """On the GPU, "streams" trains the very same pair as "plain" (cuDNN's deterministic kernels). The graph
-    impls take Adam's capturable path (step count and lr on the device), which rounds differently; like any
+    impls (Adam's capturable path, replayed graphs) round differently (which part, not measured); like any
     float-level change this drifts the networks apart, so they are held to the AS, not to bitwise equality:
     their departure from plain must be smaller than the pair's own init-and-order variation (first H200
     window, benchmarks/results/impl_cuda_20261204_NVIDIA-H200.json: predictions 0.91-0.98 the same as plain's
