@@ -93,3 +93,35 @@ def test_fastest_impl_reads_the_benchmark(tmp_path):
                                       {"arch": "resnet18", "best_impl": "streams+graph"}]}))
     assert fastest_impl(f) == "streams+graph" and fastest_impl(f, "mlp") == "graph"
     assert fastest_impl(tmp_path / "missing.json") is None
+
+
+def test_unpack_writes_the_history_of_each_discovery_checkpoint_brought_back(tmp_path):
+    """The checkpoint stays out of git (results/gpu/**/*.pt); unpacking writes its progress beside it as
+    history.json, so an unfinished run's meta-steps (proxy-AS, unroll lengths, seconds) reach git."""
+    import importlib.util
+    import io
+    import tarfile
+
+    import torch
+    spec = importlib.util.spec_from_file_location("gpu_window", ROOT / "scripts" / "gpu_window.py")
+    gw = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gw)
+    src = tmp_path / "src" / "results" / "gpu" / "discovery"
+    src.mkdir(parents=True)
+    hist = [{"step": i + 1, "proxy_as": -0.7, "inner_steps": 5 + i, "seconds": 1.0 + i} for i in range(3)]
+    torch.save({"step": 3, "total": 3200, "history": hist, "train_seconds": 6.0, "profile": {"name": "gpu"}},
+               src / "encoder.pt")
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:xz") as tar:
+        tar.add(src / "encoder.pt", arcname="results/gpu/discovery/encoder.pt")
+    back = tmp_path / "back"
+    back.mkdir()
+    (back / "window.tar.xz.00").write_bytes(buf.getvalue())
+    here = tmp_path / "here"
+    here.mkdir()
+    parser = __import__("argparse").ArgumentParser()
+    gw.add_arguments(parser)
+    assert gw.main(parser.parse_args(["unpack", str(back), "--root", str(here)])) == 0
+    h = json.loads((here / "results" / "gpu" / "discovery" / "history.json").read_text())
+    assert h["step"] == 3 and h["total"] == 3200 and h["history"] == hist
+    assert h["seconds_per_step"] == {"mean": 2.0, "min": 1.0, "max": 3.0}
