@@ -97,3 +97,20 @@ def test_diag_measures_the_authors_objective_with_their_head_and_label_temperatu
         assert (q.encoder_head, q.temperature, q.uniformity_t, q.uniformity_weight) == (
             PROFILES["paper"].encoder_head, PROFILES["paper"].temperature, 2.0, 5.0)
         assert q.early_stop_agreement == PROFILES["paper"].early_stop_agreement
+
+
+def test_the_paper_scale_run_reports_its_progress_from_the_window_history(tmp_path):
+    """The Sec. 4 page says how far the gpu run is, from the history.json a window leaves, and calls an
+    unfinished run progress, not a result; without one it says so."""
+    import json
+
+    from tdlib.lab.viz.diag import long_run_facts
+    assert long_run_facts(root=tmp_path)["paper_scale_run"] == "no stored run at `gpu` or `paper` yet"
+    d = tmp_path / "gpu" / "discovery"
+    d.mkdir(parents=True)
+    hist = [{"step": i + 1, "proxy_as": -0.70 + 0.01 * (i >= 10), "inner_steps": 5 + i} for i in range(20)]
+    d.joinpath("history.json").write_text(json.dumps({"step": 20, "total": 3200, "history": hist,
+                                                      "seconds_per_step": {"mean": 4.33}}))
+    s = long_run_facts(root=tmp_path)["paper_scale_run"]
+    assert s.startswith("`gpu`: 20 of 3,200 meta-steps (not finished, so not a result), 4.3 s")
+    assert "unrolls of 5-24 inner steps" in s and "-0.700 over its first 10" in s and "-0.690 over its last 10" in s

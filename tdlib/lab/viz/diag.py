@@ -531,3 +531,32 @@ def asfit_facts(asfit, e5=None) -> dict:
                 out[pre + g] = (f"{d['mean']:+.3f} (95% interval {d['low']:+.3f} to {d['high']:+.3f})"
                                 if d["low"] == d["low"] else f"{d['mean']:+.3f}")
     return out
+
+
+def long_run_facts(profiles=("paper", "gpu"), root=None) -> dict:
+    """``paper_scale_run``: where the main discovery run of the paper-scale profiles stands, read from the
+    ``history.json`` a GPU window leaves beside its checkpoint (``scripts/gpu_window.py unpack``): meta-steps
+    done of the run's total, seconds a meta-step, unroll lengths and the proxy-AS at its start and over its
+    last 10 steps. A run that has not finished is progress, not a result."""
+    import json
+
+    from ..runs import discovery_dir
+    parts = []
+    for prof in profiles:
+        path = discovery_dir(prof, root) / "history.json"
+        try:
+            h = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        steps = h.get("history") or []
+        if not steps:
+            continue
+        first = np.mean([r["proxy_as"] for r in steps[:10]])
+        last = np.mean([r["proxy_as"] for r in steps[-10:]])
+        inner = [r["inner_steps"] for r in steps if isinstance(r.get("inner_steps"), int)]
+        done = "complete" if h.get("step") == h.get("total") else "not finished, so not a result"
+        parts.append(f"`{prof}`: {h.get('step'):,} of {h.get('total'):,} meta-steps ({done}), "
+                     f"{h['seconds_per_step']['mean']:.1f} s a meta-step on its GPU"
+                     + (f", unrolls of {min(inner)}-{max(inner)} inner steps" if inner else "")
+                     + f"; proxy-AS {first:.3f} over its first 10 meta-steps, {last:.3f} over its last 10")
+    return {"paper_scale_run": "; ".join(parts) if parts else "no stored run at `gpu` or `paper` yet"}
