@@ -14,12 +14,14 @@ from tdlib.config import get_profile
 from tdlib.data import load_dataset
 from tdlib import tasks
 from tdlib.agreement import agreement_score
-ds = load_dataset("synthetic", n_train=int(os.environ.get("N", 4000)), n_test=1000, seed=0)
+N = int(os.environ.get("N", 4000))
+WIDTH = {"width": int(os.environ["WIDTH"])} if "WIDTH" in os.environ else {}
+ds = load_dataset("synthetic", n_train=N, n_test=1000, seed=0)
 lab = tasks.task_by_name(ds, "human:0")
 rows = {}
 DEV = "cuda" if torch.cuda.is_available() else "cpu"
 for epochs in tuple(int(e) for e in os.environ.get("EPOCHS", "3,15").split(",")):
-    p = get_profile("gpu", epochs=epochs, fit_stop=0.0, n_train=int(os.environ.get("N", 4000)), **({"width": int(os.environ["WIDTH"])} if "WIDTH" in os.environ else {}))
+    p = get_profile("gpu", epochs=epochs, fit_stop=0.0, n_train=N, **WIDTH)
     runs = {}
     for impl in ("plain", "plain2", "streams", "graph", "streams+graph"):
         t = time.perf_counter()

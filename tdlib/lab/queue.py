@@ -252,11 +252,12 @@ def advance(run: LongRun, ds, seconds: float, data_path=None, log=_log) -> dict:
             return {"job": run.name, "status": "busy (another worker holds it)", "step": done}
         done, s_step = run.progress()                       # re-read under the lock
         t0, left, step = time.perf_counter(), seconds, done
-        # chunks that fill the time left, the step time measured again after each (the first step's
-        # includes the start: a worker once stopped 2 steps short of 100 with 36 min left, its estimate
-        # from that first step); not yet measured: 1 step first
+        # a discovery run: one call bounded by the time left (its meta-steps lengthen as the unrolls do);
+        # a SimCLR run: chunks of epochs that fill the time left, the epoch time measured again after each
+        # (the first includes the start: a worker once stopped 2 steps short of 100 with 36 min left, its
+        # estimate from that first step); not yet measured: 1 epoch first
         while True:
-            if run.kind == "discovery":     # bounded by time, not a step count: the unrolls lengthen
+            if run.kind == "discovery":
                 n, limit = run.total - step, max(1.0, left - SAVE_SECONDS)
             else:
                 n, limit = (max(1, min(run.total - step, int(left * 0.9 / s_step))) if s_step else 1), None
